@@ -1,0 +1,94 @@
+"""Saving and loading fused-model checkpoints, with clear errors for wrong or damaged files.
+
+A checkpoint is a ``torch.save`` dict::
+
+    {"format": "skd_ros.fused", "version": 1, "widths": {...}, "resolution": 64,
+     "state_dict": {...}, "meta": {...}}
+
+``meta`` is free-form provenance (training command, data, metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from skd_ros.model import SKDModel, Widths
+
+FORMAT = "skd_ros.fused"
+VERSION = 1
+DEFAULT_WEIGHTS = "skd_fused_64.pt"
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, damaged or not a compatible SKD fused model."""
+
+
+def save_fused(model: SKDModel, path: str | Path, resolution: int, meta: dict | None = None) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "widths": model.widths.as_dict(),
+        "resolution": int(resolution),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": meta or {},
+    }
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)  # atomic: a crash mid-save never leaves a half-written checkpoint behind
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint dict safely (tensors and plain data only), naming the problem on failure."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path} is damaged or not a PyTorch file: {exc}") from exc
+
+
+def load_fused(path: str | Path) -> tuple[SKDModel, int, dict]:
+    """Return (model in eval mode, its training resolution, meta) from a fused-model checkpoint."""
+    payload = read_checkpoint(path)
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(f"{path} is not an SKD fused-model checkpoint (format {found!r}, expected {FORMAT!r})")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')} is not supported (expected {VERSION})")
+    try:
+        widths = Widths(**payload["widths"])
+        model = SKDModel(widths)
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: weights do not fit the SKD fused model: {exc}") from exc
+    model.eval()
+    return model, int(payload["resolution"]), dict(payload.get("meta", {}))
+
+
+def default_weights_path() -> Path | None:
+    """The weights shipped with the package, or None if this build has none."""
+    path = Path(str(resources.files("skd_ros") / "weights" / DEFAULT_WEIGHTS))
+    return path if path.is_file() else None
+
+
+def load_default_or(path: str | Path | None, resolution: int = 64) -> tuple[SKDModel, int, dict]:
+    """Load ``path``; with None, the shipped weights; without shipped weights, an untrained model."""
+    if path:
+        return load_fused(path)
+    shipped = default_weights_path()
+    if shipped is not None:
+        return load_fused(shipped)
+    log.warning("no trained weights are shipped with this build: using UNTRAINED weights (seed 0)")
+    torch.manual_seed(0)
+    return SKDModel().eval(), resolution, {"untrained": True}

@@ -1,0 +1,130 @@
+"""Saliency map out: resizing, 8-bit conversion, attention ROIs and the peak, in source pixels.
+
+Model-resolution maps are R x R; the source frame is W x H. A model cell (u, v) covers source pixels
+[u * W/R, (u+1) * W/R) x [v * H/R, (v+1) * H/R), which is how boxes and the peak are mapped back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ROIParams:
+    """How attention ROIs are extracted from a saliency map.
+
+    max_rois: keep at most this many boxes (highest score first).
+    rel_threshold: a cell is attended when its value >= min + rel_threshold * (peak - min).
+    min_contrast: maps whose peak - min is below this are "flat" and give no ROI.
+    merge_radius: blobs closer than this many model cells are merged into one box (0 = no merging).
+    min_score: boxes holding less than this share of the map's saliency mass are dropped.
+    """
+
+    max_rois: int = 5
+    rel_threshold: float = 0.5
+    min_contrast: float = 0.05
+    merge_radius: int = 1
+    min_score: float = 0.0
+
+    def __post_init__(self):
+        if self.max_rois < 0:
+            raise ValueError(f"max_rois must be >= 0, got {self.max_rois}")
+        if not 0.0 < self.rel_threshold <= 1.0:
+            raise ValueError(f"rel_threshold must be in (0, 1], got {self.rel_threshold}")
+        if self.min_contrast < 0.0:
+            raise ValueError(f"min_contrast must be >= 0, got {self.min_contrast}")
+        if self.merge_radius < 0:
+            raise ValueError(f"merge_radius must be >= 0, got {self.merge_radius}")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
+
+
+@dataclass(frozen=True)
+class ROI:
+    """An attention box in source-image pixels; ``score`` is its share of the map's saliency mass."""
+
+    x: int
+    y: int
+    width: int
+    height: int
+    score: float
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The most salient point, in source pixels (centre of the model cell), and its saliency."""
+
+    x: float
+    y: float
+    value: float
+
+
+def resize_map(saliency: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Model-resolution float map -> float32 map of the requested size, clipped to [0, 1]."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"target size must be positive, got {width}x{height}")
+    resized = cv2.resize(saliency.astype(np.float32, copy=False), (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(resized, 0.0, 1.0)
+
+
+def to_uint8(saliency: np.ndarray) -> np.ndarray:
+    """[0, 1] float map -> uint8 map (0..255)."""
+    return (np.clip(saliency, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def find_peak(saliency: np.ndarray, source_width: int, source_height: int) -> Peak:
+    rows, cols = saliency.shape
+    index = int(np.argmax(saliency))
+    v, u = divmod(index, cols)
+    return Peak(
+        x=(u + 0.5) * source_width / cols,
+        y=(v + 0.5) * source_height / rows,
+        value=float(saliency.flat[index]),
+    )
+
+
+def extract_rois(
+    saliency: np.ndarray, source_width: int, source_height: int, params: ROIParams = ROIParams()
+) -> list[ROI]:
+    """Attention boxes from a 2-D saliency map, in source pixels, best first.
+
+    Cells above the relative threshold are grouped into 8-connected blobs (after dilating by
+    ``merge_radius`` so that fragments of one target join); each blob's box covers its cells and its
+    score is the saliency mass of those cells over the mass of the whole map. Deterministic: ties in
+    score are broken by position (top-to-bottom, left-to-right)."""
+    if saliency.ndim != 2 or saliency.size == 0:
+        raise ValueError(f"saliency map must be a non-empty 2-D array, got shape {saliency.shape}")
+    if source_width <= 0 or source_height <= 0:
+        raise ValueError(f"source size must be positive, got {source_width}x{source_height}")
+    sal = saliency.astype(np.float32, copy=False)
+    low, high = float(sal.min()), float(sal.max())
+    if params.max_rois == 0 or not math.isfinite(high) or high - low < params.min_contrast:
+        return []
+    mask = (sal >= low + params.rel_threshold * (high - low)).astype(np.uint8)
+    grouping = mask
+    if params.merge_radius > 0:
+        size = 2 * params.merge_radius + 1
+        grouping = cv2.dilate(mask, np.ones((size, size), np.uint8))
+    count, labels = cv2.connectedComponents(grouping, connectivity=8)
+    labels = labels * mask  # the dilation only groups; boxes and mass use the attended cells alone
+    total_mass = float(sal.sum())
+    masses = np.bincount(labels.ravel(), weights=sal.ravel(), minlength=count)
+    rows, cols = sal.shape
+    sx, sy = source_width / cols, source_height / rows
+    rois = []
+    for label in range(1, count):
+        vs, us = np.nonzero(labels == label)
+        if vs.size == 0:
+            continue
+        score = float(masses[label] / total_mass) if total_mass > 0 else 0.0
+        if score < params.min_score:
+            continue
+        x0, x1 = math.floor(us.min() * sx), min(source_width, math.ceil((us.max() + 1) * sx))
+        y0, y1 = math.floor(vs.min() * sy), min(source_height, math.ceil((vs.max() + 1) * sy))
+        rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
+    rois.sort(key=lambda r: (-r.score, r.y, r.x))
+    return rois[: params.max_rois]

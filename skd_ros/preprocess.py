@@ -1,0 +1,95 @@
+"""Frames in: validation, resizing to the model resolution, normalisation, and frame pairing.
+
+Frames are H x W x 3 uint8 arrays, **BGR by default** (OpenCV's and ``bgr8``'s order); pass
+``encoding="rgb8"`` for RGB. The model itself sees RGB normalised with the ImageNet mean and standard
+deviation, the usual convention for saliency networks.
+
+Pairing: the temporal stream sees (previous, current) and the saliency map belongs to the *current*,
+newest frame. The paper pairs (current, next); we shift that by one frame so that a live node never
+waits for a future frame. The first frame of a sequence (or after a reset) is paired with itself,
+i.e. the temporal stream sees no motion for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+ENCODINGS = ("bgr8", "rgb8")
+MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Raise ValueError unless ``frame`` is a non-empty H x W x 3 uint8 array."""
+    if not isinstance(frame, np.ndarray):
+        raise ValueError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise ValueError(f"frame must be uint8, got {frame.dtype}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be H x W x 3 (3 colour channels), got shape {frame.shape}")
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"frame is empty: shape {frame.shape}")
+
+
+def check_resolution(resolution: int) -> None:
+    if resolution < 4 or resolution % 4:
+        raise ValueError(f"model resolution must be a positive multiple of 4, got {resolution}")
+
+
+def preprocess(frame: np.ndarray, resolution: int, encoding: str = "bgr8") -> np.ndarray:
+    """One frame -> a 3 x R x R float32 array, RGB, ImageNet-normalised.
+
+    Resizing uses area interpolation (the paper's resolution reduction: every source pixel counts,
+    so small targets are not skipped by the sampling grid)."""
+    check_frame(frame)
+    check_resolution(resolution)
+    if encoding not in ENCODINGS:
+        raise ValueError(f"encoding must be one of {ENCODINGS}, got {encoding!r}")
+    small = cv2.resize(frame, (resolution, resolution), interpolation=cv2.INTER_AREA)
+    if encoding == "bgr8":
+        small = small[:, :, ::-1]
+    normalised = (small.astype(np.float32) * (1.0 / 255.0) - MEAN_RGB) / STD_RGB
+    return np.ascontiguousarray(normalised.transpose(2, 0, 1))
+
+
+@dataclass(frozen=True)
+class FramePair:
+    """Two consecutive preprocessed frames; the saliency map belongs to ``current``."""
+
+    previous: np.ndarray
+    current: np.ndarray
+    first: bool  # True when ``previous`` is ``current`` (start of a sequence or after a reset)
+
+
+class FramePairBuffer:
+    """Pairs each new frame with the one before it from the same camera.
+
+    The buffer resets (the next frame is paired with itself) when the ``frame_id`` changes or time
+    goes backwards (a looping bag, a restarted camera): frames from different cameras or from before
+    a jump are never paired."""
+
+    def __init__(self):
+        self._last: np.ndarray | None = None
+        self._last_stamp: int | None = None
+        self._last_frame_id: str | None = None
+        self.resets = 0
+
+    def reset(self) -> None:
+        self._last = None
+        self._last_stamp = None
+        self._last_frame_id = None
+
+    def push(self, tensor: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> FramePair:
+        if self._last is not None and (
+            frame_id != self._last_frame_id
+            or (stamp_ns is not None and self._last_stamp is not None and stamp_ns < self._last_stamp)
+        ):
+            self.reset()
+            self.resets += 1
+        previous = tensor if self._last is None else self._last
+        pair = FramePair(previous=previous, current=tensor, first=self._last is None)
+        self._last, self._last_stamp, self._last_frame_id = tensor, stamp_ns, frame_id
+        return pair

@@ -1,0 +1,28 @@
+"""Drawing saliency for people: heat-map overlays with ROI boxes and the peak."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from skd_ros.postprocess import ROI, Peak, resize_map, to_uint8
+
+
+def overlay(frame_bgr: np.ndarray, saliency: np.ndarray, rois: list[ROI], peak: Peak | None, alpha: float = 0.45):
+    """The frame blended with a JET heat map of ``saliency`` (any resolution), ROI boxes in green
+    with their score, and the peak as a white cross. Returns a new BGR uint8 image."""
+    height, width = frame_bgr.shape[:2]
+    heat = cv2.applyColorMap(to_uint8(resize_map(saliency, width, height)), cv2.COLORMAP_JET)
+    image = cv2.addWeighted(frame_bgr, 1.0 - alpha, heat, alpha, 0.0)
+    thickness = max(1, round(min(width, height) / 240))
+    for roi in rois:
+        cv2.rectangle(image, (roi.x, roi.y), (roi.x + roi.width - 1, roi.y + roi.height - 1), (0, 255, 0), thickness)
+        cv2.putText(
+            image, f"{roi.score:.2f}", (roi.x, max(12, roi.y - 4)), cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thickness, (0, 255, 0), thickness, cv2.LINE_AA,
+        )
+    if peak is not None:
+        cv2.drawMarker(
+            image, (int(peak.x), int(peak.y)), (255, 255, 255), cv2.MARKER_CROSS, 8 * thickness, thickness
+        )
+    return image
