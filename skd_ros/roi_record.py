@@ -1,0 +1,106 @@
+"""The one definition of the ``~/rois`` record layout, shared by the node and the bag tools.
+
+``~/rois`` is a sensor_msgs/PointCloud2 with one point per attention ROI (best first), height 1,
+width = number of ROIs, little-endian, dense. Each point is a packed 28-byte record:
+
+    ========== ======= ======== =============================================================
+    field      type    offset   meaning
+    ========== ======= ======== =============================================================
+    x_offset   uint32  0        box left edge, source pixels (as sensor_msgs/RegionOfInterest)
+    y_offset   uint32  4        box top edge, source pixels
+    width      uint32  8        box width, source pixels
+    height     uint32  12       box height, source pixels
+    score      float32 16       the box's share of the map's saliency mass, in [0, 1]
+    peak_x     float32 20       most salient point inside the box, source pixels (cell centre)
+    peak_y     float32 24       ditto, y
+    ========== ======= ======== =============================================================
+
+Everything here is ROS-free (numpy only): ``ROI_POINT_FIELDS`` gives (name, offset, datatype, count)
+with sensor_msgs/PointField datatype codes, so a PointCloud2 is built with ``records.tobytes()`` and
+``PointField(name=..., offset=..., datatype=..., count=...)`` for each entry, from rclpy or rosbags alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from skd_ros.postprocess import ROI, Peak, find_peak
+
+# sensor_msgs/PointField datatype constants (the message defines them; repeated here to stay ROS-free).
+POINTFIELD_UINT32 = 6
+POINTFIELD_FLOAT32 = 7
+
+ROI_DTYPE = np.dtype(
+    [
+        ("x_offset", "<u4"),
+        ("y_offset", "<u4"),
+        ("width", "<u4"),
+        ("height", "<u4"),
+        ("score", "<f4"),
+        ("peak_x", "<f4"),
+        ("peak_y", "<f4"),
+    ]
+)
+ROI_POINT_STEP = ROI_DTYPE.itemsize
+ROI_POINT_FIELDS: tuple[tuple[str, int, int, int], ...] = tuple(
+    (name, ROI_DTYPE.fields[name][1], POINTFIELD_UINT32 if ROI_DTYPE[name].kind == "u" else POINTFIELD_FLOAT32, 1)
+    for name in ROI_DTYPE.names
+)
+
+
+def roi_peaks(saliency: np.ndarray, rois: Sequence[ROI], source_width: int, source_height: int) -> list[Peak]:
+    """The most salient point inside each ROI, from the model-resolution map, in source pixels.
+
+    A box covers the model cells it overlaps; the peak is the centre of the best of them (the same
+    convention as ``postprocess.find_peak``)."""
+    rows, cols = saliency.shape
+    sx, sy = cols / source_width, rows / source_height
+    peaks = []
+    for roi in rois:
+        u0 = min(cols - 1, max(0, math.floor(roi.x * sx)))
+        v0 = min(rows - 1, max(0, math.floor(roi.y * sy)))
+        u1 = max(u0 + 1, min(cols, math.ceil((roi.x + roi.width) * sx)))
+        v1 = max(v0 + 1, min(rows, math.ceil((roi.y + roi.height) * sy)))
+        local = find_peak(saliency[v0:v1, u0:u1], u1 - u0, v1 - v0)  # in cells of the window
+        peaks.append(Peak(x=(u0 + local.x) / sx, y=(v0 + local.y) / sy, value=local.value))
+    return peaks
+
+
+def rois_to_records(rois: Sequence[ROI], peaks: Sequence[Peak]) -> np.ndarray:
+    """ROIs and their peaks (one per ROI, e.g. from ``roi_peaks``) -> a structured array of ``ROI_DTYPE``."""
+    if len(rois) != len(peaks):
+        raise ValueError(f"need one peak per ROI, got {len(rois)} ROIs and {len(peaks)} peaks")
+    records = np.zeros(len(rois), dtype=ROI_DTYPE)
+    for record, roi, peak in zip(records, rois, peaks, strict=True):
+        record["x_offset"], record["y_offset"], record["width"], record["height"] = roi.x, roi.y, roi.width, roi.height
+        record["score"], record["peak_x"], record["peak_y"] = roi.score, peak.x, peak.y
+    return records
+
+
+def records_from_bytes(data, point_step: int = ROI_POINT_STEP) -> np.ndarray:
+    """A PointCloud2's ``data`` -> a structured array of ``ROI_DTYPE`` (checks the size first)."""
+    raw = np.frombuffer(data, dtype=np.uint8)  # bytes, array.array (rclpy) and uint8 arrays (rosbags) alike
+    if point_step != ROI_POINT_STEP:
+        raise ValueError(f"ROI cloud has point_step {point_step}, expected {ROI_POINT_STEP} (the ROI_DTYPE layout)")
+    if raw.size % ROI_POINT_STEP:
+        raise ValueError(f"ROI cloud data is {raw.size} bytes, not a multiple of the {ROI_POINT_STEP}-byte record")
+    return raw.view(ROI_DTYPE)
+
+
+def records_to_rois(records: np.ndarray) -> tuple[list[ROI], list[Peak]]:
+    """A structured array of ``ROI_DTYPE`` -> (ROIs, their peaks); the peak value is not stored, so it is NaN."""
+    rois = [
+        ROI(
+            x=int(r["x_offset"]),
+            y=int(r["y_offset"]),
+            width=int(r["width"]),
+            height=int(r["height"]),
+            score=float(r["score"]),
+        )
+        for r in records
+    ]
+    peaks = [Peak(x=float(r["peak_x"]), y=float(r["peak_y"]), value=math.nan) for r in records]
+    return rois, peaks
