@@ -65,7 +65,9 @@ def load_fused(path: str | Path) -> tuple[SKDModel, int, dict]:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"{path} is not an SKD fused-model checkpoint (format {found!r}, expected {FORMAT!r})")
     if payload.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')} is not supported (expected {VERSION})")
+        raise CheckpointError(
+            f"{path}: checkpoint version {payload.get('version')} is not supported (expected {VERSION})"
+        )
     try:
         widths = Widths(**payload["widths"])
         model = SKDModel(widths)

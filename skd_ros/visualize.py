@@ -18,11 +18,15 @@ def overlay(frame_bgr: np.ndarray, saliency: np.ndarray, rois: list[ROI], peak: 
     for roi in rois:
         cv2.rectangle(image, (roi.x, roi.y), (roi.x + roi.width - 1, roi.y + roi.height - 1), (0, 255, 0), thickness)
         cv2.putText(
-            image, f"{roi.score:.2f}", (roi.x, max(12, roi.y - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-            0.4 * thickness, (0, 255, 0), thickness, cv2.LINE_AA,
+            image,
+            f"{roi.score:.2f}",
+            (roi.x, max(12, roi.y - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thickness,
+            (0, 255, 0),
+            thickness,
+            cv2.LINE_AA,
         )
     if peak is not None:
-        cv2.drawMarker(
-            image, (int(peak.x), int(peak.y)), (255, 255, 255), cv2.MARKER_CROSS, 8 * thickness, thickness
-        )
+        cv2.drawMarker(image, (int(peak.x), int(peak.y)), (255, 255, 255), cv2.MARKER_CROSS, 8 * thickness, thickness)
     return image

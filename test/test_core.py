@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+import torch
+
+from skd_ros.checkpoint import CheckpointError, load_fused, save_fused
+from skd_ros.model import SKDModel
+from skd_ros.postprocess import ROIParams, extract_rois, find_peak, resize_map, to_uint8
+from skd_ros.preprocess import FramePairBuffer, preprocess
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+
+
+def blob_map(size, cx, cy, sigma=2.0):
+    v, u = np.mgrid[0:size, 0:size]
+    return np.exp(-((u - cx) ** 2 + (v - cy) ** 2) / (2 * sigma**2)).astype(np.float32)
+
+
+@pytest.mark.parametrize("width,height", [(1920, 1080), (640, 480)])
+def test_roi_maps_back_to_source_pixels(width, height):
+    sal = blob_map(64, cx=40, cy=20)
+    rois = extract_rois(sal, width, height, ROIParams(rel_threshold=0.5))
+    assert len(rois) == 1
+    roi = rois[0]
+    sx, sy = width / 64, height / 64
+    # the blob's centre cell (40, 20) maps to source pixels around (40.5*sx, 20.5*sy), inside the box
+    assert roi.x <= 40.5 * sx <= roi.x + roi.width
+    assert roi.y <= 20.5 * sy <= roi.y + roi.height
+    # half-maximum radius of a sigma-2 Gaussian is ~2.4 cells: the box is a few cells wide, not the image
+    assert 2 * sx <= roi.width <= 7 * sx and 2 * sy <= roi.height <= 7 * sy
+    assert 0 <= roi.x and roi.x + roi.width <= width and 0 <= roi.y and roi.y + roi.height <= height
+    peak = find_peak(sal, width, height)
+    assert peak.x == pytest.approx(40.5 * sx) and peak.y == pytest.approx(20.5 * sy)
+    assert peak.value == pytest.approx(1.0)
+
+
+def test_rois_ranked_by_mass_and_limited():
+    sal = blob_map(64, 10, 10, sigma=3.0) + 0.5 * blob_map(64, 50, 50, sigma=2.0) + 0.6 * blob_map(64, 10, 50)
+    rois = extract_rois(sal, 640, 640, ROIParams(rel_threshold=0.3, max_rois=2))
+    assert len(rois) == 2
+    assert rois[0].score > rois[1].score
+    assert rois[0].x < 100 and rois[0].y < 100  # the big blob at (10, 10) first
+
+
+@pytest.mark.parametrize("value", [0.0, 0.37, 1.0])
+def test_flat_maps_give_no_roi(value):
+    assert extract_rois(np.full((64, 64), value, np.float32), 640, 480) == []
+
+
+def test_resize_and_uint8():
+    sal = blob_map(64, 32, 32)
+    full = resize_map(sal, 640, 480)
+    assert full.shape == (480, 640) and full.dtype == np.float32
+    assert to_uint8(np.array([0.0, 0.5, 1.0, 2.0])).tolist() == [0, 128, 255, 255]
+
+
+@pytest.mark.parametrize(
+    "frame,match",
+    [
+        (np.zeros((10, 10, 3), np.float32), "uint8"),
+        (np.zeros((10, 10), np.uint8), "3 colour channels"),
+        (np.zeros((10, 10, 4), np.uint8), "3 colour channels"),
+        (np.zeros((0, 10, 3), np.uint8), "empty"),
+        ([[1, 2, 3]], "numpy array"),
+    ],
+)
+def test_bad_frames_raise_value_error(frame, match):
+    with pytest.raises(ValueError, match=match):
+        preprocess(frame, 64)
+
+
+def test_preprocess_encoding_order():
+    red_bgr = np.zeros((8, 8, 3), np.uint8)
+    red_bgr[..., 2] = 255
+    a = preprocess(red_bgr, 4, "bgr8")
+    b = preprocess(red_bgr[..., ::-1].copy(), 4, "rgb8")
+    assert a.shape == (3, 4, 4) and np.allclose(a, b)
+    assert a[0].mean() > a[2].mean()  # channel 0 is red after normalisation
+
+
+def test_pair_buffer_order_and_resets():
+    buf = FramePairBuffer()
+    f = [np.full((3, 4, 4), i, np.float32) for i in range(5)]
+    first = buf.push(f[0], 100, "cam")
+    assert first.first and first.previous is f[0]
+    second = buf.push(f[1], 200, "cam")
+    assert not second.first and second.previous is f[0] and second.current is f[1]
+    looped = buf.push(f[2], 50, "cam")  # time went backwards (bag loop): not paired
+    assert looped.first and looped.previous is f[2]
+    other = buf.push(f[3], 60, "other_cam")  # another camera: not paired
+    assert other.first and other.previous is f[3]
+    assert buf.push(f[4], 70, "other_cam").previous is f[3]
+    assert buf.resets == 2
+
+
+def test_pipeline_map_belongs_to_newest_frame(tmp_path):
+    """The pipeline feeds (previous, current): the same frame twice gives a different map than a real pair,
+    and a frame's map never depends on a later frame."""
+    estimator = SaliencyEstimator(weights=None, resolution=32, device="cpu")
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(3)]
+    pipeline = SaliencyPipeline(estimator)
+    r0 = pipeline.step(frames[0], 0, "cam")
+    r1 = pipeline.step(frames[1], 1, "cam")
+    assert not r0.paired_with_previous and r1.paired_with_previous
+    expected = estimator.infer(estimator.prepare(frames[0]), estimator.prepare(frames[1]))
+    np.testing.assert_allclose(r1.saliency, expected, atol=1e-6)
+    alone = estimator.infer(estimator.prepare(frames[1]), estimator.prepare(frames[1]))
+    assert np.abs(r1.saliency - alone).max() > 1e-6
+    assert r1.saliency.shape == (32, 32) and (r1.source_width, r1.source_height) == (64, 48)
+
+
+def test_checkpoint_roundtrip_and_errors(tmp_path):
+    model = SKDModel()
+    path = tmp_path / "m.pt"
+    save_fused(model, path, resolution=64, meta={"note": "test"})
+    loaded, resolution, meta = load_fused(path)
+    assert resolution == 64 and meta["note"] == "test"
+    for a, b in zip(model.state_dict().values(), loaded.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_fused(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="damaged"):
+        load_fused(corrupt)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(CheckpointError, match="not an SKD fused-model checkpoint"):
+        load_fused(other)
+    mismatched = tmp_path / "mismatched.pt"
+    payload = torch.load(path, weights_only=True)
+    payload["state_dict"].pop(next(iter(payload["state_dict"])))
+    torch.save(payload, mismatched)
+    with pytest.raises(CheckpointError, match="do not fit"):
+        load_fused(mismatched)
