@@ -124,7 +124,7 @@ def _unpadded(msg):
     row_bytes = msg.width * channels * np.dtype(typestr).itemsize
     data = np.asarray(msg.data, dtype=np.uint8)
     if msg.step < row_bytes or data.size < msg.height * msg.step:
-        raise ImageError(
+        raise ValueError(
             f"{msg.width}x{msg.height} {msg.encoding} image has step {msg.step} and {data.size} bytes of data, "
             f"need step >= {row_bytes} and {msg.height * msg.step} bytes"
         )
@@ -138,7 +138,8 @@ def decode_image(msg, color: str | None = "bgr8") -> np.ndarray:
     """A deserialised Image/CompressedImage -> numpy array.
 
     color "bgr8": H x W x 3 uint8 BGR (16-bit scaled down, grey expanded); "mono8": H x W uint8;
-    None: as stored (any dtype/channels; compressed images as decoded by OpenCV)."""
+    None: as stored (any dtype/channels; compressed images as decoded by OpenCV). Raises
+    ValueError naming the problem for an unsupported encoding or inconsistent/undecodable data."""
     if color not in COLORS:
         raise ValueError(f"color must be one of {COLORS}, got {color!r}")
     compressed = hasattr(msg, "format")
@@ -152,9 +153,9 @@ def decode_image(msg, color: str | None = "bgr8") -> np.ndarray:
             return image if color is None else message_to_cvimage(_as_raw(image, source), color)
         msg = _unpadded(msg)
         return message_to_cvimage(msg, color)
-    except (ImageError, KeyError) as exc:
+    except (ImageError, KeyError, ValueError) as exc:
         encoding = msg.format if compressed else msg.encoding
-        raise ImageError(f"cannot convert a {encoding!r} image to {color}: {exc}") from exc
+        raise ValueError(f"cannot convert a {encoding!r} image to {color}: {exc}") from exc
 
 
 def _as_raw(image: np.ndarray, encoding: str, stamp_ns: int = 0, frame_id: str = ""):
@@ -250,15 +251,21 @@ class BagReader:
             delivered += 1
             yield connection.topic, BagFrame(index, stamp_to_ns(msg.header.stamp), log_time, msg.header.frame_id, image)
 
-    def raw_messages(self, topics: Iterable[str]) -> Iterator[tuple[str, int, object]]:
-        """(topic, record time ns, deserialised message) for any topics, in record order."""
+    def serialized_messages(self, topics: Iterable[str]) -> Iterator[tuple[str, str, int, bytes]]:
+        """(topic, message type, record time ns, CDR bytes) for any topics, in record order -- the
+        bytes as recorded, ready to publish with rclpy or to copy into another bag."""
         wanted = set(topics)
         missing = wanted - set(self.topics)
         if missing:
             raise BagError(f"bag {self.path} has no topic {', '.join(sorted(missing))}", self.topics)
         connections = [c for c in self._reader.connections if c.topic in wanted]
         for connection, log_time, raw in self._reader.messages(connections=connections):
-            yield connection.topic, log_time, self._reader.deserialize(raw, connection.msgtype)
+            yield connection.topic, connection.msgtype, log_time, bytes(raw)
+
+    def messages(self, topics: Iterable[str]) -> Iterator[tuple[str, int, object]]:
+        """(topic, record time ns, deserialised rosbags message) for any topics, in record order."""
+        for topic, msgtype, log_time, raw in self.serialized_messages(topics):
+            yield topic, log_time, self._reader.deserialize(raw, msgtype)
 
 
 def read_frames(path: str | Path, topic: str, color: str | None = "bgr8") -> Iterator[BagFrame]:
