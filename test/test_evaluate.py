@@ -1,0 +1,226 @@
+"""skd-eval: the evaluator scores predictors on tiny generated AVS1K-layout data."""
+
+import csv
+import math
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from skd_ros.model import Student
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+from skd_training import metrics
+from skd_training.baselines import CentreBias
+from skd_training.data.dataset import SaliencyVideoDataset
+from skd_training.data.layouts import open_source
+from skd_training.evaluate import (
+    FixationBank,
+    Predictor,
+    baseline_predictor,
+    evaluate,
+    evaluate_predictor,
+    fused_predictor,
+    main,
+    peak_activation_bytes,
+    profile_network,
+    select_frames,
+    student_predictor,
+    teacher_predictor,
+    write_report,
+)
+from skd_training.teachers import BuiltinTeacher, build_teacher_net
+
+VIDEOS = ("Vehicle_00001", "Human_00002", "Building_00003")
+
+
+def write_avs1k(root, videos=VIDEOS, frames=5, size=(48, 64), fixations=True, split="testSet", seed=0):
+    """A moving red square per video; density: a Gaussian on it; fixations: a few points on it."""
+    rng = np.random.default_rng(seed)
+    rows, cols = size
+    yy, xx = np.mgrid[:rows, :cols]
+    for name in videos:
+        background = cv2.GaussianBlur((rng.random((rows, cols, 3)) * 90 + 60).astype(np.uint8), (0, 0), 2)
+        x0, y0 = int(rng.integers(5, cols - 20)), int(rng.integers(5, rows - 15))
+        for t in range(frames):
+            x, y = x0 + 2 * t, y0
+            frame = background.copy()
+            cv2.rectangle(frame, (x, y), (x + 5, y + 5), (30, 30, 220), -1)
+            density = np.exp(-((yy - y - 3) ** 2 + (xx - x - 3) ** 2) / (2 * 3.0**2))
+            fixation = np.zeros((rows, cols), np.uint8)
+            fixation[y + 2 : y + 5 : 2, x + 2 : x + 5 : 2] = 255
+            maps = [("Frame", frame), ("Ground", (density * 255).astype(np.uint8))]
+            if fixations:
+                maps.append(("Fixation", fixation))
+            for folder, image in maps:
+                directory = root / split / folder / name
+                directory.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(directory / f"{name}_{t + 1:05d}.png"), image)
+    return root
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return write_avs1k(tmp_path_factory.mktemp("avs1k"))
+
+
+def oracle(source, inverted=False):
+    """Predicts the ground-truth density itself (or its negative image)."""
+
+    def predict(previous, current, video, index):
+        density = source.read_density(video, index)
+        return 1.0 - density if inverted else density
+
+    return Predictor(name="inverted oracle" if inverted else "oracle", predict=predict)
+
+
+def test_oracle_scores_perfectly_and_its_inverse_badly(data_root):
+    source = open_source(data_root)
+    result = evaluate([oracle(source), oracle(source, inverted=True)], source, "test", progress=False)
+    best, worst = result.overall_of("oracle"), result.overall_of("inverted oracle")
+    assert best["CC"] == pytest.approx(1.0) and best["SIM"] == pytest.approx(1.0)
+    assert best["KLD"] == pytest.approx(0.0, abs=1e-6)
+    assert worst["CC"] == pytest.approx(-1.0)
+    for metric in ("AUC", "sAUC", "NSS"):
+        assert best[metric] > worst[metric]
+    assert best["videos"] == 3 and best["frames"] == 15
+    assert len(result.frames) == 2 * 15
+
+
+def test_scores_are_means_over_videos_and_categories(data_root):
+    source = open_source(data_root)
+    result = evaluate([baseline_predictor(CentreBias())], source, "test", progress=False, profile=False)
+    per_video = result.per_video()
+    assert sorted(v["video"] for v in per_video) == sorted(VIDEOS)
+    by_category = {r["category"]: r for r in result.per_category()}
+    assert set(by_category) == {"Vehicle", "Human", "Building"}
+    for metric in metrics.METRIC_NAMES:
+        assert result.overall()[0][metric] == pytest.approx(np.mean([v[metric] for v in per_video]))
+    vehicle = next(v for v in per_video if v["video"] == "Vehicle_00001")
+    assert by_category["Vehicle"]["NSS"] == pytest.approx(vehicle["NSS"])
+    frames = [r for r in result.frames if r["video"] == "Vehicle_00001"]
+    assert vehicle["CC"] == pytest.approx(np.mean([r["CC"] for r in frames]))
+
+
+def test_evaluation_is_seeded_and_the_same_for_every_predictor(data_root):
+    source = open_source(data_root)
+    twins = [baseline_predictor(CentreBias(), "a"), baseline_predictor(CentreBias(), "b")]
+    first = evaluate(twins, source, "test", progress=False)
+    again = evaluate(twins, source, "test", progress=False)
+    assert first.overall()[0]["sAUC"] == again.overall()[0]["sAUC"]
+    a, b = first.overall()
+    for metric in metrics.METRIC_NAMES:
+        assert a[metric] == b[metric]  # identical maps, identical jitter and draws: identical scores
+
+
+def test_fused_model_matches_the_runtime_pipeline(data_root):
+    source = open_source(data_root)
+    estimator = SaliencyEstimator(device="cpu")
+    predictor = fused_predictor(estimator)
+    pipeline = SaliencyPipeline(estimator)
+    video = VIDEOS[0]
+    for index in range(3):
+        frame = source.read_frame(video, index)
+        streamed = pipeline.step(frame, stamp_ns=index, frame_id=video).saliency
+        previous = source.read_frame(video, index - 1) if index else frame
+        np.testing.assert_allclose(predictor.predict(previous, frame, video, index), streamed, atol=1e-6)
+    assert predictor.parameters == sum(p.numel() for p in estimator.model.parameters())
+
+
+def test_students_and_teachers_as_predictors(data_root):
+    source = open_source(data_root)
+    torch.manual_seed(0)
+    teacher = BuiltinTeacher(build_teacher_net("spatial", (4, 8)))
+    predictors = [
+        student_predictor(Student("spatial"), 32),
+        student_predictor(Student("temporal"), 32),
+        teacher_predictor(teacher, 32, "teacher"),
+    ]
+    result = evaluate(predictors, source, "test", max_frames_per_video=2, progress=False)
+    assert [s.name for s in result.predictors] == ["Student-spatial-32", "Student-temporal-32", "teacher"]
+    assert all(s.profile is not None and s.profile.parameters > 0 for s in result.predictors)
+    assert all(math.isfinite(r["CC"]) for r in result.frames)
+    assert len(result.frames) == 3 * 3 * 2
+
+
+def test_fixation_bank_draws_negatives_from_other_videos():
+    bank = FixationBank()
+    for video, column in (("a", 1), ("b", 5), ("c", 9)):
+        fixation = np.zeros((10, 10), bool)
+        fixation[2, column] = True
+        bank.add(video, 0, fixation)
+    negatives = bank.negatives("a", 0, (20, 20), 10, np.random.default_rng(0))
+    assert negatives.shape == (20, 20)
+    assert set(np.nonzero(negatives)[1]) == {11, 19}  # b's and c's columns at twice the size; never a's
+    single = FixationBank()
+    for index in range(3):
+        fixation = np.zeros((4, 4), bool)
+        fixation[index, index] = True
+        single.add("only", index, fixation)
+    assert single.single_video
+    assert not single.negatives("only", 0, (4, 4), 10, np.random.default_rng(0))[0, 0]
+
+
+def test_single_video_is_noted_and_missing_fixations_leave_fixation_metrics_out(tmp_path):
+    root = write_avs1k(tmp_path / "one", videos=("Vehicle_00009",), frames=3)
+    result = evaluate([baseline_predictor(CentreBias())], open_source(root), "test", progress=False)
+    assert any("one video" in note for note in result.info["notes"])
+    assert math.isfinite(result.overall()[0]["sAUC"])
+    root = write_avs1k(tmp_path / "nofix", frames=3, fixations=False)
+    result = evaluate([baseline_predictor(CentreBias())], open_source(root), "test", progress=False)
+    row = result.overall()[0]
+    assert math.isnan(row["AUC"]) and math.isnan(row["NSS"]) and math.isfinite(row["CC"])
+    assert any("no fixation maps" in note for note in result.info["notes"])
+
+
+def test_evaluate_predictor_on_a_dataset(data_root):
+    dataset = SaliencyVideoDataset(
+        data_root, split="test", resolution=32, teacher_resolution=None, frame_step=2, progress=False
+    )
+    scores = evaluate_predictor(baseline_predictor(CentreBias()), dataset, max_frames_per_video=2)
+    assert set(scores) == set(metrics.METRIC_NAMES)
+    assert all(math.isfinite(v) for v in scores.values())
+    with pytest.raises(ValueError, match="already chose"):
+        evaluate_predictor(baseline_predictor(CentreBias()), dataset, split="test")
+
+
+def test_select_frames():
+    assert select_frames(10, 3) == [0, 3, 6, 9]
+    assert select_frames(10, 1, 3) == [0, 4, 9]
+    with pytest.raises(ValueError):
+        select_frames(10, 0)
+
+
+def test_network_profile_by_hand():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(inplace=True))
+    x = torch.zeros(1, 3, 10, 10)
+    # the convolution holds its input (3 x 10 x 10) and output (8 x 10 x 10) floats; the in-place ReLU less
+    assert peak_activation_bytes(net, (x,)) == (300 + 800) * 4
+    profile = profile_network(net, (x,), min_seconds=0.01)
+    assert profile.parameters == 3 * 8 * 9 + 8
+    assert profile.weights_mb == pytest.approx(profile.parameters * 4 / 2**20)
+    assert profile.memory_mb == pytest.approx(profile.weights_mb + profile.activations_mb)
+    assert profile.fps > 0
+
+
+def test_report_files(data_root, tmp_path):
+    source = open_source(data_root)
+    result = evaluate([oracle(source), baseline_predictor(CentreBias())], source, "test", progress=False)
+    report = write_report(result, tmp_path / "out")
+    text = report.read_text()
+    for heading in ("## Overall", "## Per category", "## ROC curves", "## Examples", "**Vehicle**"):
+        assert heading in text
+    for name in ("overall.csv", "per_category.csv", "per_video.csv", "per_frame.csv", "roc.png", "examples.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    with (tmp_path / "out" / "per_video.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 2 * len(VIDEOS) and {"video", "category", "NSS", "sAUC"} <= set(rows[0])
+
+
+def test_command_line(data_root, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main([str(data_root), "--no-model", "--baselines", "centre", "flow", "--out", str(out)]) == 0
+    assert "Flow magnitude" in (out / "evaluation.md").read_text()
+    assert main([str(data_root), "--split", "train", "--out", str(out)]) == 2
+    assert "no videos in split 'train'" in capsys.readouterr().err
