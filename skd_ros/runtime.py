@@ -1,8 +1,10 @@
 """The ROS-free core: preprocess -> model -> postprocess, shared by the node, the demo, the bag
 evaluator and the training evaluator so that all of them give the same numbers.
 
-``SaliencyEstimator`` runs the model on batches of frame pairs; ``SaliencyPipeline`` adds the
-frame-pair buffer and ROI extraction for a stream of frames from one camera.
+``SaliencyEstimator`` runs the model on batches of frame pairs through an inference backend
+(``skd_ros.backends``: the fastest available by default); ``SaliencyPipeline`` adds the frame-pair
+buffer and ROI extraction for a stream of frames from one camera, and ``step_cameras`` runs one frame
+from each of several cameras in a single forward pass.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skd_ros.backends import AUTO, create_backend
 from skd_ros.checkpoint import load_default_or
 from skd_ros.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.preprocess import FramePairBuffer, check_resolution, preprocess
@@ -35,24 +38,32 @@ class SaliencyEstimator:
     """The fused model at a fixed resolution, on one device.
 
     weights: a fused-model checkpoint path; None takes the shipped weights (or untrained ones, with
-    a warning, if this build ships none). resolution: None takes the checkpoint's."""
+    a warning, if this build ships none). resolution: None takes the checkpoint's. backend: an
+    inference backend name from ``skd_ros.backends.BACKEND_CHOICES``; "auto" races the available
+    full-precision ones and keeps the fastest (logged). threads: CPU threads for inference (None: the
+    engine's default, all cores)."""
 
-    def __init__(self, weights: str | Path | None = None, resolution: int | None = None, device: str = "auto"):
+    def __init__(
+        self,
+        weights: str | Path | None = None,
+        resolution: int | None = None,
+        device: str = "auto",
+        backend: str = AUTO,
+        threads: int | None = None,
+    ):
         model, trained_resolution, self.meta = load_default_or(weights)
         self.resolution = int(resolution or trained_resolution)
         check_resolution(self.resolution)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.untrained = bool(self.meta.get("untrained", False))
+        self.backend = create_backend(backend, self.model, self.resolution, self.device, threads)
 
-    @torch.inference_mode()
     def infer(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """previous, current: N x 3 x R x R (or 3 x R x R) preprocessed frames -> N x R x R maps
         (or R x R) in [0, 1]."""
         single = current.ndim == 3
-        prev_t = torch.from_numpy(previous[None] if single else previous).to(self.device)
-        cur_t = torch.from_numpy(current[None] if single else current).to(self.device)
-        maps = self.model(prev_t, cur_t)[:, 0].float().cpu().numpy()
+        maps = self.backend(previous[None] if single else previous, current[None] if single else current)
         return maps[0] if single else maps
 
     def prepare(self, frame: np.ndarray, encoding: str = "bgr8") -> np.ndarray:
@@ -82,21 +93,50 @@ class SaliencyPipeline:
         self.buffer = FramePairBuffer()
 
     def step(self, frame: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> SaliencyResult:
-        t0 = time.perf_counter()
-        tensor = self.estimator.prepare(frame, self.encoding)
-        pair = self.buffer.push(tensor, stamp_ns, frame_id)
-        t1 = time.perf_counter()
-        saliency = self.estimator.infer(pair.previous, pair.current)
-        t2 = time.perf_counter()
+        return step_cameras([self], [frame], [stamp_ns], [frame_id])[0]
+
+
+def step_cameras(
+    pipelines: list[SaliencyPipeline],
+    frames: list[np.ndarray],
+    stamps_ns: list[int | None] | None = None,
+    frame_ids: list[str | None] | None = None,
+) -> list[SaliencyResult]:
+    """One new frame for each of several cameras (one pipeline each, all on the same estimator), run
+    in a single batched forward pass; returns one result per camera, in order. ``timings`` are those
+    of the whole batch."""
+    count = len(pipelines)
+    stamps_ns = stamps_ns if stamps_ns is not None else [None] * count
+    frame_ids = frame_ids if frame_ids is not None else [None] * count
+    if not (len(frames) == len(stamps_ns) == len(frame_ids) == count) or count == 0:
+        raise ValueError(f"need one frame, stamp and frame_id per pipeline ({count} pipelines, {len(frames)} frames)")
+    estimator = pipelines[0].estimator
+    if any(p.estimator is not estimator for p in pipelines):
+        raise ValueError("pipelines batched together must share one SaliencyEstimator")
+    t0 = time.perf_counter()
+    pairs = [
+        p.buffer.push(estimator.prepare(frame, p.encoding), stamp, frame_id)
+        for p, frame, stamp, frame_id in zip(pipelines, frames, stamps_ns, frame_ids, strict=True)
+    ]
+    previous = np.stack([pair.previous for pair in pairs])
+    current = np.stack([pair.current for pair in pairs])
+    t1 = time.perf_counter()
+    maps = estimator.infer(previous, current)
+    t2 = time.perf_counter()
+    results = []
+    for p, frame, pair, saliency in zip(pipelines, frames, pairs, maps, strict=True):
         height, width = frame.shape[:2]
-        result = SaliencyResult(
-            saliency=saliency,
-            rois=extract_rois(saliency, width, height, self.roi_params),
-            peak=find_peak(saliency, width, height),
-            source_width=width,
-            source_height=height,
-            paired_with_previous=not pair.first,
+        results.append(
+            SaliencyResult(
+                saliency=saliency,
+                rois=extract_rois(saliency, width, height, p.roi_params),
+                peak=find_peak(saliency, width, height),
+                source_width=width,
+                source_height=height,
+                paired_with_previous=not pair.first,
+            )
         )
-        t3 = time.perf_counter()
+    t3 = time.perf_counter()
+    for result in results:
         result.timings = {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": t3 - t2}
-        return result
+    return results

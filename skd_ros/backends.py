@@ -1,0 +1,471 @@
+"""Inference backends: the engines behind ``SaliencyEstimator.infer``, the core's one inference call.
+
+Every backend takes (previous, current) as N x 3 x R x R float32 arrays and returns the N x R x R
+float32 saliency maps, and agrees with the PyTorch model run eagerly in float32 to within its stated
+``tolerance`` (largest absolute difference on a map in [0, 1]; test/test_backends.py checks it):
+
+===================== ========= ====== ===========================================================
+name                  precision  tol.  engine
+===================== ========= ====== ===========================================================
+eager                 fp32      1e-6   the PyTorch module as written (the reference; thread counts
+                                       change the summation order, hence not 0)
+torchscript           fp32      1e-4   traced and frozen; on CPU also optimize_for_inference (oneDNN
+                                       convolutions with the ReLU fused in)
+torch-compile         fp32      1e-4   torch.compile (Inductor) with frozen weights; compiles per
+                                       input shape (about 20 s on a small CPU), so not raced by auto
+onnxruntime           fp32      1e-4   ONNX Runtime, all graph optimisations (on CPU: conv+ReLU
+                                       fusion, NCHWc blocked layout); CUDA provider on a GPU
+onnxruntime-tensorrt  fp16      5e-3   ONNX Runtime's TensorRT provider in fp16 with an engine cache;
+                                       building an engine takes minutes, so not raced by auto
+onnxruntime-int8      int8      4e-2   ONNX Runtime on the statically quantised (QDQ) model
+torch-bf16            bf16      3e-2   PyTorch in bfloat16, channels-last, frozen TorchScript; only
+                                       where the CPU has native bf16 (AVX512-BF16 or AMX)
+cuda-graphs-fp16      fp16      5e-3   CUDA, fp16 weights and activations, one CUDA graph captured per
+                                       batch size (fixed shapes: no per-layer launch overhead)
+===================== ========= ====== ===========================================================
+
+``backend="auto"`` builds the available full-precision backends (fp32 everywhere, plus fp16 on a GPU,
+whose error is far below a map's 8-bit output step), checks each against eager, times each on a batch
+of one and keeps the fastest, logging the race. ``"auto-reduced"`` races int8 and bf16 as well (their
+accuracy cost is measured by ``skd-bench``). Any name above forces that backend.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skd_ros.export import (
+    INPUT_NAMES,
+    export_onnx,
+    export_torchscript,
+    quantize_onnx_int8,
+    quiet_tracing,
+    synthetic_pairs,
+)
+from skd_ros.model import SKDModel
+
+AUTO = "auto"
+AUTO_REDUCED = "auto-reduced"
+
+log = logging.getLogger(__name__)
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run here (missing package, provider, GPU or CPU feature); says which."""
+
+
+class Backend:
+    """A model compiled for one engine, resolution and device. Call it with (previous, current)."""
+
+    name = ""
+    precision = "fp32"
+    tolerance = 0.0
+    raced_by_auto = True
+
+    def __init__(self, model: SKDModel, resolution: int, device: torch.device, threads: int | None = None):
+        self.resolution = resolution
+        self.device = device
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.threads = threads
+
+    def _use_torch_threads(self) -> None:
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)  # process-wide: PyTorch has one intra-op thread pool
+
+    @classmethod
+    def unavailable_reason(cls, device: torch.device) -> str | None:
+        """None when this backend can run on ``device`` here, else why not."""
+        return None
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        expected = (3, self.resolution, self.resolution)
+        if previous.ndim != 4 or previous.shape[1:] != expected or previous.shape != current.shape:
+            raise ValueError(
+                f"{self.name} backend: previous and current must both be N x 3 x {self.resolution} x "
+                f"{self.resolution}, got {previous.shape} and {current.shape}"
+            )
+        return self.run(np.ascontiguousarray(previous, np.float32), np.ascontiguousarray(current, np.float32))
+
+    def run(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        threads = "default threads" if self.threads is None else f"{self.threads} thread(s)"
+        return f"{self.name} ({self.precision}, {self.device}, {threads})"
+
+
+class EagerBackend(Backend):
+    name = "eager"
+    tolerance = 1e-6
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        self._use_torch_threads()
+        self.model = copy.deepcopy(model).to(device).float().eval()
+
+    @torch.inference_mode()
+    def run(self, previous, current):
+        prev_t = torch.from_numpy(previous).to(self.device)
+        cur_t = torch.from_numpy(current).to(self.device)
+        return self.model(prev_t, cur_t)[:, 0].float().cpu().numpy()
+
+
+class TorchScriptBackend(Backend):
+    name = "torchscript"
+    tolerance = 1e-4
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        self._use_torch_threads()
+        frozen = export_torchscript(model, resolution, device=device)
+        if device.type == "cpu":
+            # oneDNN's blocked/channels-last kernels with ReLU fused into the convolution.
+            with quiet_tracing():
+                frozen = torch.jit.optimize_for_inference(frozen)
+        self.module = frozen
+
+    @torch.inference_mode()
+    def run(self, previous, current):
+        prev_t = torch.from_numpy(previous).to(self.device)
+        cur_t = torch.from_numpy(current).to(self.device)
+        return self.module(prev_t, cur_t)[:, 0].float().cpu().numpy()
+
+
+class TorchCompileBackend(Backend):
+    name = "torch-compile"
+    tolerance = 1e-4
+    raced_by_auto = False  # compiling takes tens of seconds per input shape
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        import shutil
+
+        if device.type == "cpu" and shutil.which("g++") is None and shutil.which("c++") is None:
+            return "torch.compile on CPU needs a C++ compiler (g++), none found"
+        return None
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        self._use_torch_threads()
+        self.model = copy.deepcopy(model).to(device).eval()
+        with quiet_tracing():  # importing Inductor touches deprecated torch.jit helpers
+            self.compiled = torch.compile(self.model, dynamic=False, options={"freezing": True})
+
+    @torch.no_grad()  # Inductor's weight freezing runs under no_grad, not inference_mode
+    def run(self, previous, current):
+        prev_t = torch.from_numpy(previous).to(self.device)
+        cur_t = torch.from_numpy(current).to(self.device)
+        return self.compiled(prev_t, cur_t)[:, 0].float().cpu().numpy()
+
+
+def _ort_providers(device: torch.device) -> list:
+    if device.type == "cuda":
+        return [("CUDAExecutionProvider", {"device_id": device.index or 0}), "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+class OnnxRuntimeBackend(Backend):
+    name = "onnxruntime"
+    tolerance = 1e-4
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        try:
+            import onnxruntime
+        except ImportError:
+            return "onnxruntime is not installed"
+        if device.type == "cuda" and "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            return "this onnxruntime build has no CUDAExecutionProvider (install onnxruntime-gpu)"
+        return None
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        self.session = self._session(self._onnx_model(model), _ort_providers(device))
+
+    def _onnx_model(self, model: SKDModel) -> bytes:
+        return export_onnx(model, self.resolution)
+
+    def _session(self, onnx_model: bytes, providers: list):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = self.threads or 0  # 0: one per physical core
+        # Idle worker threads sleep instead of spinning: a node shares its cores with ROS transport.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.log_severity_level = 3
+        return onnxruntime.InferenceSession(onnx_model, options, providers=providers)
+
+    def run(self, previous, current):
+        (saliency,) = self.session.run(None, {INPUT_NAMES[0]: previous, INPUT_NAMES[1]: current})
+        return saliency[:, 0]
+
+
+class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
+    name = "onnxruntime-tensorrt"
+    precision = "fp16"
+    tolerance = 5e-3
+    raced_by_auto = False  # a TensorRT engine takes minutes to build (cached on disk afterwards)
+    max_batch = 64
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        try:
+            import onnxruntime
+        except ImportError:
+            return "onnxruntime is not installed"
+        if device.type != "cuda":
+            return "TensorRT needs a CUDA device"
+        if "TensorrtExecutionProvider" not in onnxruntime.get_available_providers():
+            return "this onnxruntime build has no TensorrtExecutionProvider"
+        return None
+
+    def __init__(self, model, resolution, device, threads=None):
+        Backend.__init__(self, model, resolution, device, threads)
+        shape = f"3x{resolution}x{resolution}"
+
+        def profile(batch: int) -> str:
+            return ",".join(f"{name}:{batch}x{shape}" for name in INPUT_NAMES)
+
+        cache = Path.home() / ".cache" / "skd_ros" / "tensorrt"
+        cache.mkdir(parents=True, exist_ok=True)
+        trt_options = {
+            "device_id": device.index or 0,
+            "trt_fp16_enable": True,
+            "trt_engine_cache_enable": True,
+            "trt_engine_cache_path": str(cache),
+            "trt_profile_min_shapes": profile(1),
+            "trt_profile_opt_shapes": profile(1),
+            "trt_profile_max_shapes": profile(self.max_batch),
+        }
+        providers = [("TensorrtExecutionProvider", trt_options), *_ort_providers(device)]
+        self.session = self._session(self._onnx_model(model), providers)
+
+
+class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
+    """``calibration``: (previous, current) pairs, each N x 3 x R x R, for the activation ranges;
+    by default 64 synthetic aerial-like pairs (``skd_ros.export.synthetic_pairs``)."""
+
+    name = "onnxruntime-int8"
+    precision = "int8"
+    tolerance = 4e-2
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        if device.type != "cpu":
+            return "the int8 path targets the CPU (on a GPU use cuda-graphs-fp16)"
+        return super().unavailable_reason(device)
+
+    def __init__(self, model, resolution, device, threads=None, calibration=None):
+        self.calibration = calibration
+        super().__init__(model, resolution, device, threads)
+
+    def _onnx_model(self, model):
+        calibration = self.calibration if self.calibration is not None else synthetic_pairs(self.resolution, 64)
+        return quantize_onnx_int8(export_onnx(model, self.resolution), calibration)
+
+
+def cpu_has_native_bf16() -> bool:
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+class TorchBf16Backend(Backend):
+    name = "torch-bf16"
+    precision = "bf16"
+    tolerance = 3e-2
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        if device.type != "cpu":
+            return "the bf16 path targets the CPU (on a GPU use cuda-graphs-fp16)"
+        if not cpu_has_native_bf16():
+            return "this CPU has no native bfloat16 instructions (AVX512-BF16 or AMX); emulated bf16 is slow"
+        return None
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        self._use_torch_threads()
+        model = copy.deepcopy(model).to(torch.bfloat16).to(memory_format=torch.channels_last).eval()
+        example = tuple(
+            torch.zeros(1, 3, resolution, resolution, dtype=torch.bfloat16).contiguous(
+                memory_format=torch.channels_last
+            )
+            for _ in INPUT_NAMES
+        )
+        with quiet_tracing(), torch.no_grad():
+            self.module = torch.jit.freeze(torch.jit.trace(model, example, check_trace=False))
+
+    @torch.inference_mode()
+    def run(self, previous, current):
+        prev_t, cur_t = (
+            torch.from_numpy(x).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+            for x in (previous, current)
+        )
+        return self.module(prev_t, cur_t)[:, 0].float().numpy()
+
+
+class CudaGraphFp16Backend(Backend):
+    """fp16 model on the GPU; the first call with a new batch size captures a CUDA graph for it, later
+    calls copy the inputs into the graph's static buffers and replay it."""
+
+    name = "cuda-graphs-fp16"
+    precision = "fp16"
+    tolerance = 5e-3
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        if device.type != "cuda" or not torch.cuda.is_available():
+            return "needs a CUDA device"
+        return None
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        self.model = copy.deepcopy(model).to(device).half().to(memory_format=torch.channels_last).eval()
+        self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def _capture(self, batch: int):
+        shape = (batch, 3, self.resolution, self.resolution)
+        previous, current = (
+            torch.zeros(shape, device=self.device, dtype=torch.half).contiguous(memory_format=torch.channels_last)
+            for _ in INPUT_NAMES
+        )
+        side_stream = torch.cuda.Stream(self.device)
+        side_stream.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side_stream), torch.no_grad():
+            for _ in range(3):  # warm-up outside the graph: cuDNN picks its algorithms here
+                self.model(previous, current)
+        torch.cuda.current_stream(self.device).wait_stream(side_stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), torch.no_grad():
+            output = self.model(previous, current)
+        return graph, previous, current, output
+
+    def run(self, previous, current):
+        batch = len(previous)
+        if batch not in self.graphs:
+            self.graphs[batch] = self._capture(batch)
+        graph, static_previous, static_current, output = self.graphs[batch]
+        static_previous.copy_(torch.from_numpy(previous))
+        static_current.copy_(torch.from_numpy(current))
+        graph.replay()
+        return output[:, 0].float().cpu().numpy()
+
+
+BACKENDS: dict[str, type[Backend]] = {
+    cls.name: cls
+    for cls in (
+        EagerBackend,
+        TorchScriptBackend,
+        TorchCompileBackend,
+        OnnxRuntimeBackend,
+        OnnxRuntimeTensorRTBackend,
+        OnnxRuntimeInt8Backend,
+        TorchBf16Backend,
+        CudaGraphFp16Backend,
+    )
+}
+BACKEND_CHOICES = (AUTO, AUTO_REDUCED, *BACKENDS)
+FULL_PRECISION = ("fp32", "fp16")
+
+
+def unavailable_backends(device: torch.device) -> dict[str, str]:
+    """Backends that cannot run on ``device`` here, with the reason for each."""
+    reasons = {name: cls.unavailable_reason(device) for name, cls in BACKENDS.items()}
+    return {name: reason for name, reason in reasons.items() if reason}
+
+
+def available_backends(device: torch.device) -> list[str]:
+    unavailable = unavailable_backends(device)
+    return [name for name in BACKENDS if name not in unavailable]
+
+
+def create_backend(
+    name: str,
+    model: SKDModel,
+    resolution: int,
+    device: torch.device | str = "cpu",
+    threads: int | None = None,
+) -> Backend:
+    """Build backend ``name`` (or race them, for ``auto`` / ``auto-reduced``); a forced backend that
+    cannot run here raises BackendUnavailable naming the reason."""
+    device = torch.device(device)
+    if name in (AUTO, AUTO_REDUCED):
+        return select_fastest(model, resolution, device, threads, reduced_precision=name == AUTO_REDUCED)
+    if name not in BACKENDS:
+        raise ValueError(f"unknown inference backend {name!r}; choose one of {', '.join(BACKEND_CHOICES)}")
+    reason = BACKENDS[name].unavailable_reason(device)
+    if reason:
+        raise BackendUnavailable(f"inference backend {name!r} is unavailable on {device}: {reason}")
+    return BACKENDS[name](model, resolution, device, threads)
+
+
+def max_abs_difference(backend: Backend, reference: Backend, pairs: tuple[np.ndarray, np.ndarray]) -> float:
+    return float(np.abs(backend(*pairs) - reference(*pairs)).max())
+
+
+def median_latency(backend: Backend, pairs: tuple[np.ndarray, np.ndarray], runs: int = 15, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        backend(*pairs)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        backend(*pairs)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+# Speed ranks depend on the architecture, resolution, device and threads, not on the weights' values:
+# the race runs once per process and later estimators reuse its winner.
+_race_winners: dict[tuple, str] = {}
+
+
+def select_fastest(
+    model: SKDModel,
+    resolution: int,
+    device: torch.device,
+    threads: int | None = None,
+    reduced_precision: bool = False,
+) -> Backend:
+    """Race the available backends on a batch of one and return the fastest that agrees with eager."""
+    key = (tuple(model.widths.as_dict().values()), resolution, str(device), threads, reduced_precision)
+    if key in _race_winners:
+        backend = create_backend(_race_winners[key], model, resolution, device, threads)
+        log.info("inference backend: %s (fastest in this process's earlier race)", backend.describe())
+        return backend
+    reference = EagerBackend(model, resolution, device, threads)
+    probe = synthetic_pairs(resolution, count=2, seed=1)
+    single = (probe[0][:1], probe[1][:1])
+    timings: dict[str, float] = {}
+    built: dict[str, Backend] = {EagerBackend.name: reference}
+    for name, cls in BACKENDS.items():
+        if not cls.raced_by_auto or (cls.precision not in FULL_PRECISION and not reduced_precision):
+            continue
+        if cls.unavailable_reason(device):
+            continue
+        try:
+            backend = built.get(name) or cls(model, resolution, device, threads)
+            error = max_abs_difference(backend, reference, probe)
+        except Exception as exc:  # a backend that fails to build here must not stop the node
+            log.warning("inference backend %s failed to build, skipped: %s", name, exc)
+            continue
+        if error > cls.tolerance:
+            log.warning("inference backend %s differs from eager by %.3g (> %.3g), skipped", name, error, cls.tolerance)
+            continue
+        built[name] = backend
+        timings[name] = median_latency(backend, single)
+    winner = min(timings, key=timings.get)
+    _race_winners[key] = winner
+    race = ", ".join(
+        f"{name} {seconds * 1e3:.2f} ms" for name, seconds in sorted(timings.items(), key=lambda kv: kv[1])
+    )
+    log.info("inference backend: %s, the fastest at batch 1 (%s)", built[winner].describe(), race)
+    return built[winner]

@@ -1,0 +1,182 @@
+"""One implementation of every model conversion: ONNX, TorchScript and int8 ONNX (static quantisation).
+
+Any module with ``forward(previous, current)`` on N x 3 x R x R frames converts (the fused SKD model,
+a teacher).
+
+The inference backends (``skd_ros.backends``) build their engines with these functions, and the
+training tools call the same ones to write deployable files, so an exported file runs exactly the
+graph the node runs.
+
+* ONNX: opset 17, inputs ``previous`` and ``current`` (N x 3 x R x R, ImageNet-normalised RGB), output
+  ``saliency`` (N x 1 x R x R in [0, 1]); the batch axis is dynamic, the resolution fixed (the model is
+  trained at one resolution and a fixed size lets runtimes plan memory and pick kernels once). Exported
+  with the TorchScript-based exporter: torch 2.13's default (dynamo) exporter needs ``onnxscript``, which
+  this project does not depend on.
+* TorchScript: traced and frozen (weights folded into the graph), portable across machines;
+  hardware-specific rewrites (``torch.jit.optimize_for_inference``) are left to load time. torch 2.13
+  marks TorchScript deprecated in favour of torch.compile/torch.export, but it still runs, needs no
+  compiler at load time and is the format C++/libtorch deployments load.
+* int8: ONNX Runtime static quantisation, QDQ format, per-channel int8 weights and uint8 activations
+  (the u8 x s8 pairing that x86 VNNI instructions run fastest), ranges calibrated on frame pairs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import logging
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from skd_ros.preprocess import check_resolution, preprocess
+
+INPUT_NAMES = ("previous", "current")
+OUTPUT_NAME = "saliency"
+ONNX_OPSET = 17
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """Silence the known, expected warnings of tracing and exporting: tracing turns SKDModel's
+    input-shape checks into constants (the backends check shapes themselves), and torch 2.13 marks
+    TorchScript and the TorchScript-based ONNX exporter deprecated (both still work; see the module
+    docstring for why they are used)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.(jit|onnx)")
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        yield
+
+
+def example_inputs(resolution: int, batch: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    check_resolution(resolution)
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch, 3, resolution, resolution)
+    return torch.randn(shape, generator=generator), torch.randn(shape, generator=generator)
+
+
+def export_onnx(model: nn.Module, resolution: int, path: str | Path | None = None) -> bytes:
+    """The model as an ONNX graph (bytes); also written to ``path`` when given."""
+    model = copy.deepcopy(model).cpu().float().eval()
+    buffer = io.BytesIO()
+    dynamic_batch = {name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)}
+    with quiet_tracing(), torch.no_grad():
+        torch.onnx.export(
+            model,
+            example_inputs(resolution),
+            buffer,
+            input_names=list(INPUT_NAMES),
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=dynamic_batch,
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
+    data = buffer.getvalue()
+    if path is not None:
+        _write_bytes(path, data)
+    return data
+
+
+def export_torchscript(
+    model: nn.Module, resolution: int, path: str | Path | None = None, device: str | torch.device = "cpu"
+) -> torch.jit.ScriptModule:
+    """The model traced at ``resolution`` and frozen; saved with ``torch.jit.save`` when ``path`` is given.
+    The trace holds for any batch size (every layer is a convolution, pooling or elementwise op)."""
+    model = copy.deepcopy(model).to(device).eval()
+    previous, current = (t.to(device) for t in example_inputs(resolution))
+    with quiet_tracing(), torch.no_grad():
+        frozen = torch.jit.freeze(torch.jit.trace(model, (previous, current)))
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.jit.save(frozen, str(path))
+    return frozen
+
+
+def synthetic_pairs(resolution: int, count: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` preprocessed (previous, current) pairs of synthetic aerial-like frames, each
+    count x 3 x R x R: smooth terrain texture, a slight camera drift, and a few small objects that move
+    on their own. Used to calibrate int8 ranges and to compare backends on frames that look like input
+    rather than noise; deterministic for a given seed."""
+    check_resolution(resolution)
+    rng = np.random.default_rng(seed)
+    side = 4 * resolution  # drawn larger than the model input, so preprocessing's area resize is exercised
+    margin = 4  # room for the camera drift
+    previous, current = [], []
+    for _ in range(count):
+        coarse = rng.integers(0, 256, (side // 16 + 2, side // 16 + 2, 3), dtype=np.uint8)
+        terrain = cv2.resize(coarse, (side + 2 * margin, side + 2 * margin), interpolation=cv2.INTER_CUBIC)
+        terrain = cv2.GaussianBlur(terrain, (0, 0), sigmaX=side / 64)
+        dy, dx = rng.integers(-margin + 1, margin, 2)
+        before = terrain[margin : margin + side, margin : margin + side].copy()
+        after = terrain[margin + dy : margin + dy + side, margin + dx : margin + dx + side].copy()
+        for _ in range(rng.integers(1, 4)):
+            size = int(rng.integers(side // 40 + 2, side // 12 + 3))
+            x, y = (int(v) for v in rng.integers(size, side - 2 * size, 2))
+            step_x, step_y = (int(v) for v in rng.integers(-side // 40 - 1, side // 40 + 2, 2))
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            cv2.rectangle(before, (x, y), (x + size, y + size), colour, -1)
+            cv2.rectangle(after, (x + step_x, y + step_y), (x + step_x + size, y + step_y + size), colour, -1)
+        previous.append(preprocess(before, resolution))
+        current.append(preprocess(after, resolution))
+    return np.stack(previous), np.stack(current)
+
+
+def quantize_onnx_int8(
+    onnx_model: bytes,
+    calibration: tuple[np.ndarray, np.ndarray],
+    path: str | Path | None = None,
+    batch: int = 8,
+) -> bytes:
+    """Static int8 quantisation of an exported ONNX model (see the module docstring), with activation
+    ranges calibrated (min/max) on ``calibration`` = (previous, current), each N x 3 x R x R."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    previous, current = calibration
+    if previous.shape != current.shape or previous.ndim != 4 or len(previous) == 0:
+        raise ValueError(f"calibration needs two equal N x 3 x R x R arrays, got {previous.shape} and {current.shape}")
+
+    class PairReader(CalibrationDataReader):
+        def __init__(self):
+            self._batches = iter(
+                {INPUT_NAMES[0]: previous[i : i + batch], INPUT_NAMES[1]: current[i : i + batch]}
+                for i in range(0, len(previous), batch)
+            )
+
+        def get_next(self):
+            return next(self._batches, None)
+
+    with tempfile.TemporaryDirectory(prefix="skd_int8_") as tmp:
+        source, prepared, target = (Path(tmp) / name for name in ("fp32.onnx", "prepared.onnx", "int8.onnx"))
+        source.write_bytes(onnx_model)
+        quant_pre_process(str(source), str(prepared))  # shape inference and graph clean-up, as ORT recommends
+        quantize_static(
+            str(prepared),
+            str(target),
+            PairReader(),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
+        data = target.read_bytes()
+    if path is not None:
+        _write_bytes(path, data)
+    return data
+
+
+def _write_bytes(path: str | Path, data: bytes) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)

@@ -1,0 +1,192 @@
+"""Inference backends agree with the eager model within their stated tolerances; auto picks one and
+says which; conversions (ONNX, TorchScript, int8) round-trip; batched multi-camera steps match
+one-at-a-time steps."""
+
+import logging
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from skd_ros.backends import (
+    AUTO,
+    AUTO_REDUCED,
+    BACKENDS,
+    FULL_PRECISION,
+    BackendUnavailable,
+    create_backend,
+    unavailable_backends,
+)
+from skd_ros.checkpoint import save_fused
+from skd_ros.export import export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
+from skd_ros.model import SKDModel
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline, step_cameras
+
+RESOLUTION = 32
+CPU = torch.device("cpu")
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return synthetic_pairs(RESOLUTION, count=3, seed=5)
+
+
+@pytest.fixture(scope="module")
+def model(pairs):
+    """An untrained model whose maps span most of [0, 1]: a freshly initialised one gives maps of
+    0.50 +- 0.01, on which any backend would look accurate. The last layer is rescaled so that its
+    logits have mean 0 and standard deviation 2 on the probe frames."""
+    torch.manual_seed(0)
+    model = SKDModel().eval()
+    last = model.head[8]
+    logits = {}
+    hook = last.register_forward_hook(lambda module, inputs, output: logits.setdefault("z", output))
+    with torch.no_grad():
+        model(*(torch.from_numpy(x) for x in pairs))
+        hook.remove()
+        scale = 2.0 / logits["z"].std()
+        last.weight.mul_(scale)
+        last.bias.copy_((last.bias - logits["z"].mean()) * scale)
+    return model
+
+
+@pytest.fixture(scope="module")
+def reference(model, pairs):
+    return create_backend("eager", model, RESOLUTION)(*pairs)
+
+
+def test_probe_model_has_contrast(reference):
+    assert reference.std() > 0.15 and reference.min() < 0.3 and reference.max() > 0.7
+
+
+def _device_for(name: str) -> torch.device:
+    return CPU if BACKENDS[name].unavailable_reason(CPU) is None else torch.device("cuda")
+
+
+@pytest.mark.parametrize("name", sorted(BACKENDS))
+def test_backend_matches_eager_within_its_tolerance(name, model, pairs, reference):
+    device = _device_for(name)
+    reason = BACKENDS[name].unavailable_reason(device)
+    if reason:
+        pytest.skip(f"{name} unavailable here: {reason}")
+    backend = create_backend(name, model, RESOLUTION, device, threads=1)
+    maps = backend(*pairs)
+    assert maps.shape == (3, RESOLUTION, RESOLUTION) and maps.dtype == np.float32
+    assert np.abs(maps - reference).max() <= BACKENDS[name].tolerance
+    if name != "torch-compile":  # a new batch size recompiles (seconds); the other backends take any batch
+        single = backend(pairs[0][1:2], pairs[1][1:2])
+        assert np.abs(single[0] - reference[1]).max() <= BACKENDS[name].tolerance
+
+
+def test_reduced_precision_backends_really_differ(model, pairs, reference):
+    """The int8 path must actually be quantised (not an fp32 model under an int8 name)."""
+    maps = create_backend("onnxruntime-int8", model, RESOLUTION)(*pairs)
+    assert np.abs(maps - reference).max() > 1e-5
+
+
+def test_auto_picks_an_accurate_backend_and_logs_it(model, pairs, reference, caplog):
+    with caplog.at_level(logging.INFO, logger="skd_ros.backends"):
+        backend = create_backend(AUTO, model, RESOLUTION, CPU, threads=1)
+    assert backend.precision in FULL_PRECISION and backend.name in BACKENDS
+    assert f"inference backend: {backend.name}" in caplog.text
+    assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance
+    with caplog.at_level(logging.INFO, logger="skd_ros.backends"):
+        again = create_backend(AUTO, model, RESOLUTION, CPU, threads=1)
+    assert again.name == backend.name and "earlier race" in caplog.text
+
+
+def test_auto_reduced_may_pick_any_precision(model, pairs, reference):
+    backend = create_backend(AUTO_REDUCED, model, RESOLUTION, CPU, threads=1)
+    assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance
+
+
+def test_unknown_and_unavailable_backends_are_named(model):
+    with pytest.raises(ValueError, match="unknown inference backend 'tflite'"):
+        create_backend("tflite", model, RESOLUTION)
+    assert "TensorRT needs a CUDA device" in unavailable_backends(CPU)["onnxruntime-tensorrt"]
+    with pytest.raises(BackendUnavailable, match="onnxruntime-tensorrt.*unavailable on cpu"):
+        create_backend("onnxruntime-tensorrt", model, RESOLUTION, CPU)
+
+
+def test_backend_rejects_wrong_shapes(model, pairs):
+    backend = create_backend("onnxruntime", model, RESOLUTION)
+    with pytest.raises(ValueError, match="N x 3 x 32 x 32"):
+        backend(pairs[0][:, :, :16, :16], pairs[1][:, :, :16, :16])
+    with pytest.raises(ValueError, match="N x 3 x 32 x 32"):
+        backend(pairs[0], pairs[1][:2])
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.(save|load)` is deprecated:DeprecationWarning")
+def test_exported_files_reproduce_the_model(model, pairs, reference, tmp_path):
+    import onnxruntime
+
+    onnx_path, script_path, int8_path = tmp_path / "m.onnx", tmp_path / "m.ts", tmp_path / "m_int8.onnx"
+    onnx_bytes = export_onnx(model, RESOLUTION, onnx_path)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (maps,) = session.run(None, {"previous": pairs[0], "current": pairs[1]})  # batch of 3: batch axis is dynamic
+    assert maps.shape == (3, 1, RESOLUTION, RESOLUTION)
+    assert np.abs(maps[:, 0] - reference).max() <= BACKENDS["onnxruntime"].tolerance
+
+    export_torchscript(model, RESOLUTION, script_path)
+    loaded = torch.jit.load(str(script_path))
+    with torch.no_grad():
+        scripted = loaded(*(torch.from_numpy(x) for x in pairs))[:, 0].numpy()
+    assert np.abs(scripted - reference).max() <= BACKENDS["torchscript"].tolerance
+
+    quantize_onnx_int8(onnx_bytes, synthetic_pairs(RESOLUTION, count=8, seed=9), int8_path)
+    op_types = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= op_types
+    session = onnxruntime.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
+    (maps,) = session.run(None, {"previous": pairs[0], "current": pairs[1]})
+    assert np.abs(maps[:, 0] - reference).max() <= BACKENDS["onnxruntime-int8"].tolerance
+
+
+def test_quantize_rejects_mismatched_calibration(model):
+    previous, current = synthetic_pairs(RESOLUTION, count=4)
+    with pytest.raises(ValueError, match="calibration needs two equal"):
+        quantize_onnx_int8(export_onnx(model, RESOLUTION), (previous, current[:2]))
+
+
+def test_estimator_backends_agree_and_cameras_batch(model, tmp_path):
+    weights = tmp_path / "fused.pt"
+    save_fused(model, weights, resolution=RESOLUTION)
+    rng = np.random.default_rng(1)
+    videos = [[rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(2)] for _ in range(3)]
+    eager = SaliencyEstimator(weights, device="cpu", backend="eager")
+    fast = SaliencyEstimator(weights, device="cpu", backend="onnxruntime", threads=1)
+    assert fast.backend.name == "onnxruntime" and fast.resolution == RESOLUTION
+    one_at_a_time = []
+    for frames in videos:
+        pipeline = SaliencyPipeline(eager)
+        one_at_a_time.append([pipeline.step(frame, i, "cam") for i, frame in enumerate(frames)][-1])
+    pipelines = [SaliencyPipeline(fast) for _ in videos]
+    for i in range(2):
+        batched = step_cameras(pipelines, [frames[i] for frames in videos], [i] * 3, ["cam"] * 3)
+    for single, together in zip(one_at_a_time, batched, strict=True):
+        assert together.paired_with_previous and single.paired_with_previous
+        assert np.abs(single.saliency - together.saliency).max() <= BACKENDS["onnxruntime"].tolerance
+        assert (single.peak.x, single.peak.y) == (together.peak.x, together.peak.y)
+    with pytest.raises(ValueError, match="share one SaliencyEstimator"):
+        step_cameras([SaliencyPipeline(fast), SaliencyPipeline(eager)], [videos[0][0]] * 2)
+    with pytest.raises(ValueError, match="one frame, stamp and frame_id per pipeline"):
+        step_cameras(pipelines, [videos[0][0]])
+
+
+@needs_cuda
+def test_cuda_graphs_replay_per_batch_size(model, pairs, reference):
+    backend = create_backend("cuda-graphs-fp16", model, RESOLUTION, "cuda")
+    first = backend(*pairs)
+    again = backend(*pairs)  # replays the captured graph with fresh inputs
+    single = backend(pairs[0][:1], pairs[1][:1])
+    assert sorted(backend.graphs) == [1, 3]
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(single[0] - reference[0]).max() <= backend.tolerance
+
+
+@needs_cuda
+def test_auto_on_cuda_picks_a_cuda_backend(model, pairs, reference):
+    backend = create_backend(AUTO, model, RESOLUTION, "cuda")
+    assert backend.device.type == "cuda"
+    assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance
