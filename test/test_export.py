@@ -1,0 +1,67 @@
+"""Export of the fused model to TorchScript and ONNX: the files compute what the eager model computes."""
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from skd_ros.checkpoint import save_fused
+from skd_ros.model import SKDModel
+from skd_training.export import ExportError, export_checkpoint, main, verify_onnx, verify_torchscript
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = SKDModel().eval()
+    path = tmp_path / "fused.pt"
+    save_fused(model, path, resolution=32, meta={"note": "test"})
+    return model, path
+
+
+def test_exported_files_match_eager_on_a_new_batch(checkpoint, tmp_path):
+    model, path = checkpoint
+    written = export_checkpoint(path, tmp_path / "out")
+    assert set(written) == {"torchscript", "onnx"}
+    generator = torch.Generator().manual_seed(5)
+    previous, current = torch.randn(3, 3, 32, 32, generator=generator), torch.randn(3, 3, 32, 32, generator=generator)
+    with torch.no_grad():
+        expected = model(previous, current).numpy()
+        scripted = torch.jit.load(str(written["torchscript"]))(previous, current).numpy()
+    session = ort.InferenceSession(str(written["onnx"]), providers=["CPUExecutionProvider"])
+    from_onnx = session.run(None, {"previous": previous.numpy(), "current": current.numpy()})[0]
+    assert np.abs(scripted - expected).max() < 1e-4
+    assert np.abs(from_onnx - expected).max() < 1e-4
+
+
+def test_exported_files_carry_the_resolution(checkpoint, tmp_path):
+    _, path = checkpoint
+    written = export_checkpoint(path, tmp_path)
+    extra = {"skd_meta.json": ""}
+    torch.jit.load(str(written["torchscript"]), _extra_files=extra)
+    assert json.loads(extra["skd_meta.json"])["resolution"] == 32
+    props = {p.key: p.value for p in onnx.load(str(written["onnx"])).metadata_props}
+    assert json.loads(props["skd_meta.json"])["meta"]["note"] == "test"
+
+
+def test_verification_catches_a_file_of_another_model(checkpoint, tmp_path):
+    _, path = checkpoint
+    written = export_checkpoint(path, tmp_path)
+    torch.manual_seed(1)
+    other = SKDModel().eval()
+    with pytest.raises(ExportError, match="differs from the eager model"):
+        verify_torchscript(other, written["torchscript"], 32)
+    with pytest.raises(ExportError, match="differs from the eager model"):
+        verify_onnx(other, written["onnx"], 32)
+
+
+def test_cli_refuses_a_wrong_file(tmp_path, capsys):
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"something": "else"}, wrong)
+    assert main([str(wrong)]) == 2
+    assert "not an SKD fused-model checkpoint" in capsys.readouterr().err
