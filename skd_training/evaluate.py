@@ -729,8 +729,12 @@ COST_HEADERS = ["Params (M)", "Weights (MB)", "Activations (MB)", "Memory (MB)",
 METRIC_HEADERS = ["AUC", "sAUC", "NSS", "SIM", "CC", "KLD ↓"]
 
 
-def overall_table(evaluation: Evaluation) -> str:
+def overall_table(evaluation: Evaluation, names: Sequence[str] | None = None) -> str:
+    """Metrics and costs of every predictor (or of ``names``, in that order), best per column in bold."""
     overall = evaluation.overall()
+    if names is not None:
+        by_name = {r["predictor"]: r for r in overall}
+        overall = [by_name[n] for n in names]
     best = best_per_metric(overall)
     summaries = {s.name: s for s in evaluation.predictors}
     rows = [
@@ -772,9 +776,13 @@ def write_csv(path: Path, rows: Sequence[dict]) -> None:
         writer.writerows(rows)
 
 
-def plot_roc(evaluation: Evaluation, path: Path, title: str = "Mean ROC (AUC-Judd)") -> Path | None:
-    """Mean ROC curves (TPR averaged over frames at fixed FPR) of every predictor; None without fixations."""
-    if not evaluation.roc:
+def plot_roc(
+    evaluation: Evaluation, path: Path, title: str = "Mean ROC (AUC-Judd)", names: Sequence[str] | None = None
+) -> Path | None:
+    """Mean ROC curves (TPR averaged over frames at fixed FPR) of every predictor (or of ``names``);
+    None without fixations."""
+    curves = {n: t for n, t in evaluation.roc.items() if names is None or n in names}
+    if not curves:
         return None
     import matplotlib
 
@@ -783,7 +791,7 @@ def plot_roc(evaluation: Evaluation, path: Path, title: str = "Mean ROC (AUC-Jud
 
     overall = {r["predictor"]: r for r in evaluation.overall()}
     fig, ax = plt.subplots(figsize=(5.5, 5))
-    for name, tpr in evaluation.roc.items():
+    for name, tpr in curves.items():
         ax.plot(ROC_GRID, tpr, label=f"{name} (AUC {fmt(overall[name]['AUC'])})")
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
     ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1), title=title)
@@ -794,8 +802,9 @@ def plot_roc(evaluation: Evaluation, path: Path, title: str = "Mean ROC (AUC-Jud
     return path
 
 
-def plot_examples(evaluation: Evaluation, path: Path) -> Path | None:
-    """A grid: one row per example frame; frame, ground truth (density, fixations in red), each map."""
+def plot_examples(evaluation: Evaluation, path: Path, names: Sequence[str] | None = None) -> Path | None:
+    """A grid: one row per example frame; frame, ground truth (density, fixations in red), the map of
+    every predictor (or of ``names``)."""
     if not evaluation.examples:
         return None
     import matplotlib
@@ -803,7 +812,7 @@ def plot_examples(evaluation: Evaluation, path: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [p.name for p in evaluation.predictors]
+    names = [p.name for p in evaluation.predictors if names is None or p.name in names]
     n_rows, n_cols = len(evaluation.examples), 2 + len(names)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.9 * n_cols, 1.35 * n_rows + 0.4), squeeze=False)
     for row, example in zip(axes, evaluation.examples, strict=True):
