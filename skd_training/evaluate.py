@@ -176,6 +176,32 @@ def teacher_predictor(teacher, resolution: int, name: str | None = None) -> Pred
     )
 
 
+def run_predictors(
+    run_dir: str | Path, device: str = "auto", students: bool = True, teachers: bool = True
+) -> list[Predictor]:
+    """The students and teachers of a finished ``skd-train`` run (read with the run's ``config.yaml``,
+    checked against it like a resume), as predictors at their training resolutions."""
+    from skd_training.distill import Pipeline, load_config  # training code, only needed for a run
+
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{run_dir} is not a skd-train run directory (no {config_path.name})")
+    config = load_config(config_path, [f"run_dir={run_dir}", f"device={device}", "progress=false"])
+    pipeline = Pipeline(config, write_config=False)
+    found = []
+    if students:
+        dev = str(pipeline.env.device)
+        for kind, student in pipeline.students().items():
+            found.append(student_predictor(student, config.resolution, f"Student-{kind}-{config.resolution}", dev))
+    if teachers:
+        found += [
+            teacher_predictor(pipeline.teacher(kind), config.teacher_resolution, f"Teacher-{kind}")
+            for kind in config.kinds()
+        ]
+    return found
+
+
 # --------------------------------------------------------------------------------------------------
 # Cost of a network: parameters, memory footprint, speed
 
@@ -951,6 +977,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-model", action="store_true", help="do not evaluate the fused model")
     parser.add_argument(
+        "--run-dir",
+        help="a skd-train run directory: evaluate its students and teachers too (and its final fused model "
+        "unless --weights is given)",
+    )
+    parser.add_argument("--no-students", action="store_true", help="with --run-dir: leave the students out")
+    parser.add_argument("--no-teachers", action="store_true", help="with --run-dir: leave the teachers out")
+    parser.add_argument(
+        "--backend", default="auto", help="inference backend of the fused model (skd_ros.backends; default auto)"
+    )
+    parser.add_argument(
         "--baselines",
         nargs="*",
         default=list(BASELINE_CHOICES),
@@ -962,6 +998,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-frames-per-video", type=int, help="at most N frames per video, evenly spaced")
     parser.add_argument("--examples", type=int, default=4, help="example frames in the figure grid (default 4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--profile-seconds", type=float, default=0.5, help="time spent timing each network for FPS (default 0.5)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--out", default="runs/eval", help="output folder (default runs/eval)")
     return parser
@@ -970,11 +1009,18 @@ def build_parser() -> argparse.ArgumentParser:
 def build_predictors(args) -> list[Predictor]:
     predictors = []
     if not args.no_model:
-        for name, path in _named_paths(args.weights, "fused-model checkpoint") or [(None, None)]:
-            estimator = SaliencyEstimator(weights=path, device=args.device)
+        checkpoints = _named_paths(args.weights, "fused-model checkpoint")
+        if not checkpoints and args.run_dir:
+            checkpoints = [(None, path) for path in sorted(Path(args.run_dir).glob("final/skd_fused_*.pt"))]
+            if not checkpoints:
+                raise FileNotFoundError(f"{args.run_dir} has no final fused model (final/skd_fused_*.pt)")
+        for name, path in checkpoints or [(None, None)]:
+            estimator = SaliencyEstimator(weights=path, device=args.device, backend=args.backend)
             if estimator.untrained:
                 log.warning("evaluating an UNTRAINED fused model: its scores are meaningless")
             predictors.append(fused_predictor(estimator, name))
+    if args.run_dir:
+        predictors += run_predictors(args.run_dir, args.device, not args.no_students, not args.no_teachers)
     predictors += [baseline_predictor(BASELINE_CHOICES[key]()) for key in args.baselines]
     return predictors
 
@@ -998,8 +1044,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_frames_per_video=args.max_frames_per_video,
             seed=args.seed,
             n_examples=args.examples,
+            profile_seconds=args.profile_seconds,
         )
-    except (DatasetError, FileNotFoundError, ValueError) as exc:
+    except (DatasetError, FileNotFoundError, ValueError) as exc:  # CheckpointError, TeacherError: ValueErrors
         print(f"skd-eval: error: {exc}", file=sys.stderr)
         return 2
     report = write_report(evaluation, args.out)

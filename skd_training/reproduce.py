@@ -43,13 +43,12 @@ from skd_ros.checkpoint import CheckpointError
 from skd_ros.runtime import SaliencyEstimator
 from skd_training.baselines import default_baselines
 from skd_training.data.layouts import DatasetError, open_source
-from skd_training.distill import ConfigError, Pipeline, _git_commit, load_config, run_pipeline
+from skd_training.distill import ConfigError, _git_commit, load_config, run_pipeline
 from skd_training.evaluate import (
     baseline_predictor,
     evaluate,
     fused_predictor,
-    student_predictor,
-    teacher_predictor,
+    run_predictors,
     write_report,
 )
 from skd_training.report import Reproduction, write_reproduction_report
@@ -69,6 +68,7 @@ class Preset:
     lambdas: tuple[float, ...]
     overrides: tuple[str, ...] = ()
     max_frames_per_video: int | None = None
+    profile_seconds: float = 0.5  # timing per network for the FPS column
     description: str = ""
 
 
@@ -94,6 +94,7 @@ PRESETS = {
             "fuse.epochs=1",
         ),
         max_frames_per_video=2,
+        profile_seconds=0.05,
         description="seconds-long smoke run of every step on tiny data (tests); numbers mean nothing",
     ),
 }
@@ -240,26 +241,15 @@ def train_variants(
 # Evaluation and report
 
 
-def build_predictors(
-    plan: Plan, trained: dict[str, dict], config: str, overrides: list[str], work_dir: Path, device: str, backend: str
-):
+def build_predictors(plan: Plan, trained: dict[str, dict], work_dir: Path, device: str, backend: str):
     """Every trained fused model, the base run's students and teachers, and the baselines."""
     fused = {}
     for variant in plan.variants():
         estimator = SaliencyEstimator(weights=trained[variant.key]["final"], device=device, backend=backend)
         fused[variant.key] = fused_predictor(estimator, variant.name)
-    base_config = load_config(config, [*overrides, *plan.base.overrides(work_dir / plan.base.key)])
-    pipeline = Pipeline(base_config, write_config=False)
-    students = [
-        student_predictor(
-            student, base_config.resolution, f"Student-{kind}-{base_config.resolution}", device=str(pipeline.env.device)
-        )
-        for kind, student in pipeline.students().items()
-    ]
-    teachers = [
-        teacher_predictor(pipeline.teacher(kind), base_config.teacher_resolution, f"Teacher-{kind}")
-        for kind in base_config.kinds()
-    ]
+    from_base = run_predictors(work_dir / plan.base.key, device)
+    students = [p for p in from_base if p.group == "student"]
+    teachers = [p for p in from_base if p.group == "teacher"]
     baselines = [baseline_predictor(b) for b in default_baselines()]
     return fused, students, teachers, baselines
 
@@ -377,13 +367,17 @@ def main(argv: list[str] | None = None) -> int:
             ablations=not args.no_ablations,
         )
         trained = train_variants(plan, preset.config, overrides, work_dir, args.retrain, progress)
-        fused, students, teachers, baselines = build_predictors(
-            plan, trained, preset.config, overrides, work_dir, args.device, args.backend
-        )
+        fused, students, teachers, baselines = build_predictors(plan, trained, work_dir, args.device, args.backend)
         predictors = [*fused.values(), *students, *teachers, *baselines]
         max_frames = args.max_frames_per_video or preset.max_frames_per_video
         evaluation = evaluate(
-            predictors, source, args.split, max_frames_per_video=max_frames, seed=args.seed, progress=progress
+            predictors,
+            source,
+            args.split,
+            max_frames_per_video=max_frames,
+            seed=args.seed,
+            profile_seconds=preset.profile_seconds,
+            progress=progress,
         )
     except (DatasetError, ConfigError, CheckpointError, TeacherError, FileNotFoundError, ValueError) as exc:
         message = str(exc).replace("--overwrite", "--retrain")

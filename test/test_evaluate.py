@@ -116,7 +116,7 @@ def test_evaluation_is_seeded_and_the_same_for_every_predictor(data_root):
 
 def test_fused_model_matches_the_runtime_pipeline(data_root):
     source = open_source(data_root)
-    estimator = SaliencyEstimator(device="cpu")
+    estimator = SaliencyEstimator(device="cpu", backend="eager")
     predictor = fused_predictor(estimator)
     pipeline = SaliencyPipeline(estimator)
     video = VIDEOS[0]
@@ -137,7 +137,7 @@ def test_students_and_teachers_as_predictors(data_root):
         student_predictor(Student("temporal"), 32),
         teacher_predictor(teacher, 32, "teacher"),
     ]
-    result = evaluate(predictors, source, "test", max_frames_per_video=2, progress=False)
+    result = evaluate(predictors, source, "test", max_frames_per_video=2, profile_seconds=0.02, progress=False)
     assert [s.name for s in result.predictors] == ["Student-spatial-32", "Student-temporal-32", "teacher"]
     assert all(s.profile is not None and s.profile.parameters > 0 for s in result.predictors)
     assert all(math.isfinite(r["CC"]) for r in result.frames)

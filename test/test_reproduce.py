@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from skd_training.evaluate import Evaluation, PredictorSummary
+from skd_training.evaluate import main as evaluate_main
 from skd_training.report import Reproduction, findings
 from skd_training.reproduce import main, make_plan
 
@@ -219,3 +220,27 @@ def test_missing_split_is_a_clear_error(tmp_path, capsys):
     data = write_tiny_avs1k(tmp_path / "data", splits={"trainSet": ("Vehicle_00001",)}, frames=2)
     assert main(["--preset", "tiny", "--data", str(data), "--work-dir", str(tmp_path / "w"), "--no-progress"]) == 2
     assert "has no 'val' split" in capsys.readouterr().err
+
+
+def test_skd_eval_reads_a_training_run(tiny_reproduction, tmp_path):
+    out = tmp_path / "eval"
+    argv = [
+        str(tiny_reproduction["data"]),
+        "--run-dir",
+        str(tiny_reproduction["work"] / "base"),
+        "--baselines",
+        "--backend",
+        "eager",
+        "--max-frames-per-video",
+        "1",
+        "--profile-seconds",
+        "0.01",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+    ]
+    assert evaluate_main(argv) == 0
+    with (out / "overall.csv").open() as handle:
+        names = [row["predictor"] for row in csv.DictReader(handle)]
+    assert names == ["SKD-16", "Student-spatial-16", "Student-temporal-16", "Teacher-spatial", "Teacher-temporal"]
