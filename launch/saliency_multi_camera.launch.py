@@ -1,0 +1,60 @@
+"""One saliency_node per camera, each in the camera's namespace.
+
+    ros2 launch skd_ros saliency_multi_camera.launch.py cameras:=front,down
+    ros2 launch skd_ros saliency_multi_camera.launch.py cameras:=cam0,cam1 image_topic:=camera/image_raw device:=cuda
+
+Camera ``front`` is read from /front/<image_topic> and gets /front/saliency_node/{saliency,rois,attention,
+overlay}; frames of different cameras are never mixed. All nodes share one params file.
+"""
+
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription, OpaqueFunction
+from launch.launch_description import LaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.substitutions import FindPackageShare
+
+FORWARDED = ("params_file", "use_sim_time", "device")
+
+
+def _one_node_per_camera(context, *args, **kwargs):
+    cameras = [name.strip().strip("/") for name in LaunchConfiguration("cameras").perform(context).split(",")]
+    cameras = [name for name in cameras if name]
+    if not cameras:
+        raise ValueError("cameras must name at least one camera namespace, e.g. cameras:=front,down")
+    single = PathJoinSubstitution([FindPackageShare("skd_ros"), "launch", "saliency.launch.py"])
+    image_topic = LaunchConfiguration("image_topic").perform(context)
+    return [
+        GroupAction(
+            [
+                IncludeLaunchDescription(
+                    PythonLaunchDescriptionSource(single),
+                    launch_arguments={
+                        "namespace": camera,
+                        "image_topic": image_topic,
+                        **{name: LaunchConfiguration(name) for name in FORWARDED},
+                    }.items(),
+                )
+            ]
+        )
+        for camera in cameras
+    ]
+
+
+def generate_launch_description():
+    default_params = PathJoinSubstitution([FindPackageShare("skd_ros"), "config", "saliency.yaml"])
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument(
+                "cameras", default_value="cam0,cam1", description="Comma-separated camera namespaces"
+            ),
+            DeclareLaunchArgument(
+                "image_topic",
+                default_value="image_raw",
+                description="Each camera's image topic, relative to its namespace",
+            ),
+            DeclareLaunchArgument("params_file", default_value=default_params, description="Shared parameter file"),
+            DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock"),
+            DeclareLaunchArgument("device", default_value="", description="auto, cpu, cuda, cuda:N; empty: file's"),
+            OpaqueFunction(function=_one_node_per_camera),
+        ]
+    )

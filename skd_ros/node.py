@@ -1,0 +1,461 @@
+"""saliency_node: the SKD saliency model as a ROS 2 lifecycle node.
+
+Run it with ``ros2 run skd_ros saliency_node`` (ROS install) or ``skd-saliency-node`` (pip install);
+both accept the usual ``--ros-args`` (``-r image:=/camera/image_raw``, ``--params-file``, ``-p``).
+
+Lifecycle: configure reads the parameters and loads the model; activate (re)loads the model if it
+was freed, starts the inference worker and subscribes; deactivate unsubscribes, stops the worker and
+frees the model (and so its GPU memory); cleanup drops the publishers. With ``auto_start`` (the
+default) the node configures and activates itself on start-up.
+
+Topics (``~`` is the node's name, e.g. ``/cam0/saliency_node``):
+
+* in:  ``image`` (sensor_msgs/Image), or ``<image>/compressed`` (sensor_msgs/CompressedImage) with
+  ``input_compressed``; sensor-data QoS by default.
+* out: ``~/saliency`` (sensor_msgs/Image), ``~/rois`` (sensor_msgs/PointCloud2, layout in
+  ``skd_ros.roi_record``), ``~/attention`` (geometry_msgs/PointStamped), ``~/overlay`` (rgb8, only
+  built while subscribed), each stamped with the header of the input frame it belongs to;
+  ``/diagnostics`` (diagnostic_msgs/DiagnosticArray).
+
+The work itself (parameters, pairing, skipping, statistics) lives in ROS-free ``skd_ros.live``.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import sys
+import threading
+import time
+import traceback
+
+import rclpy
+import torch
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import PointStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
+from std_msgs.msg import Header
+
+from skd_ros.checkpoint import CheckpointError
+from skd_ros.image_codec import ImageDecodeError, encode
+from skd_ros.live import (
+    PARAMETERS,
+    LiveSaliency,
+    NewestPairMailbox,
+    NodeSettings,
+    ParamSpec,
+    StreamStats,
+    WarningThrottle,
+    overlay_rgb,
+    roi_records,
+    saliency_pixels,
+)
+from skd_ros.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+
+NODE_NAME = "saliency_node"
+WARN_PERIOD_S = 5.0
+WORKER_JOIN_TIMEOUT_S = 10.0
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.choices:
+        descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
+    if spec.value_range is not None:
+        if isinstance(spec.default, int):
+            low, high, step = spec.value_range
+            descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
+        else:
+            low, high = spec.value_range
+            descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    return descriptor
+
+
+def _transition(callback):
+    """rclpy turns an exception in a transition callback into ERROR without a word: log it first."""
+
+    @functools.wraps(callback)
+    def logged(self, state):
+        try:
+            return callback(self, state)
+        except Exception:
+            self.get_logger().error(f"{callback.__name__} raised:\n{traceback.format_exc()}")
+            raise
+
+    return logged
+
+
+def image_msg(pixels, encoding: str, header) -> Image:
+    fields = encode(pixels, encoding)
+    msg = Image(
+        header=header,
+        height=fields.height,
+        width=fields.width,
+        encoding=fields.encoding,
+        is_bigendian=int(fields.is_bigendian),
+        step=fields.step,
+    )
+    data = array.array("B")
+    data.frombytes(fields.data)  # one memcpy; handing rclpy an array.array skips its per-element checks
+    msg.data = data
+    return msg
+
+
+def rois_msg(records, header) -> PointCloud2:
+    data = array.array("B")
+    data.frombytes(records.tobytes())
+    return PointCloud2(
+        header=header,
+        height=1,
+        width=len(records),
+        fields=[PointField(name=n, offset=o, datatype=t, count=c) for n, o, t, c in ROI_POINT_FIELDS],
+        is_bigendian=False,
+        point_step=ROI_POINT_STEP,
+        row_step=ROI_POINT_STEP * len(records),
+        data=data,
+        is_dense=True,
+    )
+
+
+def attention_msg(peak, header) -> PointStamped:
+    msg = PointStamped(header=header)
+    msg.point.x, msg.point.y, msg.point.z = float(peak.x), float(peak.y), float(peak.value)
+    return msg
+
+
+class SaliencyNode(LifecycleNode):
+    """See the module docstring. ``kwargs`` go to rclpy's LifecycleNode (namespace, context,
+    parameter_overrides, ...)."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs):
+        super().__init__(node_name, **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.settings: NodeSettings | None = None
+        self.stats = StreamStats()
+        self._throttle = WarningThrottle(WARN_PERIOD_S)
+        self._mailbox = NewestPairMailbox()
+        self._estimator: SaliencyEstimator | None = None
+        self._live: LiveSaliency | None = None
+        self._worker: threading.Thread | None = None
+        self._subscription = None
+        self._input_topic = ""
+        self._outputs = {}
+        self._diagnostics_pub = None
+        self._diagnostics_timer = None
+        self._state = "unconfigured"
+
+    @property
+    def model_loaded(self) -> bool:
+        return self._estimator is not None
+
+    # --- parameters ---------------------------------------------------------------------------
+
+    def _parameter_values(self) -> dict:
+        return {spec.name: self.get_parameter(spec.name).value for spec in PARAMETERS}
+
+    def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """Validate runtime changes as a whole; valid ones take effect from the next frame on."""
+        values = self._parameter_values()
+        values.update({p.name: p.value for p in parameters if p.name in values})
+        try:
+            settings = NodeSettings.from_values(values)
+        except ValueError as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        if self.settings is not None:
+            self.settings = settings
+            if self._live is not None:
+                self._live.pipeline.roi_params = settings.roi_params
+        return SetParametersResult(successful=True)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @_transition
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            settings = NodeSettings.from_values(self._parameter_values())
+            self._load_model(settings)
+        except (ValueError, CheckpointError, OSError, RuntimeError) as exc:
+            self.get_logger().error(f"configure failed: {exc}")
+            self._estimator = self._live = None
+            return TransitionCallbackReturn.FAILURE
+        self.settings = settings
+        output_qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=settings.qos_depth,
+            reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.VOLATILE,
+        )
+        self._outputs = {
+            "saliency": self.create_lifecycle_publisher(Image, "~/saliency", output_qos),
+            "rois": self.create_lifecycle_publisher(PointCloud2, "~/rois", output_qos),
+            "attention": self.create_lifecycle_publisher(PointStamped, "~/attention", output_qos),
+            "overlay": self.create_lifecycle_publisher(Image, "~/overlay", output_qos),
+        }
+        # /diagnostics keeps reporting while inactive, so it is an ordinary publisher
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
+        self._state = "inactive"
+        self.get_logger().info(
+            f"configured: model at {self._estimator.resolution}x{self._estimator.resolution}, inference backend "
+            f"{self._estimator.backend.describe()}, outputs under {self.get_fully_qualified_name()}/"
+        )
+        return super().on_configure(state)
+
+    @_transition
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        settings = self.settings
+        if self._estimator is None:  # freed by deactivate
+            try:
+                self._load_model(settings)
+            except (ValueError, CheckpointError, OSError, RuntimeError) as exc:
+                self.get_logger().error(f"activate failed: cannot reload the model: {exc}")
+                return TransitionCallbackReturn.FAILURE
+        self._mailbox.reopen()
+        self._worker = threading.Thread(target=self._work, name="saliency_inference", daemon=True)
+        self._worker.start()
+        input_qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=settings.qos_depth,
+            reliability=ReliabilityPolicy.BEST_EFFORT
+            if settings.qos_reliability == "best_effort"
+            else ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.VOLATILE,
+        )
+        if settings.input_compressed:
+            # <image>/compressed after remapping, the image_transport convention: one remap of `image` covers both
+            self._input_topic = self.resolve_topic_name("image") + "/compressed"
+            self._subscription = self.create_subscription(CompressedImage, self._input_topic, self._on_image, input_qos)
+        else:
+            self._input_topic = self.resolve_topic_name("image")
+            self._subscription = self.create_subscription(Image, self._input_topic, self._on_image, input_qos)
+        self._state = "active"
+        self.get_logger().info(f"active: listening on {self._input_topic} ({settings.qos_reliability})")
+        return super().on_activate(state)
+
+    @_transition
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_streaming()
+        self._free_model()
+        self._state = "inactive"
+        self.get_logger().info("inactive: unsubscribed, model freed")
+        return super().on_deactivate(state)
+
+    @_transition
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release_outputs()
+        self._free_model()
+        self.settings = None
+        self._state = "unconfigured"
+        return super().on_cleanup(state)
+
+    @_transition
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop()
+        self._state = "finalized"
+        return super().on_shutdown(state)
+
+    @_transition
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.get_logger().error(f"error during a transition from {state.label}: releasing everything")
+        self.stop()
+        self.settings = None
+        self._state = "unconfigured"
+        return super().on_error(state)
+
+    def stop(self) -> None:
+        """Stop streaming and release the model and publishers, from whatever state the node is in."""
+        self._stop_streaming()
+        self._release_outputs()
+        self._free_model()
+
+    def _load_model(self, settings: NodeSettings) -> None:
+        self._estimator = SaliencyEstimator(
+            weights=settings.weights or None,
+            resolution=settings.resolution or None,
+            device=settings.device,
+            backend=settings.backend,
+            threads=settings.cpu_threads or None,
+        )
+        if self._estimator.untrained:
+            self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
+        pipeline = SaliencyPipeline(self._estimator, settings.roi_params)
+        self._live = LiveSaliency(pipeline, compressed=settings.input_compressed)
+
+    def _free_model(self) -> None:
+        on_gpu = self._estimator is not None and self._estimator.device.type == "cuda"
+        self._estimator = self._live = None
+        if on_gpu:
+            torch.cuda.empty_cache()
+
+    def _stop_streaming(self) -> None:
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
+        self._mailbox.close()
+        if self._worker is not None:
+            self._worker.join(WORKER_JOIN_TIMEOUT_S)
+            if self._worker.is_alive():
+                self.get_logger().error("the inference worker did not stop in time; abandoning it")
+            self._worker = None
+
+    def _release_outputs(self) -> None:
+        for publisher in self._outputs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs = {}
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        if self._diagnostics_pub is not None:
+            self.destroy_publisher(self._diagnostics_pub)
+            self._diagnostics_pub = None
+
+    # --- streaming ----------------------------------------------------------------------------
+
+    def _on_image(self, msg) -> None:
+        """Subscription callback: only hand the message over; the worker does the work."""
+        self.stats.count_received(skipped=self._mailbox.put(msg))
+
+    def _work(self) -> None:
+        live, mailbox = self._live, self._mailbox
+        while (pair := mailbox.take()) is not None:
+            newest, before = pair
+            started = time.perf_counter()
+            resets = live.pipeline.buffer.resets
+            try:
+                result, frame = live.run(newest, before)
+                self._publish_outputs(newest.header, result, frame)
+            except ImageDecodeError as exc:
+                self.stats.count_rejected(exc.kind)
+                self._warn(exc.kind, f"dropped a frame from {self._input_topic}: {exc}")
+                continue
+            except Exception as exc:  # a bad frame or a backend hiccup must not end the node
+                if not self.context.ok():  # Ctrl-C shut ROS down while this frame was being published
+                    return
+                self.stats.count_failed()
+                self._warn("failure", f"processing a frame from {self._input_topic} failed: {exc!r}", error=True)
+                continue
+            self.stats.count_processed(time.perf_counter() - started, result.timings["inference"])
+            if live.pipeline.buffer.resets != resets:
+                self._warn(
+                    "pairing restart",
+                    f"frame_id changed or time went backwards (stamp {newest.header.stamp.sec}."
+                    f"{newest.header.stamp.nanosec:09d}, frame_id {newest.header.frame_id!r}): frame pairing restarted",
+                    info=True,
+                )
+
+    def _publish_outputs(self, header, result, frame) -> None:
+        settings, outputs = self.settings, self._outputs
+        outputs["saliency"].publish(
+            image_msg(
+                saliency_pixels(result, settings.saliency_encoding, settings.saliency_full_size),
+                settings.saliency_encoding,
+                header,
+            )
+        )
+        outputs["rois"].publish(rois_msg(roi_records(result), header))
+        outputs["attention"].publish(attention_msg(result.peak, header))
+        if outputs["overlay"].get_subscription_count() > 0:
+            outputs["overlay"].publish(image_msg(overlay_rgb(frame, result), "rgb8", header))
+
+    def _warn(self, kind: str, message: str, error: bool = False, info: bool = False) -> None:
+        held_back = self._throttle.allow(kind)
+        if held_back is None:
+            return
+        if held_back:
+            message += f" ({held_back} more like this in the last {WARN_PERIOD_S:g} s)"
+        # one call site per severity: rclpy's logger refuses a different severity from the same line
+        if error:
+            self.get_logger().error(message)
+        elif info:
+            self.get_logger().info(message)
+        else:
+            self.get_logger().warning(message)
+
+    # --- diagnostics --------------------------------------------------------------------------
+
+    def _publish_diagnostics(self) -> None:
+        report = self.stats.report()
+        estimator = self._estimator
+        device = str(estimator.device) if estimator is not None else (self.settings.device if self.settings else "")
+        if estimator is not None and estimator.device.type == "cuda":
+            device += f" ({torch.cuda.get_device_name(estimator.device)})"
+        status = DiagnosticStatus(
+            name=f"{self.get_fully_qualified_name()}: saliency", hardware_id=device, level=DiagnosticStatus.OK
+        )
+        problems = []
+        if report.rejected_in_period:
+            problems.append(f"{report.rejected_in_period} bad input frames dropped")
+        if estimator is not None and estimator.untrained:
+            problems.append("untrained weights")
+        if problems:
+            status.level = DiagnosticStatus.WARN
+        if self._state == "active":
+            summary = f"active: {report.input_hz:.1f} Hz in, {report.output_hz:.1f} Hz out"
+        else:
+            summary = self._state
+        status.message = "; ".join([summary, *problems])
+        values = {
+            "state": self._state,
+            "input topic": self._input_topic,
+            "device": device,
+            "input rate (Hz)": f"{report.input_hz:.2f}",
+            "output rate (Hz)": f"{report.output_hz:.2f}",
+            "inference latency mean (ms)": f"{report.inference_ms_mean:.2f}",
+            "inference latency max (ms)": f"{report.inference_ms_max:.2f}",
+            "processing latency mean (ms)": f"{report.latency_ms_mean:.2f}",
+            "processing latency max (ms)": f"{report.latency_ms_max:.2f}",
+            "frames received": str(report.received),
+            "frames processed": str(report.processed),
+            "frames dropped (skipped, inference behind)": str(report.skipped),
+            "frames dropped (bad input)": str(sum(report.rejected.values())),
+            "frames failed": str(report.failed),
+        }
+        values.update({f"bad input: {kind}": str(count) for kind, count in sorted(report.rejected.items())})
+        if estimator is not None:
+            values["model resolution"] = str(estimator.resolution)
+            values["inference backend"] = estimator.backend.describe()
+            values["weights"] = "untrained" if estimator.untrained else (self.settings.weights or "shipped default")
+        if self._live is not None:
+            values["pairing restarts"] = str(self._live.pipeline.buffer.resets)
+        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self._diagnostics_pub.publish(DiagnosticArray(header=header, status=[status]))
+
+
+def main(args=None) -> int:
+    """Console script ``skd-saliency-node`` / ``ros2 run skd_ros saliency_node``."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = SaliencyNode()
+        if node.get_parameter("auto_start").value:
+            if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+                return 1
+            if node.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+                return 1
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        executor.spin()
+    except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"invalid parameter: {exc}")
+        return 1
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.stop()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

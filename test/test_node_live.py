@@ -1,0 +1,268 @@
+"""The ROS-free half of the node (skd_ros.live): parameters, the newest-pair mailbox, frame pairing under
+skips, resets and bad frames, outputs, throttling and statistics. No DDS here."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import yaml
+
+from skd_ros import image_codec
+from skd_ros.image_codec import DecodedImage, ImageDecodeError
+from skd_ros.live import (
+    PARAMETER_SPECS,
+    PARAMETERS,
+    LiveSaliency,
+    NewestPairMailbox,
+    NodeSettings,
+    StreamStats,
+    WarningThrottle,
+    overlay_rgb,
+    roi_records,
+    saliency_pixels,
+)
+from skd_ros.postprocess import extract_rois
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+
+CONFIG = Path(__file__).resolve().parents[1] / "config" / "saliency.yaml"
+NODE_DOC = Path(__file__).resolve().parents[1] / "docs" / "NODE.md"
+DEFAULTS = {spec.name: spec.default for spec in PARAMETERS}
+
+
+def test_defaults_are_valid_and_give_the_core_roi_parameters():
+    settings = NodeSettings.from_values(DEFAULTS)
+    assert settings.values() == DEFAULTS
+    params = settings.roi_params
+    assert (params.max_rois, params.rel_threshold, params.min_contrast) == (5, 0.5, 0.05)
+
+
+@pytest.mark.parametrize(
+    "name,value,words",
+    [
+        ("saliency_encoding", "rgb8", ["saliency_encoding", "mono8, 32FC1", "'rgb8'"]),
+        ("qos_reliability", "reliable_ish", ["qos_reliability", "best_effort, reliable"]),
+        ("roi_threshold", 0.0, ["roi_threshold", "(0, 1]"]),
+        ("roi_threshold", 1.5, ["roi_threshold", "[0.0, 1.0]"]),
+        ("max_rois", -1, ["max_rois", "[0, 64]"]),
+        ("device", "gpu", ["device", "'gpu'"]),
+        ("resolution", 30, ["resolution", "multiple of 4"]),
+        ("qos_depth", "5", ["qos_depth", "must be a int"]),
+        ("auto_start", 1, ["auto_start", "must be a bool"]),
+        ("diagnostics_period", float("nan"), ["diagnostics_period"]),
+    ],
+)
+def test_invalid_values_are_named_with_what_is_allowed(name, value, words):
+    with pytest.raises(ValueError) as caught:
+        NodeSettings.from_values({**DEFAULTS, name: value})
+    for word in words:
+        assert word in str(caught.value)
+
+
+def test_several_problems_are_reported_together():
+    with pytest.raises(ValueError) as caught:
+        NodeSettings.from_values({**DEFAULTS, "max_rois": 99, "saliency_encoding": "bgr8"})
+    assert "max_rois" in str(caught.value) and "saliency_encoding" in str(caught.value)
+
+
+def test_the_params_file_documents_every_parameter_with_its_default():
+    document = yaml.safe_load(CONFIG.read_text())
+    assert list(document) == ["/**"], "the params file must apply to any node name and namespace"
+    values = document["/**"]["ros__parameters"]
+    assert values == DEFAULTS
+    for spec in PARAMETERS:  # int vs float matters to ROS 2 parameters
+        assert type(values[spec.name]) is type(spec.default), spec.name
+    lines = CONFIG.read_text().splitlines()
+    for index, line in enumerate(lines):
+        if line.strip().split(":")[0] in PARAMETER_SPECS:
+            assert lines[index - 1].strip().startswith("#"), f"{line.strip()} has no comment above it"
+
+
+def test_the_node_guide_lists_every_parameter():
+    guide = NODE_DOC.read_text()
+    for spec in PARAMETERS:
+        assert f"| `{spec.name}` |" in guide, f"docs/NODE.md has no row for {spec.name}"
+
+
+def test_mailbox_hands_over_the_newest_message_and_its_predecessor():
+    mailbox = NewestPairMailbox()
+    assert mailbox.put("a") is False
+    assert mailbox.take() == ("a", None)
+    assert mailbox.put("b") is False
+    assert mailbox.put("c") is True  # "b" was never taken: skipped
+    assert mailbox.put("d") is True
+    assert mailbox.take() == ("d", "c")  # the predecessor in receive order, not the last one taken
+    assert mailbox.take(timeout=0.01) is None
+    mailbox.put("e")
+    mailbox.close()
+    assert mailbox.take() is None
+    mailbox.reopen()
+    mailbox.put("f")
+    assert mailbox.take() == ("f", None)  # closing forgot what came before
+
+
+def frame_msg(pixels: np.ndarray, stamp_ns: int, frame_id: str = "cam", encoding: str = "bgr8"):
+    sec, nanosec = divmod(stamp_ns, 1_000_000_000)
+    return SimpleNamespace(
+        header=SimpleNamespace(stamp=SimpleNamespace(sec=sec, nanosec=nanosec), frame_id=frame_id),
+        height=pixels.shape[0],
+        width=pixels.shape[1],
+        encoding=encoding,
+        is_bigendian=0,
+        step=pixels.strides[0],
+        data=pixels.tobytes(),
+    )
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    return SaliencyEstimator(resolution=16, device="cpu", backend="eager")
+
+
+@pytest.fixture
+def live(estimator):
+    """A LiveSaliency that records which (previous, current) frames each inference saw."""
+    seen = []
+    infer = estimator.infer
+
+    def recording_infer(previous, current):
+        seen.append((previous, current))
+        return infer(previous, current)
+
+    pipeline = SaliencyPipeline(estimator)
+    pipeline.estimator = SimpleNamespace(prepare=estimator.prepare, infer=recording_infer)
+    stream = LiveSaliency(pipeline)
+    stream.seen = seen
+    return stream
+
+
+FRAMES = [np.full((24, 32, 3), level, np.uint8) for level in (10, 60, 110, 160, 210, 250)]
+
+
+def assert_pair(live, estimator, previous_index, current_index):
+    (previous,), (current,) = live.seen[-1]  # a batch of one
+    np.testing.assert_array_equal(previous, estimator.prepare(FRAMES[previous_index]))
+    np.testing.assert_array_equal(current, estimator.prepare(FRAMES[current_index]))
+
+
+def test_pairs_follow_receive_order_even_when_frames_are_skipped(live, estimator):
+    msgs = [frame_msg(frame, 1_000_000_000 + i * 100_000_000) for i, frame in enumerate(FRAMES)]
+    result, _ = live.run(msgs[0], None)
+    assert not result.paired_with_previous
+    assert_pair(live, estimator, 0, 0)
+    result, _ = live.run(msgs[1], msgs[0])
+    assert result.paired_with_previous
+    assert_pair(live, estimator, 0, 1)
+    # msgs[2] and msgs[3] arrived while the worker was busy; the newest is paired with the one just before it
+    result, _ = live.run(msgs[4], msgs[3])
+    assert result.paired_with_previous
+    assert_pair(live, estimator, 3, 4)
+
+
+def test_time_jump_and_frame_id_change_restart_pairing(live, estimator):
+    first = frame_msg(FRAMES[0], 5_000_000_000)
+    live.run(first, None)
+    looped = frame_msg(FRAMES[1], 1_000_000_000)  # a bag started over
+    result, _ = live.run(looped, first)
+    assert not result.paired_with_previous
+    assert_pair(live, estimator, 1, 1)
+    other_camera = frame_msg(FRAMES[2], 1_100_000_000, frame_id="other")
+    result, _ = live.run(other_camera, looped)
+    assert not result.paired_with_previous
+    assert_pair(live, estimator, 2, 2)
+    assert live.pipeline.buffer.resets == 2
+    # a skipped predecessor from another camera restarts pairing too
+    result, _ = live.run(frame_msg(FRAMES[4], 1_300_000_000), frame_msg(FRAMES[3], 1_200_000_000, "other"))
+    assert not result.paired_with_previous
+    assert_pair(live, estimator, 4, 4)
+
+
+def test_an_unreadable_frame_is_reported_and_restarts_pairing(live, estimator):
+    good = frame_msg(FRAMES[0], 1_000_000_000)
+    live.run(good, None)
+    broken = frame_msg(FRAMES[1], 1_100_000_000)
+    broken.step = 3  # shorter than a row
+    with pytest.raises(ImageDecodeError) as caught:
+        live.run(broken, good)
+    assert caught.value.kind == image_codec.BAD_STEP
+    result, _ = live.run(frame_msg(FRAMES[2], 1_200_000_000), broken)
+    assert not result.paired_with_previous
+    assert_pair(live, estimator, 2, 2)
+    # a skipped predecessor that cannot be read: the newest frame starts a new sequence
+    truncated = frame_msg(FRAMES[3], 1_300_000_000)
+    truncated.data = truncated.data[:-1]
+    result, _ = live.run(frame_msg(FRAMES[4], 1_400_000_000), truncated)
+    assert not result.paired_with_previous
+    assert_pair(live, estimator, 4, 4)
+
+
+def test_rgb_frames_are_fed_to_the_model_in_the_right_order(live, estimator):
+    bgr = np.zeros((24, 32, 3), np.uint8)
+    bgr[:, :, 2] = 200  # red
+    live.run(frame_msg(bgr[:, :, ::-1].copy(), 1, encoding="rgb8"), None)
+    np.testing.assert_allclose(live.seen[-1][1][0], estimator.prepare(bgr, "bgr8"))
+
+
+def test_published_arrays_match_the_result(estimator):
+    frame = np.zeros((30, 40, 3), np.uint8)
+    frame[5:12, 20:30] = 255
+    result = SaliencyPipeline(estimator).step(frame, 1, "cam")
+    mono = saliency_pixels(result, "mono8", full_size=False)
+    assert mono.dtype == np.uint8 and mono.shape == (16, 16)
+    full = saliency_pixels(result, "32FC1", full_size=True)
+    assert full.dtype == np.float32 and full.shape == (30, 40)
+    exact = saliency_pixels(result, "32FC1", full_size=False)
+    np.testing.assert_array_equal(exact, result.saliency)
+    records = roi_records(result)
+    assert len(records) == len(result.rois)
+    for record, roi in zip(records, result.rois, strict=True):
+        assert (record["x_offset"], record["y_offset"], record["width"], record["height"]) == (
+            roi.x,
+            roi.y,
+            roi.width,
+            roi.height,
+        )
+        assert roi.x <= record["peak_x"] <= roi.x + roi.width and roi.y <= record["peak_y"] <= roi.y + roi.height
+    assert result.rois == extract_rois(result.saliency, 40, 30)
+
+
+def test_overlay_is_the_same_picture_for_rgb_and_bgr_input(estimator):
+    bgr = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    result = SaliencyPipeline(estimator).step(bgr, 1, "cam")
+    from_bgr = overlay_rgb(DecodedImage(bgr, "bgr8"), result)
+    from_rgb = overlay_rgb(DecodedImage(bgr[:, :, ::-1], "rgb8"), result)
+    assert from_bgr.shape == (30, 40, 3)
+    np.testing.assert_array_equal(from_bgr, from_rgb)
+
+
+def test_warning_throttle_is_per_kind_and_counts_what_it_held_back():
+    now = [100.0]
+    throttle = WarningThrottle(period_s=5.0, clock=lambda: now[0])
+    assert throttle.allow("truncated") == 0
+    assert throttle.allow("truncated") is None
+    assert throttle.allow("truncated") is None
+    assert throttle.allow("encoding") == 0  # a different problem is reported at once
+    now[0] += 5.0
+    assert throttle.allow("truncated") == 2
+
+
+def test_stream_stats_rates_latencies_and_totals():
+    now = [0.0]
+    stats = StreamStats(clock=lambda: now[0])
+    for skipped in (False, False, True, True):
+        stats.count_received(skipped)
+    stats.count_processed(latency_s=0.004, inference_s=0.002)
+    stats.count_processed(latency_s=0.006, inference_s=0.003)
+    stats.count_rejected(image_codec.SIZE_MISMATCH)
+    stats.count_failed()
+    now[0] = 2.0
+    report = stats.report()
+    assert report.input_hz == pytest.approx(2.0) and report.output_hz == pytest.approx(1.0)
+    assert report.inference_ms_mean == pytest.approx(2.5) and report.inference_ms_max == pytest.approx(3.0)
+    assert report.latency_ms_mean == pytest.approx(5.0) and report.latency_ms_max == pytest.approx(6.0)
+    assert (report.received, report.processed, report.skipped, report.failed) == (4, 2, 2, 1)
+    assert report.rejected == {image_codec.SIZE_MISMATCH: 1} and report.rejected_in_period == 1
+    now[0] = 3.0
+    quiet = stats.report()  # a new period: rates restart, totals stay
+    assert quiet.input_hz == 0.0 and np.isnan(quiet.inference_ms_mean) and quiet.rejected_in_period == 0
+    assert quiet.received == 4 and quiet.rejected == {image_codec.SIZE_MISMATCH: 1}
