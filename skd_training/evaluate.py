@@ -622,8 +622,7 @@ def evaluate(
                 saliency = np.asarray(predictor.predict(previous, current, info.name, index), dtype=np.float32)
                 summary.seconds += time.perf_counter() - t0
                 summary.calls += 1
-                if saliency.ndim != 2:
-                    raise ValueError(f"predictor {predictor.name!r} returned a map of shape {saliency.shape}, not 2-D")
+                _check_prediction(saliency, predictor.name, info.name, index)
                 rng = np.random.default_rng(_frame_seed(seed, info.name, index))
                 scores, tpr = score_frame(saliency, fixation, density, other, rng)
                 rows.append(
@@ -664,6 +663,16 @@ def evaluate(
     }
     roc = {n: roc_sum[n] / roc_count[n] for n in names if roc_count[n]}
     return Evaluation(summaries, rows, roc, roc_count, examples, info)
+
+
+def _check_prediction(saliency: np.ndarray, name: str, video: str, index: int) -> None:
+    where = f"predictor {name!r} on frame {index} of video {video!r}"
+    if saliency.ndim != 2 or saliency.size == 0:
+        raise ValueError(f"{where} returned a map of shape {saliency.shape}, not a non-empty 2-D map")
+    if not np.isfinite(saliency).all():
+        raise ValueError(f"{where} returned NaN or infinite values")
+    if saliency.min() < 0:
+        raise ValueError(f"{where} returned negative values (saliency maps must be non-negative)")
 
 
 def _pick_examples(videos, plan: dict[str, list[int]], n_examples: int) -> set[tuple[str, int]]:

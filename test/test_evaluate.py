@@ -224,3 +224,12 @@ def test_command_line(data_root, tmp_path, capsys):
     assert "Flow magnitude" in (out / "evaluation.md").read_text()
     assert main([str(data_root), "--split", "train", "--out", str(out)]) == 2
     assert "no videos in split 'train'" in capsys.readouterr().err
+
+
+def test_a_bad_prediction_is_an_error_naming_the_predictor(data_root):
+    negative = Predictor("negative", lambda previous, current, video, index: -np.ones((4, 4)))
+    with pytest.raises(ValueError, match="'negative' on frame 0 of video .* negative values"):
+        evaluate([negative], open_source(data_root), "test", progress=False)
+    flat = Predictor("flat", lambda previous, current, video, index: np.ones(4))
+    with pytest.raises(ValueError, match="not a non-empty 2-D map"):
+        evaluate([flat], open_source(data_root), "test", progress=False)
