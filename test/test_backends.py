@@ -4,6 +4,7 @@ one-at-a-time steps."""
 
 import logging
 
+import cv2
 import numpy as np
 import onnx
 import pytest
@@ -18,9 +19,11 @@ from skd_ros.backends import (
     create_backend,
     unavailable_backends,
 )
+from skd_ros.bench import count_macs
 from skd_ros.checkpoint import save_fused
 from skd_ros.export import export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
 from skd_ros.model import SKDModel
+from skd_ros.preprocess import area_resize
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline, step_cameras
 
 RESOLUTION = 32
@@ -190,3 +193,23 @@ def test_auto_on_cuda_picks_a_cuda_backend(model, pairs, reference):
     backend = create_backend(AUTO, model, RESOLUTION, "cuda")
     assert backend.device.type == "cuda"
     assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance
+
+
+@pytest.mark.parametrize("source", [(1920, 1080), (1280, 720), (1000, 750), (1024, 768), (64, 64), (30, 30)])
+def test_fast_area_resize_matches_opencv(source):
+    """The node's separable area resize equals the 2-D INTER_AREA call within one grey level."""
+    frame = np.random.default_rng(2).integers(0, 256, (source[1], source[0], 3), dtype=np.uint8)
+    for size in ((64, 64), (32, 32), (128, 96)):
+        fast = area_resize(frame, *size).astype(int)
+        assert fast.shape == (size[1], size[0], 3)
+        assert np.abs(fast - cv2.resize(frame, size, interpolation=cv2.INTER_AREA)).max() <= 1
+
+
+def test_flop_count_matches_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = SKDModel().eval()
+    frames = torch.zeros(2, 3, 48, 48)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(frames, frames)
+    assert 2 * count_macs(model, 48, batch=2) == counter.get_total_flops()

@@ -1,0 +1,777 @@
+"""skd-bench: how fast the SKD model and the saliency node are, measured against the hardware and
+against the paper, written to docs/BENCHMARKS.md with figures in docs/figures/bench_*.png.
+
+Sections (each can be skipped):
+
+1. **Model only** — every available inference backend (``skd_ros.backends``) x resolution x batch x
+   threads (1 and all cores): latency p50/p99 per call, frames per second (batch / p50), parameters,
+   memory footprint (weights + the largest layer's working set, skd-eval's definition) and the
+   achieved FLOP rate as a fraction of this machine's single-thread SGEMM rate (times the thread
+   count), measured in the same run. FLOPs are counted analytically: 2 x the multiply-adds of every
+   convolution and transposed convolution.
+2. **Reduced-precision accuracy** — int8 / bf16 versus fp32 on a labelled validation split (NSS, CC
+   via skd-eval), plus the map difference on synthetic frames.
+3. **Node end to end and transport** — ``skd_ros.bench_node``: camera publisher -> node -> subscriber
+   next to bare transport, and the transport options (QoS, Fast DDS shared memory / data sharing,
+   compressed input, camera-side resize), with a cProfile of the node's hot path.
+
+This is a benchmark, not a test: nothing is asserted; the summary table reads the numbers against the
+targets of issue 7. Timings on a shared machine are noisy: the report records the load average before
+and after. ``--quick`` is a smoke run (two resolutions, short budgets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from skd_ros.backends import BACKENDS, BackendUnavailable, create_backend, unavailable_backends
+from skd_ros.checkpoint import default_weights_path, load_default_or
+from skd_ros.export import synthetic_pairs
+from skd_ros.model import SKDModel, count_parameters
+
+PAPER_TABLE_V = {  # resolution: (GPU FPS on a GTX 1080 Ti, CPU FPS on one 3.4 GHz core, memory MB)
+    256: (707, 26.4, 9.24),
+    128: (2626, 103.4, 2.31),
+    64: (8522, 411.7, 0.58),
+    32: (28738, 1490.5, 0.14),
+}
+BYTES_PER_VALUE = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+TARGETS = {
+    "fp32_vs_eager": 3.0,
+    "fp32_vs_sgemm": 1.2,
+    "reduced_vs_fp32": 1.8,
+    "reduced_nss_loss": 0.01,
+    "node_overhead_ms": 2.0,
+    "gpu_fps_32": 28738.0,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# The machine
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+
+
+_NUMPY_SGEMM = """
+import sys, time, numpy as np
+n = int(sys.argv[1]); a = np.random.rand(n, n).astype(np.float32); b = np.random.rand(n, n).astype(np.float32)
+a @ b
+best = 0.0
+for _ in range(5):
+    t = time.perf_counter(); a @ b; best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+print(best)
+"""
+
+
+def sgemm_gflops(size: int = 1024) -> dict:
+    """Single-thread SGEMM rate (GFLOP/s, best of 5) of PyTorch's BLAS and, in a one-thread child
+    process, numpy's; the higher is this machine's reference rate."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        a, b = torch.rand(size, size), torch.rand(size, size)
+        a @ b
+        best_torch = 0.0
+        for _ in range(5):
+            start = time.perf_counter()
+            a @ b
+            best_torch = max(best_torch, 2 * size**3 / (time.perf_counter() - start) / 1e9)
+    finally:
+        torch.set_num_threads(threads)
+    one_thread = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", _NUMPY_SGEMM, str(size)], env=one_thread, capture_output=True, text=True, timeout=120
+        )
+        best_numpy = float(out.stdout.strip())
+    except (subprocess.SubprocessError, ValueError):
+        best_numpy = 0.0
+    library = "torch.mm" if best_torch >= best_numpy else "numpy matmul"
+    return {
+        "gflops": max(best_torch, best_numpy),
+        "torch": best_torch,
+        "numpy": best_numpy,
+        "size": size,
+        "best": library,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The model's cost, counted
+
+
+def count_macs(model: nn.Module, resolution: int, batch: int = 1) -> int:
+    """Multiply-adds of all convolutions and transposed convolutions in one forward pass."""
+    total = 0
+
+    def conv(module, inputs, output):
+        nonlocal total
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        if isinstance(module, nn.ConvTranspose2d):  # every input value meets every kernel tap of every output channel
+            total += inputs[0].numel() * module.out_channels * kernel // module.groups
+        else:
+            total += output.numel() * (module.in_channels // module.groups) * kernel
+
+    handles = [m.register_forward_hook(conv) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    try:
+        with torch.no_grad():
+            shape = (batch, 3, resolution, resolution)
+            model.cpu()(torch.zeros(shape), torch.zeros(shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return total
+
+
+def memory_mb(model: nn.Module, resolution: int, batch: int, precision: str) -> float:
+    """skd-eval's memory footprint (weights + the largest single layer's inputs and outputs), scaled
+    from fp32 to the backend's value size."""
+    from skd_training.evaluate import MB, peak_activation_bytes
+
+    shape = (batch, 3, resolution, resolution)
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    activation_bytes = peak_activation_bytes(model.cpu(), (torch.zeros(shape), torch.zeros(shape)))
+    return (weight_bytes + activation_bytes) * BYTES_PER_VALUE[precision] / 4 / MB
+
+
+# --------------------------------------------------------------------------------------------------
+# Model only
+
+
+@dataclass
+class ModelRow:
+    backend: str
+    precision: str
+    device: str
+    threads: int
+    resolution: int
+    batch: int
+    p50_ms: float
+    p99_ms: float
+    fps: float
+    gflops: float
+    vs_sgemm: float
+    parameters: int
+    memory_mb: float
+    runs: int
+
+
+def time_calls(call, budget_s: float, min_runs: int = 5, max_runs: int = 5000, warmup: int = 3) -> np.ndarray:
+    for _ in range(warmup):
+        call()
+    times, start = [], time.perf_counter()
+    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - start < budget_s):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return np.asarray(times)
+
+
+def run_model_only(
+    model: SKDModel,
+    backends: list[str],
+    resolutions: list[int],
+    batches: list[int],
+    thread_counts: list[int],
+    device: torch.device,
+    sgemm: float,
+    budget_s: float,
+) -> tuple[list[ModelRow], dict[str, str]]:
+    rows, skipped = [], dict(unavailable_backends(device))
+    params = count_parameters(model)
+    macs = {r: count_macs(model, r) for r in resolutions}
+    combos = [(t, b, r) for t in thread_counts for b in backends if b not in skipped for r in resolutions]
+    rng = np.random.default_rng(0)
+    for threads, name, resolution in tqdm(combos, desc="model-only", unit="config"):
+        try:
+            backend = create_backend(name, model, resolution, device, threads)
+        except BackendUnavailable as exc:
+            skipped[name] = str(exc)
+            continue
+        for batch in batches:
+            shape = (batch, 3, resolution, resolution)
+            previous, current = (rng.standard_normal(shape, dtype=np.float32) for _ in range(2))
+            times = time_calls(lambda: backend(previous, current), budget_s)  # noqa: B023 - used at once
+            p50 = float(np.median(times))
+            gflops = 2 * macs[resolution] * batch / p50 / 1e9
+            rows.append(
+                ModelRow(
+                    backend=name,
+                    precision=backend.precision,
+                    device=device_name(device),
+                    threads=threads,
+                    resolution=resolution,
+                    batch=batch,
+                    p50_ms=p50 * 1e3,
+                    p99_ms=float(np.percentile(times, 99)) * 1e3,
+                    fps=batch / p50,
+                    gflops=gflops,
+                    vs_sgemm=gflops / (sgemm * threads) if device.type == "cpu" else math.nan,
+                    parameters=params,
+                    memory_mb=memory_mb(model, resolution, batch, backend.precision),
+                    runs=len(times),
+                )
+            )
+    torch.set_num_threads(usable_cores())
+    return rows, skipped
+
+
+def device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU: {cpu_name()}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Accuracy cost of reduced precision
+
+
+@dataclass
+class AccuracyRow:
+    backend: str
+    precision: str
+    max_abs_diff: float  # versus eager fp32, synthetic frames
+    mean_abs_diff: float
+    nss: float = math.nan
+    cc: float = math.nan
+    d_nss: float = math.nan  # versus fp32
+    d_cc: float = math.nan
+    frames: int = 0
+
+
+def run_accuracy(
+    weights: Path | None, resolution: int, data: Path | None, split: str, max_frames: int | None
+) -> tuple[list[AccuracyRow], str]:
+    """Map differences on synthetic pairs always; NSS/CC on ``data`` when trained weights and a
+    labelled dataset are there. Returns the rows and a note on what was (not) measured."""
+    model, trained_resolution, meta = load_default_or(weights)
+    resolution = resolution or trained_resolution
+    pairs = synthetic_pairs(resolution, count=32, seed=11)
+    reference = create_backend("eager", model, resolution)(*pairs)
+    names = ["eager"] + [n for n in ("onnxruntime-int8", "torch-bf16") if not BACKENDS[n].unavailable_reason(CPU)]
+    rows = []
+    for name in names:
+        maps = create_backend(name, model, resolution)(*pairs)
+        diff = np.abs(maps - reference)
+        rows.append(AccuracyRow(name, BACKENDS[name].precision, float(diff.max()), float(diff.mean())))
+    if meta.get("untrained"):
+        return rows, "no trained weights: NSS/CC not measured (an untrained model's scores mean nothing)"
+    if data is None:
+        return rows, "no labelled dataset given (--data): NSS/CC not measured"
+    from skd_ros.runtime import SaliencyEstimator
+    from skd_training.data.layouts import open_source
+    from skd_training.evaluate import evaluate, fused_predictor
+
+    predictors = [
+        fused_predictor(SaliencyEstimator(weights, resolution, "cpu", backend=row.backend), name=row.backend)
+        for row in rows
+    ]
+    result = evaluate(
+        predictors, open_source(data), split, max_frames_per_video=max_frames, profile=False, n_examples=0
+    )
+    fp32 = result.overall_of("eager")
+    for row in rows:
+        scores = result.overall_of(row.backend)
+        row.nss, row.cc, row.frames = scores["NSS"], scores["CC"], scores["frames"]
+        row.d_nss, row.d_cc = row.nss - fp32["NSS"], row.cc - fp32["CC"]
+    return rows, f"NSS/CC on {data} (split {split!r})"
+
+
+CPU = torch.device("cpu")
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading the numbers against the targets
+
+
+def _best(rows: list[ModelRow], **where) -> ModelRow | None:
+    chosen = [
+        r for r in rows if all(getattr(r, k) == v if not callable(v) else v(getattr(r, k)) for k, v in where.items())
+    ]
+    return max(chosen, key=lambda r: r.fps) if chosen else None
+
+
+def target_rows(
+    model_rows: list[ModelRow],
+    gpu_rows: list[ModelRow],
+    accuracy: list[AccuracyRow],
+    node: dict | None,
+) -> list[tuple[str, str, str]]:
+    """(target, what was measured, verdict) for each target of issue 7."""
+    out = []
+    at64 = {"resolution": 64, "threads": 1, "batch": 1}
+    eager = _best(model_rows, backend="eager", **at64)
+    fp32 = _best(model_rows, precision="fp32", **at64)
+    reduced = _best(model_rows, precision=lambda p: p in ("int8", "bf16"), **at64)
+    if eager and fp32:
+        ratio = fp32.fps / eager.fps
+        out.append(
+            (
+                f"64x64, 1 thread, batch 1: fastest fp32 >= {TARGETS['fp32_vs_eager']:g}x torch eager",
+                f"{fp32.backend} {fp32.p50_ms:.2f} ms vs eager {eager.p50_ms:.2f} ms = {ratio:.2f}x",
+                _verdict(ratio >= TARGETS["fp32_vs_eager"]),
+            )
+        )
+        out.append(
+            (
+                f"same row: FLOPs / time >= {TARGETS['fp32_vs_sgemm']:g}x single-thread SGEMM rate",
+                f"{fp32.gflops:.1f} GFLOP/s = {fp32.vs_sgemm:.2f}x SGEMM",
+                _verdict(fp32.vs_sgemm >= TARGETS["fp32_vs_sgemm"]),
+            )
+        )
+    if reduced and fp32:
+        ratio = reduced.fps / fp32.fps
+        acc = next((a for a in accuracy if a.backend == reduced.backend), None)
+        loss = -acc.d_nss if acc and math.isfinite(acc.d_nss) else math.nan
+        loss_text = f"NSS loss {loss:.4f}" if math.isfinite(loss) else "NSS loss not measured (see accuracy section)"
+        speed_ok = ratio >= TARGETS["reduced_vs_fp32"]
+        verdict = (
+            _verdict(speed_ok and loss <= TARGETS["reduced_nss_loss"])
+            if math.isfinite(loss)
+            else ("speed " + _verdict(speed_ok) + ", accuracy not measured")
+        )
+        out.append(
+            (
+                f"int8/bf16 >= {TARGETS['reduced_vs_fp32']:g}x fp32 speed, NSS loss <= {TARGETS['reduced_nss_loss']:g}",
+                f"{reduced.backend} {reduced.p50_ms:.2f} ms = {ratio:.2f}x {fp32.backend}; {loss_text}",
+                verdict,
+            )
+        )
+    if node:
+        overhead, drops = node.get("overhead_p50_ms_1080p"), node.get("drops_30fps_1080p")
+        if overhead is not None:
+            out.append(
+                (
+                    f"node overhead over bare transport <= {TARGETS['node_overhead_ms']:g} ms p50 at 1920x1080, "
+                    "0 drops at 30 FPS",
+                    f"{overhead:+.2f} ms p50, {drops} dropped",
+                    _verdict(overhead <= TARGETS["node_overhead_ms"] and drops == 0),
+                )
+            )
+    gpu = _best(gpu_rows, resolution=32)
+    out.append(
+        (
+            f"GPU: >= {TARGETS['gpu_fps_32']:,.0f} FPS at 32x32, batched",
+            f"{gpu.fps:,.0f} FPS ({gpu.backend}, batch {gpu.batch}, {gpu.device})" if gpu else "no GPU in this run",
+            _verdict(gpu.fps >= TARGETS["gpu_fps_32"]) if gpu else "not run",
+        )
+    )
+    return out
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**not met**"
+
+
+# --------------------------------------------------------------------------------------------------
+# Report
+
+
+def markdown_table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def model_table(rows: list[ModelRow]) -> str:
+    body = [
+        [
+            r.backend,
+            r.precision,
+            r.resolution,
+            r.batch,
+            f"{r.p50_ms:.3f}",
+            f"{r.p99_ms:.3f}",
+            f"{r.fps:,.0f}",
+            f"{r.gflops:.1f}",
+            "" if math.isnan(r.vs_sgemm) else f"{r.vs_sgemm:.2f}",
+            f"{r.memory_mb:.2f}",
+            r.runs,
+        ]
+        for r in sorted(rows, key=lambda r: (r.resolution, r.batch, -r.fps))
+    ]
+    headers = [
+        "backend",
+        "precision",
+        "R",
+        "batch",
+        "p50 ms",
+        "p99 ms",
+        "FPS",
+        "GFLOP/s",
+        "x SGEMM",
+        "memory MB",
+        "runs",
+    ]
+    return markdown_table(headers, body)
+
+
+def plot_model(rows: list[ModelRow], sgemm: float, path_fps: Path, path_ratio: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    one_thread = [r for r in rows if r.threads == 1]
+    if not one_thread:
+        return []
+    batches = sorted({r.batch for r in one_thread})
+    backends = sorted({r.backend for r in one_thread})
+    fig, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.5), squeeze=False)
+    for ax, batch in zip(axes[0], batches, strict=True):
+        for name in backends:
+            pts = sorted((r.resolution, r.fps) for r in one_thread if r.backend == name and r.batch == batch)
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", label=name)
+        if batch == 1:
+            res = sorted(PAPER_TABLE_V)
+            ax.plot(res, [PAPER_TABLE_V[r][1] for r in res], "k--", marker="s", label="paper, 1 CPU core (TF)")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="resolution R (R x R)",
+            ylabel="frames per second",
+            title=f"model only, 1 thread, batch {batch}",
+        )
+        ax.set_xticks(
+            sorted({r.resolution for r in one_thread}), [str(r) for r in sorted({r.resolution for r in one_thread})]
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path_fps, dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.5), squeeze=False)
+    resolutions = sorted({r.resolution for r in one_thread})
+    width = 0.8 / max(1, len(backends))
+    for ax, batch in zip(axes[0], batches, strict=True):
+        for i, name in enumerate(backends):
+            values = [
+                next(
+                    (r.vs_sgemm for r in one_thread if r.backend == name and r.batch == batch and r.resolution == res),
+                    0,
+                )
+                for res in resolutions
+            ]
+            ax.bar(np.arange(len(resolutions)) + i * width - 0.4 + width / 2, values, width, label=name)
+        ax.axhline(1.0, color="k", lw=1)
+        ax.axhline(
+            TARGETS["fp32_vs_sgemm"], color="r", ls="--", lw=1, label=f"target {TARGETS['fp32_vs_sgemm']:g}x (fp32)"
+        )
+        ax.set_xticks(range(len(resolutions)), [str(r) for r in resolutions])
+        ax.set(
+            xlabel="resolution R",
+            ylabel=f"model FLOP rate / SGEMM ({sgemm:.0f} GFLOP/s)",
+            title=f"how close to the hardware limit: 1 thread, batch {batch}",
+        )
+        ax.grid(True, axis="y", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path_ratio, dpi=110)
+    plt.close(fig)
+    return [path_fps, path_ratio]
+
+
+def accuracy_table(rows: list[AccuracyRow]) -> str:
+    body = [
+        [
+            r.backend,
+            r.precision,
+            f"{r.max_abs_diff:.4f}",
+            f"{r.mean_abs_diff:.5f}",
+            _num(r.nss),
+            _num(r.d_nss, signed=True),
+            _num(r.cc),
+            _num(r.d_cc, signed=True),
+        ]
+        for r in rows
+    ]
+    headers = ["backend", "precision", "max abs diff", "mean abs diff", "NSS", "dNSS", "CC", "dCC"]
+    return markdown_table(headers, body)
+
+
+def _num(value: float, digits: int = 4, signed: bool = False) -> str:
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def write_report(path: Path, context: dict) -> None:
+    c = context
+    sgemm = c["sgemm"]
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `{c['command']}` on {c['date']}; raw numbers: `--json`. Re-run the full benchmark with "
+        "`skd-bench` (about 15 min on 2 cores), a smoke run with `skd-bench --quick`. Nothing here is a test: "
+        "the numbers are read against the targets of issue 7 below.",
+        "",
+        "## Conditions",
+        "",
+        f"- CPU: {c['cpu']}, {c['cores']} usable cores; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"onnxruntime {c['onnxruntime']}.",
+        f"- Load average (1/5/15 min) before: {c['load_before']}, after: {c['load_after']}."
+        + (f" {c['note']}" if c["note"] else ""),
+        f"- Single-thread SGEMM ({sgemm['size']}^3, float32, best of 5, measured in this run): **{sgemm['gflops']:.1f} "
+        f"GFLOP/s** (torch.mm {sgemm['torch']:.1f}, numpy {sgemm['numpy']:.1f}). The `x SGEMM` columns divide the "
+        "model's FLOP rate by this rate times the thread count.",
+        f"- Weights: {c['weights']}. Speed does not depend on the weights' values; accuracy does.",
+        f"- GPU: {c['gpu']}.",
+        "",
+        "## Targets (issue 7)",
+        "",
+        markdown_table(["target", "measured", "verdict"], [list(t) for t in c["targets"]]),
+        "",
+    ]
+    lines += c["model_section"] + c["accuracy_section"] + c["node_section"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def model_section(
+    rows: list[ModelRow],
+    gpu_rows: list[ModelRow],
+    skipped: dict,
+    model: SKDModel,
+    figures: list[Path],
+    out: Path,
+    resolutions: list[int],
+) -> list[str]:
+    lines = ["## Model only", ""]
+    if not rows and not gpu_rows:
+        return lines + ["Skipped.", ""]
+    costs = [
+        [
+            r,
+            f"{count_macs(model, r) / 1e6:.1f}",
+            f"{2 * count_macs(model, r) / 1e9:.3f}",
+            f"{count_parameters(model):,}",
+        ]
+        for r in resolutions
+    ]
+    lines += [
+        "Cost of one frame pair, counted from the graph (every convolution and transposed convolution):",
+        "",
+        markdown_table(["R", "MMAC", "GFLOP", "parameters"], costs),
+        "",
+        "FPS = batch / p50 latency of one call (numpy in, numpy out: input checks, layout conversion and "
+        "copies included). Memory = weights + the largest single layer's inputs and outputs at that batch "
+        "(skd-eval's definition), in the backend's value size.",
+        "",
+    ]
+    for threads in sorted({r.threads for r in rows}):
+        lines += [
+            f"### CPU, {threads} thread{'s' if threads > 1 else ''}",
+            "",
+            model_table([r for r in rows if r.threads == threads]),
+            "",
+        ]
+    lines += ["### Against the paper (Table V: TensorFlow, one 3.4 GHz CPU core; GTX 1080 Ti)", ""]
+    paper = []
+    for res in resolutions:
+        ours = _best(rows, resolution=res, threads=1, batch=1, precision="fp32")
+        ours_any = _best(rows, resolution=res, threads=1, batch=1)
+        gpu, cpu_fps, mem = PAPER_TABLE_V.get(res, (math.nan, math.nan, math.nan))
+        paper.append(
+            [
+                res,
+                f"{cpu_fps:,.1f}",
+                f"{ours.fps:,.0f} ({ours.backend})" if ours else "-",
+                f"{ours_any.fps:,.0f} ({ours_any.backend})" if ours_any else "-",
+                f"{mem:.2f}",
+                f"{ours.memory_mb:.2f}" if ours else "-",
+            ]
+        )
+    lines += [
+        markdown_table(
+            [
+                "R",
+                "paper CPU FPS",
+                "ours, fastest fp32 (1 thread, batch 1)",
+                "ours, fastest any precision",
+                "paper memory MB",
+                "ours memory MB (fp32)",
+            ],
+            paper,
+        ),
+        "",
+    ]
+    if gpu_rows:
+        lines += [f"### GPU: {gpu_rows[0].device}", "", model_table(gpu_rows), ""]
+    if skipped:
+        lines += ["Backends not run here: " + "; ".join(f"`{k}`: {v}" for k, v in sorted(skipped.items())) + ".", ""]
+    for fig in figures:
+        lines += [f"![{fig.stem}]({os.path.relpath(fig, out.parent)})", ""]
+    return lines
+
+
+def accuracy_section(rows: list[AccuracyRow], note: str) -> list[str]:
+    lines = ["## Reduced precision: accuracy cost", ""]
+    if not rows:
+        return lines + ["Skipped.", ""]
+    return lines + [
+        "Map differences against eager fp32 on 32 synthetic aerial-like frame pairs "
+        "(`skd_ros.export.synthetic_pairs`, not the int8 calibration set); "
+        f"NSS/CC: {note}.",
+        "",
+        accuracy_table(rows),
+        "",
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="skd-bench", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke run: resolutions 32 and 64, short budgets")
+    parser.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"), help="report (Markdown)")
+    parser.add_argument("--figures", type=Path, default=None, help="figure folder (default: <out dir>/figures)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every measured number here")
+    parser.add_argument("--weights", type=Path, default=None, help="fused checkpoint (default: the shipped weights)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N] for the GPU table (the CPU table is kept)")
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        default=None,
+        choices=sorted(BACKENDS),
+        help="backends to time (default: all available here)",
+    )
+    parser.add_argument("--resolutions", nargs="+", type=int, default=None, help="default 32 64 128 256")
+    parser.add_argument("--batches", nargs="+", type=int, default=[1, 64])
+    parser.add_argument("--threads", nargs="+", type=int, default=None, help="default: 1 and all usable cores")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of timing per row (default 1.0, quick 0.2)")
+    parser.add_argument("--data", type=Path, default=None, help="labelled dataset for the NSS/CC of int8/bf16")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--max-frames", type=int, default=20, help="frames per video for the accuracy run")
+    parser.add_argument("--skip-model", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-node", action="store_true", help="skip node end-to-end, transport and profile")
+    parser.add_argument("--node-seconds", type=float, default=None, help="seconds per node/transport run (default 8)")
+    parser.add_argument("--note", default="", help="free text on the load conditions, copied into the report")
+    args = parser.parse_args(argv)
+    args.resolutions = args.resolutions or ([32, 64] if args.quick else [32, 64, 128, 256])
+    args.threads = args.threads or sorted({1, usable_cores()})
+    args.budget = args.budget or (0.2 if args.quick else 1.0)
+    args.node_seconds = args.node_seconds or (3.0 if args.quick else 8.0)
+    args.figures = args.figures or args.out.parent / "figures"
+    return args
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    import onnxruntime
+
+    load_before = load_average()
+    print(f"skd-bench: {cpu_name()}, {usable_cores()} cores, load {load_before}", file=sys.stderr)
+    sgemm = sgemm_gflops()
+    print(f"single-thread SGEMM: {sgemm['gflops']:.1f} GFLOP/s", file=sys.stderr)
+    model, _, meta = load_default_or(args.weights)
+    weights = args.weights or default_weights_path()
+    weights_text = "untrained (seed 0): no weights shipped yet" if meta.get("untrained") else str(weights)
+    device = torch.device(args.device)
+    backends = args.backends or [b for b in BACKENDS if b != "torch-compile" or not args.quick]
+    args.figures.mkdir(parents=True, exist_ok=True)
+
+    cpu_rows, gpu_rows, skipped, figures = [], [], {}, []
+    if not args.skip_model:
+        cpu_rows, skipped = run_model_only(
+            model, backends, args.resolutions, args.batches, args.threads, CPU, sgemm["gflops"], args.budget
+        )
+        if device.type == "cuda":
+            gpu_rows, gpu_skipped = run_model_only(
+                model, backends, args.resolutions, args.batches, [1], device, sgemm["gflops"], args.budget
+            )
+            skipped.update({f"{k} (GPU)": v for k, v in gpu_skipped.items()})
+        figures = plot_model(
+            cpu_rows, sgemm["gflops"], args.figures / "bench_model_fps.png", args.figures / "bench_vs_sgemm.png"
+        )
+
+    accuracy, accuracy_note = [], ""
+    if not args.skip_accuracy:
+        accuracy, accuracy_note = run_accuracy(args.weights, 0, args.data, args.split, args.max_frames)
+
+    node_summary, node_lines, node_json = None, ["## Node end to end", "", "Skipped (--skip-node).", ""], {}
+    if not args.skip_node:
+        from skd_ros import bench_node
+
+        node_summary, node_lines, node_json = bench_node.run(args, figures_dir=args.figures)
+
+    context = {
+        "command": "skd-bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpu": cpu_name(),
+        "cores": usable_cores(),
+        "onnxruntime": onnxruntime.__version__,
+        "load_before": load_before,
+        "load_after": load_average(),
+        "note": args.note,
+        "sgemm": sgemm,
+        "weights": weights_text,
+        "gpu": gpu_rows[0].device
+        if gpu_rows
+        else (
+            "none in this run; the CUDA backends (cuda-graphs-fp16, onnxruntime on CUDA, onnxruntime-tensorrt) "
+            "are written and unit-tested only where a GPU is present: their numbers are not measured here"
+        ),
+        "targets": target_rows(cpu_rows, gpu_rows, accuracy, node_summary),
+        "model_section": model_section(cpu_rows, gpu_rows, skipped, model, figures, args.out, args.resolutions),
+        "accuracy_section": accuracy_section(accuracy, accuracy_note),
+        "node_section": node_lines,
+    }
+    write_report(args.out, context)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(
+            json.dumps(
+                {
+                    "sgemm": sgemm,
+                    "model": [asdict(r) for r in cpu_rows + gpu_rows],
+                    "accuracy": [asdict(r) for r in accuracy],
+                    "node": node_json,
+                    "targets": context["targets"],
+                },
+                indent=1,
+                default=str,
+            )
+        )
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,725 @@
+"""skd-bench, part 3: the saliency node end to end against bare ROS transport, the transport options a
+user has, and a profile of the node's hot path.
+
+Every measurement runs separate processes, as a deployment would: a camera publisher, optionally the
+saliency node (``python -m skd_ros.node``), and a subscriber, on their own ROS domain
+(``--domain-id``, default 77) so that other ROS traffic on the machine neither joins nor disturbs it.
+
+* **Latency** = the subscriber's receive time - the input frame's ``header.stamp``. The publisher
+  stamps each frame with the wall clock at "capture", before any camera-side work (JPEG encoding, a
+  resize), so that work is counted. The node stamps its outputs with the input header, so the same
+  difference is stamp-to-output for ``~/saliency``.
+* **Bare transport**: the same publisher into an empty subscriber on the image topic.
+  **Node overhead** = node p50 - bare p50 in the same configuration and the same run.
+* **Dropped** = frames published in the measured window (after a warm-up) that never came out.
+  The node deliberately skips frames when it is slower than the camera (it works on the newest frame),
+  so at "as fast as possible" rates drops measure that policy, not losses.
+* **Transport options** at 1920x1080, 30 FPS, bare: QoS reliability and depth, Fast DDS shared-memory
+  transport with segments big enough for a full HD frame (``config/fastdds_shm.xml``), Fast DDS data
+  sharing (``config/fastdds_datasharing.xml``), synchronous publication, JPEG (CompressedImage) input,
+  and a camera-side resized topic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import array
+import contextlib
+import cProfile
+import io
+import json
+import os
+import pstats
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+DEFAULT_DOMAIN_ID = 77
+NAMESPACE = "/skd_bench"
+IMAGE_TOPIC = f"{NAMESPACE}/image"
+NODE_OUTPUT_TOPIC = f"{NAMESPACE}/saliency_node/saliency"
+FRAME_ID = "skd_bench_camera"
+RESOLUTIONS = {"640x480": (640, 480), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+NODE_START_TIMEOUT_S = 180.0
+DRAIN_S = 1.0
+
+
+# --------------------------------------------------------------------------------------------------
+# What is measured
+
+
+@dataclass(frozen=True)
+class Transport:
+    """One way of moving images between processes."""
+
+    name: str
+    description: str
+    reliability: str = "best_effort"  # publisher and subscriber
+    depth: int = 5
+    profile: str | None = None  # Fast DDS XML profile under config/
+    synchronous: bool = False  # RMW_FASTRTPS_PUBLICATION_MODE=SYNCHRONOUS
+    compressed: bool = False  # JPEG CompressedImage on <topic>/compressed
+    resize: tuple[int, int] | None = None  # camera-side resize to (width, height) before publishing
+    extra_env: tuple[tuple[str, str], ...] = ()
+
+    def environment(self) -> dict[str, str]:
+        env = dict(self.extra_env)
+        if self.profile:
+            env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(CONFIG_DIR / self.profile)
+        if self.synchronous:
+            env["RMW_FASTRTPS_PUBLICATION_MODE"] = "SYNCHRONOUS"
+        return env
+
+
+TRANSPORTS = (
+    Transport("default", "Fast DDS defaults, best-effort, depth 5 (the node's default input QoS)"),
+    Transport("reliable-10", "reliable, depth 10 (rclpy's default QoS)", reliability="reliable", depth=10),
+    Transport("best-effort-1", "best-effort, depth 1", depth=1),
+    Transport("reliable-1", "reliable, depth 1", reliability="reliable", depth=1),
+    Transport("sync", "synchronous publication (RMW_FASTRTPS_PUBLICATION_MODE=SYNCHRONOUS)", synchronous=True),
+    Transport("shm", "Fast DDS shared memory with 64 MB segments (config/fastdds_shm.xml)", profile="fastdds_shm.xml"),
+    Transport(
+        "shm-sync",
+        "shared memory (fastdds_shm.xml) + synchronous publication",
+        profile="fastdds_shm.xml",
+        synchronous=True,
+    ),
+    Transport(
+        "large-data",
+        "Fast DDS LARGE_DATA built-in transports (FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA: TCP + SHM for data)",
+        extra_env=(("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA"),),
+    ),
+    Transport(
+        "datasharing",
+        "Fast DDS data sharing on (config/fastdds_datasharing.xml)",
+        profile="fastdds_datasharing.xml",
+    ),
+    Transport("jpeg", "JPEG CompressedImage (quality 90), encoded camera-side after the stamp", compressed=True),
+    Transport("resize-320", "camera-side resize to 320x180 (INTER_AREA) after the stamp", resize=(320, 180)),
+)
+TRANSPORT_BY_NAME = {t.name: t for t in TRANSPORTS}
+
+
+@dataclass
+class Run:
+    """One publisher -> (node ->) subscriber measurement."""
+
+    kind: str  # "bare" or "node"
+    transport: str
+    resolution: str
+    rate: float  # Hz; 0 = as fast as possible
+    published: int = 0
+    received: int = 0
+    dropped: int = 0
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    mean_ms: float = float("nan")
+    publish_hz: float = float("nan")
+    camera_side_ms: float = float("nan")  # JPEG encode / resize time per frame in the publisher
+    error: str = ""
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Child processes: the camera publisher and the subscriber
+
+
+def _qos(reliability: str, depth: int):
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=depth,
+        reliability=ReliabilityPolicy.RELIABLE if reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
+        durability=DurabilityPolicy.VOLATILE,
+    )
+
+
+def camera_frames(width: int, height: int, count: int = 8) -> list[np.ndarray]:
+    """A short loop of BGR frames: a textured background drifting, and a few objects moving."""
+    rng = np.random.default_rng(0)
+    coarse = rng.integers(0, 256, (height // 40 + 2, width // 40 + 2, 3), dtype=np.uint8)
+    background = cv2.resize(coarse, (width + 64, height + 64), interpolation=cv2.INTER_CUBIC)
+    frames = []
+    for i in range(count):
+        frame = background[2 * i : 2 * i + height, 2 * i : 2 * i + width].copy()
+        for k in range(3):
+            x, y, size = (width // 4) * (k + 1) + 6 * i, height // 2 + 4 * i * (k - 1), max(8, width // 60)
+            cv2.rectangle(frame, (x, y), (x + size, y + size), (40 + 80 * k, 200, 255 - 60 * k), -1)
+        frames.append(frame)
+    return frames
+
+
+def _now_stamp():
+    from builtin_interfaces.msg import Time
+
+    now = time.time_ns()
+    return now, Time(sec=now // 1_000_000_000, nanosec=now % 1_000_000_000)
+
+
+def publish_main(args: argparse.Namespace) -> int:
+    """Child: publish frames for warmup + seconds, then write every stamp and the timing to --out."""
+    import rclpy
+    from sensor_msgs.msg import CompressedImage, Image
+
+    rclpy.init()
+    node = rclpy.create_node("skd_bench_camera")
+    topic = args.topic + ("/compressed" if args.compressed else "")
+    publisher = node.create_publisher(
+        CompressedImage if args.compressed else Image, topic, _qos(args.reliability, args.depth)
+    )
+    frames = camera_frames(args.width, args.height)
+    deadline = time.monotonic() + 60.0
+    while publisher.get_subscription_count() < 1:  # discovery: do not publish into the void
+        if time.monotonic() > deadline:
+            print("no subscriber matched within 60 s", file=sys.stderr)
+            return 1
+        time.sleep(0.05)
+    time.sleep(0.5)  # let the reverse direction of discovery settle too
+    stamps, camera_side = [], []
+    start = time.monotonic()
+    measure_from_ns = time.time_ns() + int(args.warmup * 1e9)
+    end = start + args.warmup + args.seconds
+    period = 1.0 / args.rate if args.rate > 0 else 0.0
+    index = 0
+    while (now := time.monotonic()) < end:
+        if period:
+            next_tick = start + index * period
+            if now < next_tick:
+                time.sleep(next_tick - now)
+        stamp_ns, stamp = _now_stamp()
+        frame = frames[index % len(frames)]
+        t0 = time.perf_counter()
+        if args.resize:
+            frame = cv2.resize(frame, tuple(args.resize), interpolation=cv2.INTER_AREA)
+        if args.compressed:
+            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            msg = CompressedImage(format="jpeg")
+            msg.data = array.array("B", jpeg.tobytes())
+        else:
+            msg = Image(height=frame.shape[0], width=frame.shape[1], encoding="bgr8", step=frame.shape[1] * 3)
+            data = array.array("B")
+            data.frombytes(frame.tobytes())
+            msg.data = data
+        camera_side.append(time.perf_counter() - t0)
+        msg.header.stamp = stamp
+        msg.header.frame_id = FRAME_ID
+        publisher.publish(msg)
+        stamps.append(stamp_ns)
+        index += 1
+    elapsed = time.monotonic() - start
+    Path(args.out).write_text(
+        json.dumps(
+            {
+                "stamps": stamps,
+                "measure_from_ns": measure_from_ns,
+                "publish_hz": len(stamps) / elapsed,
+                "camera_side_ms": 1e3 * float(np.mean(camera_side)) if (args.resize or args.compressed) else 0.0,
+            }
+        )
+    )
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+def subscribe_main(args: argparse.Namespace) -> int:
+    """Child: record (stamp, receive time) of every message until SIGINT/SIGTERM, then write --out.
+    Prints "ready" once subscribed (and, with --wait-publisher, once a publisher matched)."""
+    import rclpy
+    from sensor_msgs.msg import CompressedImage, Image
+
+    stop = False
+
+    def request_stop(signum, frame):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    node = rclpy.create_node("skd_bench_subscriber")
+    received: list[tuple[int, int]] = []
+
+    def on_message(msg):
+        now = time.time_ns()
+        received.append((msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, now))
+
+    message_type = CompressedImage if args.topic.endswith("/compressed") else Image
+    node.create_subscription(message_type, args.topic, on_message, _qos(args.reliability, args.depth))
+    if args.wait_publisher:
+        while not stop and node.count_publishers(args.topic) < 1:
+            rclpy.spin_once(node, timeout_sec=0.05)
+    print("ready", flush=True)
+    while not stop:
+        rclpy.spin_once(node, timeout_sec=0.05)
+    Path(args.out).write_text(json.dumps({"received": received}))
+    node.destroy_node()
+    rclpy.try_shutdown()
+    return 0
+
+
+# --------------------------------------------------------------------------------------------------
+# Orchestration
+
+
+class Processes:
+    """Child processes that are always stopped, by their own id, whatever happens."""
+
+    def __init__(self):
+        self.children: list[subprocess.Popen] = []
+
+    def start(self, command: list[str], env: dict, **kwargs) -> subprocess.Popen:
+        child = subprocess.Popen(command, env=env, text=True, **kwargs)
+        self.children.append(child)
+        return child
+
+    def stop(self, child: subprocess.Popen, timeout: float = 15.0) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            self.stop(child)
+
+
+class OutputWatcher:
+    """Drains a child's text stream on a thread (a full pipe would block the child) and lets the caller
+    wait for a line containing a given text."""
+
+    def __init__(self, child: subprocess.Popen, stream):
+        self.child, self.lines, self._changed = child, [], threading.Condition()
+        threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+
+    def _drain(self, stream) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.lines.append("")  # end of stream
+            self._changed.notify_all()
+
+    def wait_for(self, needle: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not any(needle in line for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.lines and self.lines[-1] == ""):
+                    tail = "".join(self.lines[-20:]).strip() or "(no output)"
+                    raise RuntimeError(f"waited for {needle!r} from {' '.join(self.child.args[:4])}: {tail}")
+                self._changed.wait(min(left, 0.5))
+
+
+@dataclass
+class NodeOptions:
+    backend: str = "auto"
+    cpu_threads: int = 1
+    weights: str = ""
+    resolution: int = 64
+
+
+def measure(
+    kind: str,
+    transport: Transport,
+    resolution: str,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    domain_id: int,
+    node: NodeOptions,
+) -> Run:
+    run = Run(kind=kind, transport=transport.name, resolution=resolution, rate=rate)
+    width, height = RESOLUTIONS[resolution]
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), **transport.environment(), "PYTHONUNBUFFERED": "1"}
+    qos = ["--reliability", transport.reliability, "--depth", str(transport.depth)]
+    me = [sys.executable, "-m", "skd_ros.bench_node"]
+    processes = Processes()
+    with tempfile.TemporaryDirectory(prefix="skd_bench_") as tmp:
+        pub_out, sub_out = Path(tmp) / "pub.json", Path(tmp) / "sub.json"
+        try:
+            if kind == "node":
+                ros_args = [
+                    "--ros-args",
+                    "-r", f"__ns:={NAMESPACE}",
+                    "-r", f"image:={IMAGE_TOPIC}",
+                    "-p", f"backend:={node.backend}",
+                    "-p", f"cpu_threads:={node.cpu_threads}",
+                    "-p", f"resolution:={node.resolution}",
+                    "-p", f"qos_reliability:={transport.reliability}",
+                    "-p", f"qos_depth:={transport.depth}",
+                    "-p", f"input_compressed:={'true' if transport.compressed else 'false'}",
+                ]  # fmt: skip
+                if node.weights:  # rcl cannot parse an empty override; the node's default is the shipped weights
+                    ros_args += ["-p", f"weights:={node.weights}"]
+                node_process = processes.start(
+                    [sys.executable, "-m", "skd_ros.node", *ros_args],
+                    env,
+                    stderr=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                )
+                OutputWatcher(node_process, node_process.stderr).wait_for("active:", NODE_START_TIMEOUT_S)
+                sub_topic, wait_publisher = NODE_OUTPUT_TOPIC, ["--wait-publisher"]
+            else:
+                sub_topic = IMAGE_TOPIC + ("/compressed" if transport.compressed else "")
+                wait_publisher = []
+            subscriber = processes.start(
+                [*me, "subscribe", "--topic", sub_topic, "--out", str(sub_out), *qos, *wait_publisher],
+                env,
+                stdout=subprocess.PIPE,
+            )
+            OutputWatcher(subscriber, subscriber.stdout).wait_for("ready", 60.0)
+            publisher_args = [
+                *me, "publish", "--topic", IMAGE_TOPIC, "--width", str(width), "--height", str(height),
+                "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(pub_out), *qos,
+            ]  # fmt: skip
+            if transport.compressed:
+                publisher_args.append("--compressed")
+            if transport.resize:
+                publisher_args += ["--resize", *map(str, transport.resize)]
+            publisher = processes.start(publisher_args, env)
+            publisher.wait(timeout=warmup + seconds + 120.0)
+            if publisher.returncode != 0:
+                raise RuntimeError(f"the camera publisher failed (exit {publisher.returncode})")
+            time.sleep(DRAIN_S)
+            processes.stop(subscriber)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            run.error = str(exc).splitlines()[0][:200]
+            return run
+        finally:
+            processes.stop_all()
+        published = json.loads(pub_out.read_text())
+        received = json.loads(sub_out.read_text())["received"]
+    window = [s for s in published["stamps"] if s >= published["measure_from_ns"]]
+    window_set = set(window)
+    latencies = {stamp: (now - stamp) / 1e6 for stamp, now in received if stamp in window_set}
+    run.published, run.received = len(window), len(latencies)
+    run.dropped = run.published - run.received
+    run.publish_hz = published["publish_hz"]
+    run.camera_side_ms = published["camera_side_ms"]
+    if latencies:
+        values = np.fromiter(latencies.values(), float)
+        run.p50_ms, run.p99_ms, run.mean_ms = (
+            float(np.median(values)),
+            float(np.percentile(values, 99)),
+            float(values.mean()),
+        )
+        run.latencies_ms = [round(v, 3) for v in values.tolist()]
+    return run
+
+
+# --------------------------------------------------------------------------------------------------
+# The node's hot path, profiled in-process (no transport): decode -> preprocess -> infer -> ROIs ->
+# output messages, exactly the calls the node's worker makes for each frame.
+
+
+@dataclass
+class HotPath:
+    resolution: str
+    frames: int
+    backend: str
+    stage_ms: dict[str, float]
+    top: str  # cProfile's top functions, as text
+
+
+def profile_hot_path(resolution: str, frames: int, node: NodeOptions) -> HotPath:
+    from sensor_msgs.msg import Image
+
+    from skd_ros.live import LiveSaliency, roi_records, saliency_pixels
+    from skd_ros.node import attention_msg, image_msg, rois_msg
+    from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+
+    width, height = RESOLUTIONS[resolution]
+    estimator = SaliencyEstimator(
+        node.weights or None, node.resolution or None, "cpu", backend=node.backend, threads=node.cpu_threads or None
+    )
+    live = LiveSaliency(SaliencyPipeline(estimator))
+    messages = []
+    for i, frame in enumerate(camera_frames(width, height)):
+        msg = Image(height=height, width=width, encoding="bgr8", step=width * 3)
+        msg.data = array.array("B", frame.tobytes())
+        msg.header.stamp.sec, msg.header.frame_id = i + 1, FRAME_ID
+        messages.append(msg)
+    stages = {"decode + preprocess + pairing": 0.0, "inference": 0.0, "ROIs + peak": 0.0, "output messages": 0.0}
+
+    def one(i: int, newest, before) -> None:
+        newest.header.stamp.sec = i + 1  # stamps keep increasing over the looped frames
+        result, _ = live.run(newest, before)
+        t0 = time.perf_counter()
+        image_msg(saliency_pixels(result, "mono8", False), "mono8", newest.header)
+        rois_msg(roi_records(result), newest.header)
+        attention_msg(result.peak, newest.header)
+        stages["decode + preprocess + pairing"] += result.timings["preprocess"]
+        stages["inference"] += result.timings["inference"]
+        stages["ROIs + peak"] += result.timings["postprocess"]
+        stages["output messages"] += time.perf_counter() - t0
+
+    for i in range(20):  # warm-up
+        one(i, messages[i % len(messages)], None)
+    for key in stages:
+        stages[key] = 0.0
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(20, 20 + frames):
+        one(i, messages[i % len(messages)], None)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).strip_dirs().sort_stats("tottime").print_stats(12)
+    lines = text.getvalue().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().startswith("ncalls")), 0)
+    return HotPath(
+        resolution=resolution,
+        frames=frames,
+        backend=estimator.backend.describe(),
+        stage_ms={k: 1e3 * v / frames for k, v in stages.items()},
+        top="\n".join(lines[start:]),
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# The section of the report
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return "-" if value != value else f"{value:.{digits}f}"  # NaN != NaN
+
+
+def _rate(rate: float) -> str:
+    return "max" if rate == 0 else f"{rate:g}"
+
+
+def run_table(runs: list[Run], transports: bool = False) -> str:
+    from skd_ros.bench import markdown_table
+
+    columns = "path,resolution,rate FPS,published,dropped,p50 ms,p99 ms,mean ms,pub Hz,camera-side ms".split(",")
+    headers = (["transport"] if transports else []) + columns
+    rows = []
+    for r in runs:
+        rows.append(
+            ([r.transport] if transports else [])
+            + [
+                r.kind,
+                r.resolution,
+                _rate(r.rate),
+                r.published,
+                r.dropped,
+                _fmt(r.p50_ms),
+                _fmt(r.p99_ms),
+                _fmt(r.mean_ms),
+                _fmt(r.publish_hz, 1),
+                _fmt(r.camera_side_ms),
+            ]
+        )
+    table = markdown_table(headers, rows)
+    errors = [f"- {r.kind} {r.transport} {r.resolution} @ {_rate(r.rate)}: {r.error}" for r in runs if r.error]
+    return table + ("\n\nFailed runs:\n" + "\n".join(errors) if errors else "")
+
+
+def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measured = [r for r in runs if r.latencies_ms]
+    if not measured:
+        return None
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    labels = [f"{r.kind} {r.transport}\n{r.resolution} @ {_rate(r.rate)}" for r in measured]
+    ax.boxplot([r.latencies_ms for r in measured], whis=(1, 99), showfliers=False)
+    ax.set_xticks(range(1, len(measured) + 1), labels, rotation=60, ha="right", fontsize=7)
+    ax.set(ylabel="stamp -> receive latency (ms), whiskers p1-p99", title=title, yscale="log")
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _overhead(runs: list[Run], transport: str, resolution: str, rate: float) -> tuple[float | None, int | None]:
+    pick = {r.kind: r for r in runs if r.transport == transport and r.resolution == resolution and r.rate == rate}
+    if "node" not in pick or "bare" not in pick or pick["node"].error or pick["bare"].error:
+        return None, None
+    return pick["node"].p50_ms - pick["bare"].p50_ms, pick["node"].dropped
+
+
+def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
+    """skd-bench's node section: (summary for the targets, Markdown lines, raw numbers)."""
+    from tqdm import tqdm
+
+    seconds, warmup = args.node_seconds, min(3.0, args.node_seconds)
+    domain = getattr(args, "domain_id", DEFAULT_DOMAIN_ID)
+    node = NodeOptions(weights=str(args.weights or ""))
+    resolutions = ["1920x1080"] if args.quick else list(RESOLUTIONS)
+    rates = [30.0] if args.quick else [30.0, 0.0]
+    transport_names = ["default", "shm"] if args.quick else [t.name for t in TRANSPORTS]
+
+    plan = [("transport", TRANSPORT_BY_NAME[name], "1920x1080", 30.0, "bare") for name in transport_names]
+    runs_transport: list[Run] = []
+    for _, transport, resolution, rate, kind in tqdm(plan, desc="transport options", unit="run"):
+        runs_transport.append(measure(kind, transport, resolution, rate, seconds, warmup, domain, node))
+    ok = [r for r in runs_transport if not r.error and r.dropped == 0] or [r for r in runs_transport if not r.error]
+    raw_only = [
+        r for r in ok if not TRANSPORT_BY_NAME[r.transport].compressed and not TRANSPORT_BY_NAME[r.transport].resize
+    ]
+    best = min(raw_only or ok, key=lambda r: r.p50_ms).transport if ok else "default"
+
+    e2e_plan = [
+        (kind, TRANSPORT_BY_NAME[t], res, rate)
+        for t in dict.fromkeys(["default", best])
+        for res in resolutions
+        for rate in rates
+        for kind in ("bare", "node")
+    ]
+    runs_e2e = [
+        measure(kind, transport, res, rate, seconds, warmup, domain, node)
+        for kind, transport, res, rate in tqdm(e2e_plan, desc="node end to end", unit="run")
+    ]
+    hot = profile_hot_path("1920x1080", 100 if args.quick else 300, node)
+
+    figures = [
+        plot_runs(runs_e2e, figures_dir / "bench_node_latency.png", "saliency node vs bare transport"),
+        plot_runs(runs_transport, figures_dir / "bench_transport.png", "transport options, 1920x1080 @ 30 FPS, bare"),
+    ]
+    overhead_default, drops_default = _overhead(runs_e2e, "default", "1920x1080", 30.0)
+    overhead_best, drops_best = _overhead(runs_e2e, best, "1920x1080", 30.0)
+    summary = {
+        "overhead_p50_ms_1080p": overhead_best if overhead_best is not None else overhead_default,
+        "drops_30fps_1080p": drops_best if overhead_best is not None else drops_default,
+        "transport": best,
+    }
+    lines = [
+        "## Node end to end",
+        "",
+        "Separate processes: camera publisher -> `python -m skd_ros.node` (backend "
+        f"`{node.backend}`, 1 CPU thread, model at {node.resolution}x{node.resolution}) -> subscriber on "
+        "`~/saliency`, next to the same publisher -> an empty subscriber on the image topic (`bare`), in the same "
+        f"run. {seconds:g} s measured after {warmup:g} s of warm-up per run; latency = receive time - input stamp. "
+        "`max` = the publisher as fast as it can; there, drops by the node are its newest-frame policy (it skips "
+        "frames it has no time for), not losses.",
+        "",
+        run_table(runs_e2e, transports=True),
+        "",
+    ]
+    for transport in dict.fromkeys(["default", best]):
+        for res in resolutions:
+            overhead, drops = _overhead(runs_e2e, transport, res, 30.0)
+            if overhead is not None:
+                lines.append(
+                    f"- Node overhead over bare transport, `{transport}`, {res} @ 30 FPS: "
+                    f"**{overhead:+.2f} ms** p50, {drops} dropped."
+                )
+    lines += [
+        "",
+        "## Transport options (1920x1080 @ 30 FPS, publisher -> empty subscriber)",
+        "",
+        markdown_table_transports(runs_transport),
+        "",
+        f"Fastest raw-image configuration here: **`{best}`**"
+        + (f" ({TRANSPORT_BY_NAME[best].description})." if best in TRANSPORT_BY_NAME else "."),
+        "",
+        "## Where the node's time goes (cProfile, in-process, no transport)",
+        "",
+        f"{hot.frames} frames at {hot.resolution}, {hot.backend}; mean per frame:",
+        "",
+        "\n".join(f"- {stage}: {ms:.3f} ms" for stage, ms in hot.stage_ms.items()),
+        "",
+        "Top functions by own time:",
+        "",
+        "```",
+        hot.top,
+        "```",
+        "",
+    ]
+    lines += [f"![{f.stem}]({os.path.relpath(f, args.out.parent)})\n" for f in figures if f]
+    raw = {
+        "e2e": [asdict(r) for r in runs_e2e],
+        "transport": [asdict(r) for r in runs_transport],
+        "hot_path": asdict(hot),
+        "summary": summary,
+    }
+    return summary, lines, raw
+
+
+def markdown_table_transports(runs: list[Run]) -> str:
+    from skd_ros.bench import markdown_table
+
+    rows = [
+        [r.transport, TRANSPORT_BY_NAME[r.transport].description, r.published, r.dropped]
+        + [_fmt(r.p50_ms), _fmt(r.p99_ms), _fmt(r.camera_side_ms), r.error]
+        for r in runs
+    ]
+    return markdown_table(
+        ["option", "what", "published", "dropped", "p50 ms", "p99 ms", "camera-side ms", "error"], rows
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line (the child processes; skd-bench runs the orchestration)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skd_ros.bench_node", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    pub = commands.add_parser("publish", help="child: the camera publisher")
+    pub.add_argument("--topic", default=IMAGE_TOPIC)
+    pub.add_argument("--width", type=int, default=1920)
+    pub.add_argument("--height", type=int, default=1080)
+    pub.add_argument("--rate", type=float, default=30.0, help="frames per second; 0 = as fast as possible")
+    pub.add_argument("--seconds", type=float, default=8.0)
+    pub.add_argument("--warmup", type=float, default=3.0)
+    pub.add_argument("--compressed", action="store_true")
+    pub.add_argument("--resize", nargs=2, type=int, default=None, metavar=("WIDTH", "HEIGHT"))
+    sub = commands.add_parser("subscribe", help="child: the measuring subscriber")
+    sub.add_argument("--topic", default=IMAGE_TOPIC)
+    sub.add_argument("--wait-publisher", action="store_true")
+    measure_cmd = commands.add_parser("measure", help="one measurement, printed as JSON")
+    measure_cmd.add_argument("--kind", choices=("bare", "node"), default="bare")
+    measure_cmd.add_argument("--transport", choices=sorted(TRANSPORT_BY_NAME), default="default")
+    measure_cmd.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="1920x1080")
+    measure_cmd.add_argument("--rate", type=float, default=30.0)
+    measure_cmd.add_argument("--seconds", type=float, default=5.0)
+    measure_cmd.add_argument("--backend", default="auto")
+    measure_cmd.add_argument("--domain-id", type=int, default=DEFAULT_DOMAIN_ID)
+    for child in (pub, sub):
+        child.add_argument("--out", required=True)
+        child.add_argument("--reliability", choices=("best_effort", "reliable"), default="best_effort")
+        child.add_argument("--depth", type=int, default=5)
+    args = parser.parse_args(argv)
+    if args.command == "publish":
+        return publish_main(args)
+    if args.command == "subscribe":
+        return subscribe_main(args)
+    result = measure(
+        args.kind,
+        TRANSPORT_BY_NAME[args.transport],
+        args.resolution,
+        args.rate,
+        args.seconds,
+        min(3.0, args.seconds),
+        args.domain_id,
+        NodeOptions(backend=args.backend),
+    )
+    summary = asdict(result)
+    summary.pop("latencies_ms")
+    print(json.dumps(summary, indent=1))
+    return 0 if not result.error else 1
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
