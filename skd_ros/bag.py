@@ -15,10 +15,16 @@ damaged)::
         for frame in bag.frames("/camera/image_raw"):
             frame.stamp_ns, frame.frame_id, frame.image   # BGR uint8
 
-Writing (``SaliencyBagWriter``): the node's output topics with the node's message types, stamped like
-the input (header stamp and frame_id of the input image, recorded at the input's record time):
+``decode_image`` converts with ``rosbags-image`` (every encoding it knows). The bag evaluator does not
+use it for the images it runs the model on: it hands the messages to the node's own decoding
+(``skd_ros.live.LiveSaliency``), so that offline and live see identical pixels.
 
-* ``<prefix>/saliency``  sensor_msgs/Image, ``mono8`` or ``32FC1``, at model resolution;
+Writing (``SaliencyBagWriter``): the node's output topics with the node's message types, built by the
+node's own conversions (``skd_ros.live``) and stamped like the input (header stamp and frame_id of
+the input image, recorded at the input's record time):
+
+* ``<prefix>/saliency``  sensor_msgs/Image, ``mono8`` or ``32FC1``, at model resolution (or the
+  input's size, as the node's ``saliency_full_size``);
 * ``<prefix>/rois``      sensor_msgs/PointCloud2, one point per ROI (layout: ``skd_ros.roi_record``);
 * ``<prefix>/attention`` geometry_msgs/PointStamped, the peak in source pixels, its saliency in z.
 
@@ -46,8 +52,9 @@ from rosbags.image.image import to_cvtype
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from skd_ros.live import SALIENCY_ENCODINGS, roi_records, saliency_pixels
 from skd_ros.postprocess import to_uint8
-from skd_ros.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes, roi_peaks, rois_to_records
+from skd_ros.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -58,7 +65,6 @@ POINTSTAMPED_TYPE = "geometry_msgs/msg/PointStamped"
 # standard messages used here are identical across ROS 2 distributions since Humble.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 STORAGES = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}
-SALIENCY_ENCODINGS = ("mono8", "32FC1")
 COLORS = ("bgr8", "mono8", None)
 
 
@@ -191,6 +197,7 @@ class BagReader:
         self.topics: dict[str, tuple[str, int]] = {
             name: (info.msgtype or "(mixed types)", info.msgcount) for name, info in self._reader.topics.items()
         }
+        self.ros1 = not self._reader.is2
 
     def __enter__(self) -> BagReader:
         return self
@@ -229,43 +236,73 @@ class BagReader:
         ``frames_read`` set to the number of (topic, frame) pairs already delivered."""
         for topic in colors:
             self.check_topic(topic)
-        connections = [c for c in self._reader.connections if c.topic in colors]
         indices = dict.fromkeys(colors, 0)
-        delivered = 0
-        stream = self._reader.messages(connections=connections)
-        while True:
-            where = f"after {delivered} messages"
+        for delivered, (topic, log_time, msg) in enumerate(self.messages(colors)):
+            index = indices[topic]
             try:
-                connection, log_time, raw = next(stream)
-                where = f"at message {indices[connection.topic]} of {connection.topic!r}"
-                msg = self._reader.deserialize(raw, connection.msgtype)
-                image = decode_image(msg, colors[connection.topic])
-            except StopIteration:
-                return
-            except Exception as exc:  # whatever the storage, deserialiser or decoder raise for damaged data
+                image = decode_image(msg, colors[topic])
+            except ValueError as exc:
                 raise BagError(
-                    f"bag {self.path} is damaged {where}: {type(exc).__name__}: {exc}", frames_read=delivered
+                    f"bag {self.path}: cannot decode message {index} of {topic!r}: {exc}", frames_read=delivered
                 ) from exc
-            index = indices[connection.topic]
-            indices[connection.topic] += 1
-            delivered += 1
-            yield connection.topic, BagFrame(index, stamp_to_ns(msg.header.stamp), log_time, msg.header.frame_id, image)
+            indices[topic] += 1
+            yield topic, BagFrame(index, stamp_to_ns(msg.header.stamp), log_time, msg.header.frame_id, image)
+
+    def messages(self, topics: Iterable[str]) -> Iterator[tuple[str, int, object]]:
+        """(topic, record time ns, deserialised rosbags message) for any topics, in record order.
+
+        A failure part-way raises BagError with ``frames_read`` = messages delivered before it."""
+        return self._stream(topics, deserialize=True)
 
     def serialized_messages(self, topics: Iterable[str]) -> Iterator[tuple[str, str, int, bytes]]:
-        """(topic, message type, record time ns, CDR bytes) for any topics, in record order -- the
-        bytes as recorded, ready to publish with rclpy or to copy into another bag."""
+        """(topic, message type, record time ns, bytes) for any topics, in record order -- the bytes
+        as recorded (CDR in a rosbag2, ROS 1 serialisation in a ROS 1 bag; see ``image_cdr``)."""
+        return self._stream(topics, deserialize=False)
+
+    def image_cdr(self, topic: str) -> Iterator[tuple[int, bytes]]:
+        """(record time ns, ROS 2 CDR bytes) of an image topic, ready to publish with rclpy: the
+        recorded bytes of a rosbag2, converted messages of a ROS 1 bag."""
+        self.check_topic(topic)
+        if not self.ros1:
+            for _, _, log_time, raw in self.serialized_messages([topic]):
+                yield log_time, raw
+            return
+        msgtype = self.topics[topic][0]
+        for _, log_time, msg in self.messages([topic]):
+            header = _header(stamp_to_ns(msg.header.stamp), msg.header.frame_id)
+            if msgtype == COMPRESSED_IMAGE_TYPE:
+                ros2 = TYPESTORE.types[msgtype](header=header, format=msg.format, data=msg.data)
+            else:
+                fields = {name: getattr(msg, name) for name in ("height", "width", "encoding", "is_bigendian", "step")}
+                ros2 = TYPESTORE.types[msgtype](header=header, data=msg.data, **fields)
+            yield log_time, TYPESTORE.serialize_cdr(ros2, msgtype)
+
+    def _stream(self, topics: Iterable[str], deserialize: bool):
         wanted = set(topics)
         missing = wanted - set(self.topics)
         if missing:
             raise BagError(f"bag {self.path} has no topic {', '.join(sorted(missing))}", self.topics)
         connections = [c for c in self._reader.connections if c.topic in wanted]
-        for connection, log_time, raw in self._reader.messages(connections=connections):
-            yield connection.topic, connection.msgtype, log_time, bytes(raw)
-
-    def messages(self, topics: Iterable[str]) -> Iterator[tuple[str, int, object]]:
-        """(topic, record time ns, deserialised rosbags message) for any topics, in record order."""
-        for topic, msgtype, log_time, raw in self.serialized_messages(topics):
-            yield topic, log_time, self._reader.deserialize(raw, msgtype)
+        stream = self._reader.messages(connections=connections)
+        delivered = 0
+        while True:
+            try:
+                connection, log_time, raw = next(stream)
+                item = (
+                    (connection.topic, log_time, self._reader.deserialize(raw, connection.msgtype))
+                    if deserialize
+                    else (connection.topic, connection.msgtype, log_time, bytes(raw))
+                )
+            except StopIteration:
+                return
+            except Exception as exc:  # whatever the storage or deserialiser raise for damaged data
+                raise BagError(
+                    f"bag {self.path} is damaged after {delivered} messages of {', '.join(sorted(wanted))}: "
+                    f"{type(exc).__name__}: {exc}",
+                    frames_read=delivered,
+                ) from exc
+            delivered += 1
+            yield item
 
 
 def read_frames(path: str | Path, topic: str, color: str | None = "bgr8") -> Iterator[BagFrame]:
@@ -305,11 +342,12 @@ def _header(stamp_ns: int, frame_id: str):
     return TYPESTORE.types["std_msgs/msg/Header"](stamp=ns_to_stamp(stamp_ns), frame_id=frame_id)
 
 
-def saliency_image(saliency: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
-    """A model-resolution [0, 1] map as a sensor_msgs/Image (rosbags type): mono8 (0..255) or 32FC1."""
+def saliency_image(pixels: np.ndarray, encoding: str, stamp_ns: int, frame_id: str):
+    """Saliency pixels (``skd_ros.live.saliency_pixels``: uint8 for mono8, float32 for 32FC1) as a
+    sensor_msgs/Image (rosbags type)."""
     if encoding not in SALIENCY_ENCODINGS:
         raise ValueError(f"saliency encoding must be one of {SALIENCY_ENCODINGS}, got {encoding!r}")
-    pixels = to_uint8(saliency) if encoding == "mono8" else np.ascontiguousarray(saliency, dtype="<f4")
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8 if encoding == "mono8" else "<f4")
     return TYPESTORE.types["sensor_msgs/msg/Image"](
         header=_header(stamp_ns, frame_id),
         height=pixels.shape[0],
@@ -373,7 +411,9 @@ class SaliencyBagWriter:
     """Writes the node's outputs for a stream of frames into a new bag; use as a context manager
     (closing writes metadata.yaml, so a bag closed after an error is still complete and readable).
 
-    custom_data: provenance strings stored in the bag's metadata (weights, input bag, ...)."""
+    The messages are built from a ``SaliencyResult`` exactly as the node builds them (the same
+    ``skd_ros.live`` conversions): ``saliency_encoding`` and ``saliency_full_size`` are the node's
+    parameters of the same names. custom_data: provenance strings stored in the bag's metadata."""
 
     def __init__(
         self,
@@ -381,6 +421,7 @@ class SaliencyBagWriter:
         topics: OutputTopics,
         storage: str = "sqlite3",
         saliency_encoding: str = "mono8",
+        saliency_full_size: bool = False,
         custom_data: dict[str, str] | None = None,
     ):
         if storage not in STORAGES:
@@ -392,6 +433,7 @@ class SaliencyBagWriter:
             raise FileExistsError(f"output bag {self.path} exists already; choose another path or remove it")
         self.topics = topics
         self.saliency_encoding = saliency_encoding
+        self.saliency_full_size = saliency_full_size
         self._writer = Writer(self.path, version=9, storage_plugin=STORAGES[storage])
         for key, value in (custom_data or {}).items():
             self._writer.set_custom_data(key, str(value))
@@ -415,10 +457,10 @@ class SaliencyBagWriter:
     def write(self, result, stamp_ns: int, frame_id: str, log_time_ns: int) -> None:
         """One ``SaliencyResult`` for the input stamped ``stamp_ns``/``frame_id``, recorded at
         ``log_time_ns`` (the input's record time, so the output lines up with the input bag)."""
-        peaks = roi_peaks(result.saliency, result.rois, result.source_width, result.source_height)
+        pixels = saliency_pixels(result, self.saliency_encoding, self.saliency_full_size)
         messages = (
-            (self._saliency, saliency_image(result.saliency, self.saliency_encoding, stamp_ns, frame_id)),
-            (self._rois, rois_cloud(rois_to_records(result.rois, peaks), stamp_ns, frame_id)),
+            (self._saliency, saliency_image(pixels, self.saliency_encoding, stamp_ns, frame_id)),
+            (self._rois, rois_cloud(roi_records(result), stamp_ns, frame_id)),
             (self._attention, attention_point(result.peak, stamp_ns, frame_id)),
         )
         self.write_serialized(
@@ -438,7 +480,7 @@ class SaliencyBagWriter:
 
 
 @dataclass(frozen=True)
-class TestBag:
+class SyntheticBag:
     """What ``write_test_bag`` wrote: topics, one header stamp per frame, and the target's centre per frame."""
 
     path: Path
@@ -501,7 +543,7 @@ def write_test_bag(
     loop_at: int | None = None,
     seed: int = 0,
     start_ns: int = 1_700_000_000_000_000_000,
-) -> TestBag:
+) -> SyntheticBag:
     """A small synthetic bag: ``frames`` images on ``image_topic`` (bgr8 Image, or PNG
     CompressedImage with ``compressed``) and, unless None, ground-truth density and fixation maps
     (mono8 Images with the same header stamps).
@@ -546,7 +588,7 @@ def write_test_bag(
             for topic, connection in gt_conns.items():
                 gt = _as_raw(maps[topic], "mono8", stamp, frame_id)
                 writer.write(connection, log_time, serialize(gt, IMAGE_TYPE))
-    return TestBag(path, image_topic, density_topic, fixation_topic, stamps, centres)
+    return SyntheticBag(path, image_topic, density_topic, fixation_topic, stamps, centres)
 
 
 # --- command line -------------------------------------------------------------------------------------

@@ -246,3 +246,30 @@ def test_rclpy_reads_the_written_clouds(tmp_path):
     cloud = serialization.deserialize_message(raw, PointCloud2)
     assert cloud.width == len(result.rois) and cloud.point_step == ROI_POINT_STEP
     assert same_rois(records_to_rois(records_from_cloud(cloud))[0], result.rois)
+
+
+def test_ros1_bag_reads_and_converts_to_ros2_cdr(tmp_path):
+    from rosbags.rosbag1 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ros1 = get_typestore(Stores.ROS1_NOETIC)
+    frames, _ = render_test_frames(3, 32, 24)
+    with Writer(tmp_path / "old.bag") as writer:
+        connection = writer.add_connection("/cam", "sensor_msgs/msg/Image", typestore=ros1)
+        for i, frame in enumerate(frames):
+            stamp = ros1.types["builtin_interfaces/msg/Time"](sec=5, nanosec=i)
+            header = ros1.types["std_msgs/msg/Header"](seq=i, stamp=stamp, frame_id="cam")
+            msg = ros1.types["sensor_msgs/msg/Image"](
+                header=header, height=24, width=32, encoding="bgr8", is_bigendian=0, step=96, data=frame.ravel()
+            )
+            writer.write(connection, 10**9 + i, ros1.serialize_ros1(msg, "sensor_msgs/msg/Image"))
+    with BagReader(tmp_path / "old.bag") as bag:
+        assert bag.ros1
+        read = list(bag.frames("/cam"))
+        converted = list(bag.image_cdr("/cam"))
+    assert [f.stamp_ns for f in read] == [5 * 10**9 + i for i in range(3)]
+    for frame, expected, (log_time, cdr) in zip(read, frames, converted, strict=True):
+        np.testing.assert_array_equal(frame.image, expected)
+        msg = TYPESTORE.deserialize_cdr(cdr, "sensor_msgs/msg/Image")  # what rclpy would receive
+        assert log_time == frame.log_time_ns and stamp_to_ns(msg.header.stamp) == frame.stamp_ns
+        np.testing.assert_array_equal(decode_image(msg), expected)
