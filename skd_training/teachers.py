@@ -8,13 +8,14 @@ RGB at the teacher's resolution, plus ``video`` and ``frame`` naming each sample
   teachers "can be any complex spatial/temporal saliency models"):
 
   - ``SpatialTeacherNet``: a single-frame U-Net style encoder-decoder, five levels (widths
-    24-48-96-192-384, two 3x3 conv + GroupNorm + ReLU per level, skip connections), about 4.7 M
-    parameters, 22x a student. It can be pretrained on real human fixation maps (MIT1003,
+    24-48-96-192-384, two 3x3 conv + GroupNorm + ReLU per level, skip connections), about 4.4 M
+    parameters, 21x a student. The frame gets two coordinate channels (CoordConv) so that the
+    teacher can learn the centre bias of human gaze. It can be pretrained on real human fixation maps (MIT1003,
     ``StillSaliencyDataset``) and then fine-tuned on aerial video, as the paper fine-tunes its
     teachers.
   - ``TemporalTeacherNet``: two-stream (TSNet-like). An appearance encoder sees the current frame,
     a motion encoder sees (previous, current, current - previous); their features are concatenated
-    at every level and decoded with skips. About 5.5 M parameters.
+    at every level and decoded with skips. About 5.5 M parameters, 26x a student.
 
   GroupNorm rather than BatchNorm: statistics per sample, so a DDP run computes exactly what a
   single process computes.
@@ -147,6 +148,15 @@ class Decoder(nn.Module):
         return torch.sigmoid(self.out(x))
 
 
+def with_coordinates(x: torch.Tensor) -> torch.Tensor:
+    """Append two channels holding each pixel's x and y position in [-1, 1] (CoordConv): lets the teacher
+    learn where in the frame people look (centre bias), which convolutions alone only infer from padding."""
+    n, _, h, w = x.shape
+    ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype).view(1, 1, h, 1).expand(n, 1, h, w)
+    xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype).view(1, 1, 1, w).expand(n, 1, h, w)
+    return torch.cat([x, xs, ys], dim=1)
+
+
 def _check_frames(x: torch.Tensor, levels: int, name: str) -> None:
     multiple = 2 ** (levels - 1)
     if x.ndim != 4 or x.shape[1] != 3:
@@ -164,12 +174,12 @@ class SpatialTeacherNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (24, 48, 96, 192, 384)):
         super().__init__()
         self.widths = tuple(widths)
-        self.encoder = Encoder(3, self.widths)
+        self.encoder = Encoder(3 + 2, self.widths)
         self.decoder = Decoder(self.widths)
 
     def forward(self, previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
         _check_frames(current, len(self.widths), "current frame")
-        return self.decoder(self.encoder(current))
+        return self.decoder(self.encoder(with_coordinates(current)))
 
 
 class TemporalTeacherNet(nn.Module):
@@ -180,7 +190,7 @@ class TemporalTeacherNet(nn.Module):
     def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128, 256)):
         super().__init__()
         self.widths = tuple(widths)
-        self.appearance = Encoder(3, self.widths)
+        self.appearance = Encoder(3 + 2, self.widths)
         self.motion = Encoder(9, self.widths)
         self.decoder = Decoder(tuple(2 * w for w in self.widths))
 
@@ -189,7 +199,8 @@ class TemporalTeacherNet(nn.Module):
         _check_frames(previous, len(self.widths), "previous frame")
         motion_input = torch.cat([previous, current, current - previous], dim=1)
         features = [
-            torch.cat([a, m], dim=1) for a, m in zip(self.appearance(current), self.motion(motion_input), strict=True)
+            torch.cat([a, m], dim=1)
+            for a, m in zip(self.appearance(with_coordinates(current)), self.motion(motion_input), strict=True)
         ]
         return self.decoder(features)
 
