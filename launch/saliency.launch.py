@@ -8,7 +8,13 @@ Outputs go to /<namespace>/saliency_node/{saliency,rois,attention,overlay}; seve
 camera with its own namespace, or saliency_multi_camera.launch.py. The pip-path equivalent (no launch_ros):
 
     skd-saliency-node --ros-args -r __ns:=/cam0 -r image:=/cam0/image_raw --params-file config/saliency.yaml
+
+Transport: by default the node gets the Fast DDS profile config/fastdds_shm.xml (shared memory with segments
+big enough for full HD frames; the fastest configuration in docs/BENCHMARKS.md). It only pays off when the
+camera driver uses the same profile: export FASTDDS_DEFAULT_PROFILES_FILE=<that file> where the driver runs.
 """
+
+import os
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.launch_description import LaunchDescription
@@ -17,6 +23,25 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 TRUE_STRINGS = ("true", "1", "yes", "on")
+FASTDDS_PROFILES = {"shm": "fastdds_shm.xml"}
+PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+
+
+def _fastdds_environment(context, choice: str) -> dict:
+    """The node's Fast DDS profile: auto (the shm profile unless the environment already names one), shm,
+    none (Fast DDS defaults), or the path of an XML profile."""
+    choice = choice.strip()
+    if choice == "none" or (choice == "auto" and os.environ.get(PROFILE_VARIABLE)):
+        return {}
+    path = choice
+    if choice in ("auto", *FASTDDS_PROFILES):
+        share = FindPackageShare("skd_ros").perform(context)
+        path = os.path.join(share, "config", FASTDDS_PROFILES.get(choice, FASTDDS_PROFILES["shm"]))
+    if not os.path.isfile(path):
+        if choice == "auto":  # an install without the profile: Fast DDS defaults, as before
+            return {}
+        raise FileNotFoundError(f"fastdds_profile: {path} does not exist")
+    return {PROFILE_VARIABLE: path}
 
 
 def _saliency_node(context, *args, **kwargs):
@@ -35,6 +60,7 @@ def _saliency_node(context, *args, **kwargs):
             namespace=value("namespace"),
             parameters=[value("params_file"), overrides],
             remappings=[("image", value("image_topic"))],
+            additional_env=_fastdds_environment(context, value("fastdds_profile")),
             output="screen",
             emulate_tty=True,
         )
@@ -64,6 +90,12 @@ def generate_launch_description():
                 "device",
                 default_value="",
                 description="auto, cpu, cuda or cuda:N; empty keeps the params file's value",
+            ),
+            DeclareLaunchArgument(
+                "fastdds_profile",
+                default_value="auto",
+                description="Fast DDS profile for the node: auto (config/fastdds_shm.xml unless "
+                "FASTDDS_DEFAULT_PROFILES_FILE is set), shm, none (Fast DDS defaults) or an XML file path",
             ),
             OpaqueFunction(function=_saliency_node),
         ]

@@ -13,7 +13,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
-FORWARDED = ("params_file", "use_sim_time", "device")
+FORWARDED = ("params_file", "use_sim_time", "device", "fastdds_profile")
 
 
 def _one_node_per_camera(context, *args, **kwargs):
@@ -55,6 +55,11 @@ def generate_launch_description():
             DeclareLaunchArgument("params_file", default_value=default_params, description="Shared parameter file"),
             DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock"),
             DeclareLaunchArgument("device", default_value="", description="auto, cpu, cuda, cuda:N; empty: file's"),
+            DeclareLaunchArgument(
+                "fastdds_profile",
+                default_value="auto",
+                description="Fast DDS profile: auto, shm, none or an XML path (see saliency.launch.py)",
+            ),
             OpaqueFunction(function=_one_node_per_camera),
         ]
     )

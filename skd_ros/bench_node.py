@@ -86,7 +86,7 @@ TRANSPORTS = (
     Transport("best-effort-1", "best-effort, depth 1", depth=1),
     Transport("reliable-1", "reliable, depth 1", reliability="reliable", depth=1),
     Transport("sync", "synchronous publication (RMW_FASTRTPS_PUBLICATION_MODE=SYNCHRONOUS)", synchronous=True),
-    Transport("shm", "Fast DDS shared memory with 64 MB segments (config/fastdds_shm.xml)", profile="fastdds_shm.xml"),
+    Transport("shm", "Fast DDS shared memory with 32 MB segments (config/fastdds_shm.xml)", profile="fastdds_shm.xml"),
     Transport(
         "shm-sync",
         "shared memory (fastdds_shm.xml) + synchronous publication",

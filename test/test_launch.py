@@ -43,15 +43,21 @@ def arguments(description) -> dict:
 
 
 def test_launch_files_declare_their_arguments():
-    assert set(arguments(load(SINGLE))) == {"namespace", "params_file", "image_topic", "use_sim_time", "device"}
-    assert set(arguments(load(MULTI))) == {"cameras", "image_topic", "params_file", "use_sim_time", "device"}
+    common = {"params_file", "image_topic", "use_sim_time", "device", "fastdds_profile"}
+    assert set(arguments(load(SINGLE))) == {"namespace", *common}
+    assert set(arguments(load(MULTI))) == {"cameras", *common}
 
 
 def test_single_camera_launch_makes_one_saliency_node():
     description = load(SINGLE)
     context = LaunchContext()
     context.launch_configurations.update(
-        namespace="cam0", params_file=str(PARAMS_FILE), image_topic="/cam0/image_raw", use_sim_time="true", device=""
+        namespace="cam0",
+        params_file=str(PARAMS_FILE),
+        image_topic="/cam0/image_raw",
+        use_sim_time="true",
+        device="",
+        fastdds_profile="none",
     )
     (opaque,) = [entity for entity in description.entities if isinstance(entity, OpaqueFunction)]
     (node,) = opaque.visit(context)
