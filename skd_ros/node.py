@@ -37,6 +37,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.logging import get_logger
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
 from std_msgs.msg import Header
@@ -445,7 +446,7 @@ def main(args=None) -> int:
         executor.add_node(node)
         executor.spin()
     except (InvalidParameterValueException, InvalidParameterTypeException) as exc:
-        rclpy.logging.get_logger(NODE_NAME).fatal(f"invalid parameter: {exc}")
+        get_logger(NODE_NAME).fatal(f"invalid parameter: {exc}")
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -453,7 +454,8 @@ def main(args=None) -> int:
         if node is not None:
             node.stop()
             node.destroy_node()
-        rclpy.try_shutdown()
+        if rclpy.ok():  # (rclpy.try_shutdown is not in Humble)
+            rclpy.shutdown()
     return 0
 
 

@@ -49,7 +49,8 @@ def ros_context():
     context = rclpy.Context()
     rclpy.init(context=context)
     yield context
-    rclpy.try_shutdown(context=context)
+    if context.ok():
+        rclpy.shutdown(context=context)
 
 
 @pytest.fixture
