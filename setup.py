@@ -30,6 +30,17 @@ setup(
     entry_points={
         "console_scripts": [
             "skd-demo = skd_ros.demo:main",
+            "skd-saliency-node = skd_ros.node:main",
+            "saliency_node = skd_ros.node:main",  # the name `ros2 run skd_ros saliency_node` finds
+            "skd-eval-bag = skd_ros.eval_bag:main",
+            "skd-bag = skd_ros.bag:main",
+            "skd-bench = skd_ros.bench:main",
+            "skd-train = skd_training.train:main",
+            "skd-export = skd_training.export:main",
+            "skd-eval = skd_training.evaluate:main",
+            "skd-reproduce = skd_training.reproduce:main",
+            "skd-make-synthetic = skd_training.data.synthetic:main",
+            "skd-dataset-summary = skd_training.data.summary:main",
         ],
     },
 )
