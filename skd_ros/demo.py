@@ -89,11 +89,11 @@ def contact_sheet(tiles: list[np.ndarray], columns: int = 4, tile_width: int = 3
 
 
 def run(args: argparse.Namespace) -> dict:
-    estimator = SaliencyEstimator(weights=args.weights, resolution=args.resolution, device=args.device)
+    frames, count, fps = iter_frames(Path(args.input)) if args.input else generated_clip()
+    estimator = SaliencyEstimator(args.weights, args.resolution, args.device, args.backend)
     if estimator.untrained:
         print("note: no trained weights found, the demo uses UNTRAINED weights (maps are not meaningful)")
     pipeline = SaliencyPipeline(estimator, ROIParams(max_rois=args.max_rois))
-    frames, count, fps = iter_frames(Path(args.input)) if args.input else generated_clip()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"frames processed: {processed}")
     print(
         f"model FPS:        {stats['model_fps']:.1f} ({estimator.resolution}x{estimator.resolution}, "
-        f"{estimator.device})"
+        f"{estimator.device}, backend {estimator.backend.name})"
     )
     print(f"end-to-end FPS:   {stats['end_to_end_fps']:.1f} (decode + preprocess + model + ROIs + drawing + writing)")
     print(f"overlay video:    {video_path}")
@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", help="fused-model checkpoint (default: the shipped weights)")
     parser.add_argument("--resolution", type=int, help="model input size (default: the checkpoint's)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: %(default)s)")
+    parser.add_argument(
+        "--backend", default="auto", help="inference backend, e.g. eager, onnxruntime (default: the fastest here)"
+    )
     parser.add_argument("--max-rois", type=int, default=5, help="attention boxes per frame (default: %(default)s)")
     return parser
 
