@@ -9,8 +9,9 @@ saliency node (``python -m skd_ros.node``), and a subscriber, on their own ROS d
   stamps each frame with the wall clock at "capture", before any camera-side work (JPEG encoding, a
   resize), so that work is counted. The node stamps its outputs with the input header, so the same
   difference is stamp-to-output for ``~/saliency``.
-* **Bare transport**: the same publisher into an empty subscriber on the image topic.
-  **Node overhead** = node p50 - bare p50 in the same configuration and the same run.
+* **Bare transport**: the same publisher into an empty subscriber on the image topic, in the same run
+  as the node (both subscribe to the same frames). **Node overhead** = per frame, node latency - bare
+  latency, over the frames both received: load from elsewhere on the machine hits both and cancels.
 * **Dropped** = frames published in the measured window (after a warm-up) that never came out.
   The node deliberately skips frames when it is slower than the camera (it works on the newest frame),
   so at "as fast as possible" rates drops measure that policy, not losses.
@@ -110,23 +111,45 @@ TRANSPORT_BY_NAME = {t.name: t for t in TRANSPORTS}
 
 
 @dataclass
+class Latencies:
+    """What one subscriber saw of the frames published in the measured window."""
+
+    received: int = 0
+    dropped: int = 0
+    p50_ms: float = float("nan")
+    p99_ms: float = float("nan")
+    mean_ms: float = float("nan")
+    by_stamp: dict[int, float] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, window: list[int], received: list[tuple[int, int]]) -> Latencies:
+        in_window = set(window)
+        by_stamp = {stamp: (now - stamp) / 1e6 for stamp, now in received if stamp in in_window}
+        result = cls(received=len(by_stamp), dropped=len(window) - len(by_stamp), by_stamp=by_stamp)
+        if by_stamp:
+            values = np.fromiter(by_stamp.values(), float)
+            result.p50_ms, result.p99_ms = float(np.median(values)), float(np.percentile(values, 99))
+            result.mean_ms = float(values.mean())
+        return result
+
+
+@dataclass
 class Run:
-    """One publisher -> (node ->) subscriber measurement."""
+    """One measurement: the camera publisher -> an empty subscriber on the image topic (``bare``), and
+    for ``kind == "node"`` at the same time -> the node -> a subscriber on ``~/saliency``."""
 
     kind: str  # "bare" or "node"
     transport: str
     resolution: str
     rate: float  # Hz; 0 = as fast as possible
     published: int = 0
-    received: int = 0
-    dropped: int = 0
-    p50_ms: float = float("nan")
-    p99_ms: float = float("nan")
-    mean_ms: float = float("nan")
     publish_hz: float = float("nan")
     camera_side_ms: float = float("nan")  # JPEG encode / resize time per frame in the publisher
+    bare: Latencies = field(default_factory=Latencies)
+    node: Latencies | None = None
+    overhead_p50_ms: float = float("nan")  # per frame: node latency - bare latency, frames both received
+    overhead_p99_ms: float = float("nan")
     error: str = ""
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -179,9 +202,9 @@ def publish_main(args: argparse.Namespace) -> int:
     )
     frames = camera_frames(args.width, args.height)
     deadline = time.monotonic() + 60.0
-    while publisher.get_subscription_count() < 1:  # discovery: do not publish into the void
+    while publisher.get_subscription_count() < args.subscribers:  # discovery: do not publish into the void
         if time.monotonic() > deadline:
-            print("no subscriber matched within 60 s", file=sys.stderr)
+            print(f"fewer than {args.subscribers} subscribers matched within 60 s", file=sys.stderr)
             return 1
         time.sleep(0.05)
     time.sleep(0.5)  # let the reverse direction of discovery settle too
@@ -343,15 +366,18 @@ def measure(
     domain_id: int,
     node: NodeOptions,
 ) -> Run:
+    """One run in fresh processes (see ``Run``); a failure is recorded in ``Run.error``, not raised."""
     run = Run(kind=kind, transport=transport.name, resolution=resolution, rate=rate)
     width, height = RESOLUTIONS[resolution]
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), **transport.environment(), "PYTHONUNBUFFERED": "1"}
     qos = ["--reliability", transport.reliability, "--depth", str(transport.depth)]
     me = [sys.executable, "-m", "skd_ros.bench_node"]
+    raw_topic = IMAGE_TOPIC + ("/compressed" if transport.compressed else "")
     processes = Processes()
     with tempfile.TemporaryDirectory(prefix="skd_bench_") as tmp:
-        pub_out, sub_out = Path(tmp) / "pub.json", Path(tmp) / "sub.json"
+        pub_out, bare_out, node_out = (Path(tmp) / f"{name}.json" for name in ("pub", "bare", "node"))
         try:
+            subscribers = []
             if kind == "node":
                 ros_args = [
                     "--ros-args",
@@ -373,19 +399,17 @@ def measure(
                     stdout=subprocess.DEVNULL,
                 )
                 OutputWatcher(node_process, node_process.stderr).wait_for("active:", NODE_START_TIMEOUT_S)
-                sub_topic, wait_publisher = NODE_OUTPUT_TOPIC, ["--wait-publisher"]
-            else:
-                sub_topic = IMAGE_TOPIC + ("/compressed" if transport.compressed else "")
-                wait_publisher = []
-            subscriber = processes.start(
-                [*me, "subscribe", "--topic", sub_topic, "--out", str(sub_out), *qos, *wait_publisher],
-                env,
-                stdout=subprocess.PIPE,
-            )
-            OutputWatcher(subscriber, subscriber.stdout).wait_for("ready", 60.0)
+                subscribers.append([NODE_OUTPUT_TOPIC, node_out, "--wait-publisher"])
+            subscribers.append([raw_topic, bare_out])
+            for topic, out, *extra in subscribers:
+                child = processes.start(
+                    [*me, "subscribe", "--topic", topic, "--out", str(out), *qos, *extra], env, stdout=subprocess.PIPE
+                )
+                OutputWatcher(child, child.stdout).wait_for("ready", 60.0)
             publisher_args = [
                 *me, "publish", "--topic", IMAGE_TOPIC, "--width", str(width), "--height", str(height),
-                "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(pub_out), *qos,
+                "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(pub_out),
+                "--subscribers", "2" if kind == "node" else "1", *qos,
             ]  # fmt: skip
             if transport.compressed:
                 publisher_args.append("--compressed")
@@ -396,29 +420,25 @@ def measure(
             if publisher.returncode != 0:
                 raise RuntimeError(f"the camera publisher failed (exit {publisher.returncode})")
             time.sleep(DRAIN_S)
-            processes.stop(subscriber)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             run.error = str(exc).splitlines()[0][:200]
             return run
         finally:
-            processes.stop_all()
+            processes.stop_all()  # subscribers write their files when stopped
         published = json.loads(pub_out.read_text())
-        received = json.loads(sub_out.read_text())["received"]
-    window = [s for s in published["stamps"] if s >= published["measure_from_ns"]]
-    window_set = set(window)
-    latencies = {stamp: (now - stamp) / 1e6 for stamp, now in received if stamp in window_set}
-    run.published, run.received = len(window), len(latencies)
-    run.dropped = run.published - run.received
-    run.publish_hz = published["publish_hz"]
-    run.camera_side_ms = published["camera_side_ms"]
-    if latencies:
-        values = np.fromiter(latencies.values(), float)
-        run.p50_ms, run.p99_ms, run.mean_ms = (
-            float(np.median(values)),
-            float(np.percentile(values, 99)),
-            float(values.mean()),
-        )
-        run.latencies_ms = [round(v, 3) for v in values.tolist()]
+        window = [s for s in published["stamps"] if s >= published["measure_from_ns"]]
+        run.bare = Latencies.of(window, json.loads(bare_out.read_text())["received"])
+        if kind == "node":
+            run.node = Latencies.of(window, json.loads(node_out.read_text())["received"])
+    run.published, run.publish_hz, run.camera_side_ms = (
+        len(window),
+        published["publish_hz"],
+        published["camera_side_ms"],
+    )
+    if run.node is not None:
+        both = [run.node.by_stamp[s] - run.bare.by_stamp[s] for s in run.node.by_stamp if s in run.bare.by_stamp]
+        if both:
+            run.overhead_p50_ms, run.overhead_p99_ms = float(np.median(both)), float(np.percentile(both, 99))
     return run
 
 
@@ -502,31 +522,40 @@ def _rate(rate: float) -> str:
     return "max" if rate == 0 else f"{rate:g}"
 
 
-def run_table(runs: list[Run], transports: bool = False) -> str:
+def e2e_table(runs: list[Run]) -> str:
     from skd_ros.bench import markdown_table
 
-    columns = "path,resolution,rate FPS,published,dropped,p50 ms,p99 ms,mean ms,pub Hz,camera-side ms".split(",")
-    headers = (["transport"] if transports else []) + columns
+    headers = [
+        "transport", "resolution", "rate FPS", "published", "node dropped", "node p50 ms", "node p99 ms",
+        "bare dropped", "bare p50 ms", "bare p99 ms", "overhead p50 ms", "overhead p99 ms", "camera-side ms",
+    ]  # fmt: skip
     rows = []
     for r in runs:
+        node = r.node or Latencies()
         rows.append(
-            ([r.transport] if transports else [])
-            + [
-                r.kind,
-                r.resolution,
-                _rate(r.rate),
-                r.published,
-                r.dropped,
-                _fmt(r.p50_ms),
-                _fmt(r.p99_ms),
-                _fmt(r.mean_ms),
-                _fmt(r.publish_hz, 1),
-                _fmt(r.camera_side_ms),
-            ]
+            [r.transport, r.resolution, _rate(r.rate), r.published, node.dropped, _fmt(node.p50_ms), _fmt(node.p99_ms)]
+            + [r.bare.dropped, _fmt(r.bare.p50_ms), _fmt(r.bare.p99_ms), _fmt(r.overhead_p50_ms)]
+            + [_fmt(r.overhead_p99_ms), _fmt(r.camera_side_ms)]
         )
-    table = markdown_table(headers, rows)
-    errors = [f"- {r.kind} {r.transport} {r.resolution} @ {_rate(r.rate)}: {r.error}" for r in runs if r.error]
-    return table + ("\n\nFailed runs:\n" + "\n".join(errors) if errors else "")
+    return markdown_table(headers, rows) + _errors(runs)
+
+
+def transport_table(runs: list[Run]) -> str:
+    from skd_ros.bench import markdown_table
+
+    rows = [
+        [r.transport, TRANSPORT_BY_NAME[r.transport].description, r.published, r.bare.dropped]
+        + [_fmt(r.bare.p50_ms), _fmt(r.bare.p99_ms), _fmt(r.camera_side_ms)]
+        for r in runs
+    ]
+    return markdown_table(
+        ["option", "what", "published", "dropped", "p50 ms", "p99 ms", "camera-side ms"], rows
+    ) + _errors(runs)
+
+
+def _errors(runs: list[Run]) -> str:
+    failed = [f"- {r.kind} `{r.transport}` {r.resolution} @ {_rate(r.rate)}: {r.error}" for r in runs if r.error]
+    return "\n\nFailed runs:\n\n" + "\n".join(failed) if failed else ""
 
 
 def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
@@ -535,14 +564,22 @@ def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    measured = [r for r in runs if r.latencies_ms]
-    if not measured:
+    series = []
+    for r in runs:
+        label = f"{r.transport}, {r.resolution} @ {_rate(r.rate)}"
+        if r.node is not None and r.node.by_stamp:
+            series.append((f"node: {label}", list(r.node.by_stamp.values()), "tab:orange"))
+        if r.bare.by_stamp:
+            series.append((f"bare: {label}", list(r.bare.by_stamp.values()), "tab:blue"))
+    if not series:
         return None
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    labels = [f"{r.kind} {r.transport}\n{r.resolution} @ {_rate(r.rate)}" for r in measured]
-    ax.boxplot([r.latencies_ms for r in measured], whis=(1, 99), showfliers=False)
-    ax.set_xticks(range(1, len(measured) + 1), labels, rotation=60, ha="right", fontsize=7)
-    ax.set(ylabel="stamp -> receive latency (ms), whiskers p1-p99", title=title, yscale="log")
+    fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(series) + 3), 5))
+    boxes = ax.boxplot([values for _, values, _ in series], whis=(1, 99), showfliers=False, patch_artist=True)
+    for box, (_, _, colour) in zip(boxes["boxes"], series, strict=True):
+        box.set_facecolor(colour)
+        box.set_alpha(0.5)
+    ax.set_xticks(range(1, len(series) + 1), [label for label, _, _ in series], rotation=60, ha="right", fontsize=7)
+    ax.set(ylabel="stamp -> receive latency (ms); box p25-p75, whiskers p1-p99", title=title, yscale="log")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -550,122 +587,105 @@ def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
     return path
 
 
-def _overhead(runs: list[Run], transport: str, resolution: str, rate: float) -> tuple[float | None, int | None]:
-    pick = {r.kind: r for r in runs if r.transport == transport and r.resolution == resolution and r.rate == rate}
-    if "node" not in pick or "bare" not in pick or pick["node"].error or pick["bare"].error:
-        return None, None
-    return pick["node"].p50_ms - pick["bare"].p50_ms, pick["node"].dropped
-
-
 def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
     """skd-bench's node section: (summary for the targets, Markdown lines, raw numbers)."""
     from tqdm import tqdm
 
     seconds, warmup = args.node_seconds, min(3.0, args.node_seconds)
-    domain = getattr(args, "domain_id", DEFAULT_DOMAIN_ID)
-    node = NodeOptions(weights=str(args.weights or ""))
+    node = NodeOptions(backend=args.node_backend, weights=str(args.weights or ""))
     resolutions = ["1920x1080"] if args.quick else list(RESOLUTIONS)
     rates = [30.0] if args.quick else [30.0, 0.0]
     transport_names = ["default", "shm"] if args.quick else [t.name for t in TRANSPORTS]
 
-    plan = [("transport", TRANSPORT_BY_NAME[name], "1920x1080", 30.0, "bare") for name in transport_names]
-    runs_transport: list[Run] = []
-    for _, transport, resolution, rate, kind in tqdm(plan, desc="transport options", unit="run"):
-        runs_transport.append(measure(kind, transport, resolution, rate, seconds, warmup, domain, node))
-    ok = [r for r in runs_transport if not r.error and r.dropped == 0] or [r for r in runs_transport if not r.error]
-    raw_only = [
-        r for r in ok if not TRANSPORT_BY_NAME[r.transport].compressed and not TRANSPORT_BY_NAME[r.transport].resize
+    def one(kind: str, transport: Transport, resolution: str, rate: float) -> Run:
+        return measure(kind, transport, resolution, rate, seconds, warmup, args.domain_id, node)
+
+    runs_transport = [
+        one("bare", TRANSPORT_BY_NAME[name], "1920x1080", 30.0)
+        for name in tqdm(transport_names, desc="transport options", unit="run")
     ]
-    best = min(raw_only or ok, key=lambda r: r.p50_ms).transport if ok else "default"
+    complete = [r for r in runs_transport if not r.error and r.bare.received and r.bare.dropped == 0]
+    raw = [
+        r
+        for r in complete
+        if not TRANSPORT_BY_NAME[r.transport].compressed and not TRANSPORT_BY_NAME[r.transport].resize
+    ]
+    best = min(raw, key=lambda r: r.bare.p50_ms).transport if raw else "default"
 
     e2e_plan = [
-        (kind, TRANSPORT_BY_NAME[t], res, rate)
+        (TRANSPORT_BY_NAME[t], res, rate)
         for t in dict.fromkeys(["default", best])
         for res in resolutions
         for rate in rates
-        for kind in ("bare", "node")
     ]
-    runs_e2e = [
-        measure(kind, transport, res, rate, seconds, warmup, domain, node)
-        for kind, transport, res, rate in tqdm(e2e_plan, desc="node end to end", unit="run")
-    ]
+    if not args.quick:  # what the camera-side options cost or save end to end
+        e2e_plan += [(TRANSPORT_BY_NAME[t], "1920x1080", 30.0) for t in ("resize-320", "jpeg")]
+    runs_e2e = [one("node", *plan) for plan in tqdm(e2e_plan, desc="node end to end", unit="run")]
     hot = profile_hot_path("1920x1080", 100 if args.quick else 300, node)
 
     figures = [
-        plot_runs(runs_e2e, figures_dir / "bench_node_latency.png", "saliency node vs bare transport"),
+        plot_runs(runs_e2e, figures_dir / "bench_node_latency.png", "saliency node vs bare transport (same runs)"),
         plot_runs(runs_transport, figures_dir / "bench_transport.png", "transport options, 1920x1080 @ 30 FPS, bare"),
     ]
-    overhead_default, drops_default = _overhead(runs_e2e, "default", "1920x1080", 30.0)
-    overhead_best, drops_best = _overhead(runs_e2e, best, "1920x1080", 30.0)
-    summary = {
-        "overhead_p50_ms_1080p": overhead_best if overhead_best is not None else overhead_default,
-        "drops_30fps_1080p": drops_best if overhead_best is not None else drops_default,
-        "transport": best,
-    }
+    target_run = next((r for r in runs_e2e if (r.transport, r.resolution, r.rate) == (best, "1920x1080", 30.0)), None)
+    summary = {"transport": best}
+    if (
+        target_run is not None
+        and target_run.node is not None
+        and target_run.overhead_p50_ms == target_run.overhead_p50_ms
+    ):
+        summary |= {"overhead_p50_ms_1080p": target_run.overhead_p50_ms, "drops_30fps_1080p": target_run.node.dropped}
     lines = [
         "## Node end to end",
         "",
-        "Separate processes: camera publisher -> `python -m skd_ros.node` (backend "
-        f"`{node.backend}`, 1 CPU thread, model at {node.resolution}x{node.resolution}) -> subscriber on "
-        "`~/saliency`, next to the same publisher -> an empty subscriber on the image topic (`bare`), in the same "
-        f"run. {seconds:g} s measured after {warmup:g} s of warm-up per run; latency = receive time - input stamp. "
-        "`max` = the publisher as fast as it can; there, drops by the node are its newest-frame policy (it skips "
-        "frames it has no time for), not losses.",
+        "Separate processes, one run per row: a camera publisher (bgr8 `sensor_msgs/Image`) -> `python -m "
+        f"skd_ros.node` (backend `{node.backend}`, {node.cpu_threads} CPU thread, model at "
+        f"{node.resolution}x{node.resolution}) -> a subscriber on `~/saliency`; and, in the same run from the same "
+        "publisher, an empty subscriber on the image topic (`bare`). Latency = receive time - the input frame's "
+        "stamp. **Overhead** = per frame, node latency - bare latency (frames both received), so load that hits "
+        f"both paths cancels out. {seconds:g} s measured after {warmup:g} s of warm-up. `max`: the publisher as fast "
+        "as it can; there the node's drops are its newest-frame policy (it skips frames it has no time for), "
+        "not losses. Camera-side ms: JPEG encoding or resizing in the publisher, after the stamp.",
         "",
-        run_table(runs_e2e, transports=True),
-        "",
-    ]
-    for transport in dict.fromkeys(["default", best]):
-        for res in resolutions:
-            overhead, drops = _overhead(runs_e2e, transport, res, 30.0)
-            if overhead is not None:
-                lines.append(
-                    f"- Node overhead over bare transport, `{transport}`, {res} @ 30 FPS: "
-                    f"**{overhead:+.2f} ms** p50, {drops} dropped."
-                )
-    lines += [
+        e2e_table(runs_e2e),
         "",
         "## Transport options (1920x1080 @ 30 FPS, publisher -> empty subscriber)",
         "",
-        markdown_table_transports(runs_transport),
+        transport_table(runs_transport),
         "",
-        f"Fastest raw-image configuration here: **`{best}`**"
+        f"Fastest raw-image option without drops in this run: **`{best}`**"
         + (f" ({TRANSPORT_BY_NAME[best].description})." if best in TRANSPORT_BY_NAME else "."),
         "",
         "## Where the node's time goes (cProfile, in-process, no transport)",
         "",
-        f"{hot.frames} frames at {hot.resolution}, {hot.backend}; mean per frame:",
+        f"{hot.frames} frames at {hot.resolution} through the node's own calls (decode, pairing, preprocess, "
+        f"inference, ROIs, output messages), {hot.backend}; mean per frame:",
         "",
         "\n".join(f"- {stage}: {ms:.3f} ms" for stage, ms in hot.stage_ms.items()),
         "",
         "Top functions by own time:",
         "",
         "```",
-        hot.top,
+        hot.top.rstrip(),
         "```",
         "",
     ]
     lines += [f"![{f.stem}]({os.path.relpath(f, args.out.parent)})\n" for f in figures if f]
-    raw = {
-        "e2e": [asdict(r) for r in runs_e2e],
-        "transport": [asdict(r) for r in runs_transport],
+    raw_numbers = {
+        "e2e": [_run_dict(r) for r in runs_e2e],
+        "transport": [_run_dict(r) for r in runs_transport],
         "hot_path": asdict(hot),
         "summary": summary,
     }
-    return summary, lines, raw
+    return summary, lines, raw_numbers
 
 
-def markdown_table_transports(runs: list[Run]) -> str:
-    from skd_ros.bench import markdown_table
-
-    rows = [
-        [r.transport, TRANSPORT_BY_NAME[r.transport].description, r.published, r.dropped]
-        + [_fmt(r.p50_ms), _fmt(r.p99_ms), _fmt(r.camera_side_ms), r.error]
-        for r in runs
-    ]
-    return markdown_table(
-        ["option", "what", "published", "dropped", "p50 ms", "p99 ms", "camera-side ms", "error"], rows
-    )
+def _run_dict(run: Run) -> dict:
+    out = asdict(run)
+    for side in ("bare", "node"):
+        if out[side] is not None:
+            out[side].pop("by_stamp")
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -684,11 +704,12 @@ def main(argv=None) -> int:
     pub.add_argument("--warmup", type=float, default=3.0)
     pub.add_argument("--compressed", action="store_true")
     pub.add_argument("--resize", nargs=2, type=int, default=None, metavar=("WIDTH", "HEIGHT"))
+    pub.add_argument("--subscribers", type=int, default=1, help="wait for this many matched subscriptions")
     sub = commands.add_parser("subscribe", help="child: the measuring subscriber")
     sub.add_argument("--topic", default=IMAGE_TOPIC)
     sub.add_argument("--wait-publisher", action="store_true")
     measure_cmd = commands.add_parser("measure", help="one measurement, printed as JSON")
-    measure_cmd.add_argument("--kind", choices=("bare", "node"), default="bare")
+    measure_cmd.add_argument("--kind", choices=("bare", "node"), default="bare", help="node: node and bare at once")
     measure_cmd.add_argument("--transport", choices=sorted(TRANSPORT_BY_NAME), default="default")
     measure_cmd.add_argument("--resolution", choices=sorted(RESOLUTIONS), default="1920x1080")
     measure_cmd.add_argument("--rate", type=float, default=30.0)
@@ -714,9 +735,7 @@ def main(argv=None) -> int:
         args.domain_id,
         NodeOptions(backend=args.backend),
     )
-    summary = asdict(result)
-    summary.pop("latencies_ms")
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(_run_dict(result), indent=1))
     return 0 if not result.error else 1
 
 
