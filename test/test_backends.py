@@ -213,3 +213,17 @@ def test_flop_count_matches_torch_flop_counter():
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         model(frames, frames)
     assert 2 * count_macs(model, 48, batch=2) == counter.get_total_flops()
+
+
+def test_bench_writes_a_report(tmp_path):
+    """skd-bench's model-only part end to end on a tiny grid: a table row per backend, the targets, figures."""
+    from skd_ros import bench
+
+    out = tmp_path / "BENCH.md"
+    args = ["--out", str(out), "--skip-node", "--skip-accuracy", "--resolutions", "32", "--batches", "1"]
+    args += ["--threads", "1", "--backends", "eager", "onnxruntime", "--budget", "0.02"]
+    assert bench.main(args) == 0
+    report = out.read_text()
+    assert "## Targets (issue 7)" in report and "| eager | fp32 | 32 | 1 |" in report
+    assert "| onnxruntime | fp32 | 32 | 1 |" in report
+    assert (tmp_path / "figures" / "bench_model_fps.png").stat().st_size > 0
