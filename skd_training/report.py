@@ -517,13 +517,14 @@ def write_reproduction_report(rep: Reproduction, report_path: str | Path, figure
     ]
     if synthetic:
         lines += [
-            f"* **Data: synthetic.** `{setup.get('data_path')}` is the procedurally generated aerial benchmark "
-            "(rendered top-down scenes with moving vehicles, people and boats; ground truth from *simulated* gaze, "
-            "not from human observers). It stands in for AVS1K, which is not redistributable. Absolute numbers are "
-            "therefore **not comparable** with the paper's; what can be compared is the *direction* of each finding.",
+            f"* **Data: synthetic.** `{setup.get('data_path')}`: {setup.get('data_description')}, procedurally "
+            "generated (`skd-make-synthetic`; rendered top-down scenes with moving vehicles, people and boats; "
+            "ground truth from *simulated* observers' gaze, not from human eye tracking). It stands in for AVS1K, "
+            "which is not redistributable. Absolute numbers are therefore **not comparable** with the paper's; "
+            "what can be compared is the *direction* of each finding.",
         ]
     else:
-        lines += [f"* **Data:** {setup.get('data_label')} at `{setup.get('data_path')}`."]
+        lines += [f"* **Data:** `{setup.get('data_path')}`: {setup.get('data_description')}."]
     lines += [
         "* **The paper's numbers** (quoted next to ours) are on the AVS1K test set, with DVA as spatial teacher "
         "and TSNet as temporal teacher. **Ours** use this repository's built-in teachers "
@@ -536,8 +537,14 @@ def write_reproduction_report(rep: Reproduction, report_path: str | Path, figure
         )
         + ". Metrics: the MIT saliency benchmark's definitions (`skd_training/metrics.py`), at the ground truth's "
         "resolution, means over videos; NSS is the primary metric, as in the paper.",
-        f"* Training: config `{setup.get('config')}` (preset `{setup.get('preset')}`)"
+        f"* Training: preset `{setup.get('preset')}` — {setup.get('preset_description', '')}. Config "
+        f"`{setup.get('config')}`"
         + (f" with `{' '.join(setup['overrides'])}`" if setup.get("overrides") else "")
+        + (
+            f"; training on every {setup['frame_steps'][0]}th frame, validation on every {setup['frame_steps'][1]}th"
+            if setup.get("frame_steps", (1, 1)) != (1, 1)
+            else ""
+        )
         + f"; base model R={rep.base_resolution}, lambda={rep.base_lambda:g}; seed(s) {setup.get('seeds', '0')}.",
         f"* Speed and memory measured on {setup.get('device', 'this machine')}; the paper used a GTX 1080Ti and one "
         "core of a 3.4 GHz CPU.",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import logging
 import platform
 import shlex
@@ -61,12 +62,17 @@ SYNTHETIC_MARKER = "synthetic.json"  # written by the synthetic benchmark genera
 
 @dataclass(frozen=True)
 class Preset:
-    """A size for the whole reproduction: which training config, which sweeps, how much evaluation."""
+    """A size for the whole reproduction: which training config, which sweeps, how much data and
+    evaluation. ``synthetic``: the generator preset (``skd-make-synthetic --preset``) used when the
+    data folder does not exist yet."""
 
     config: str
     resolutions: tuple[int, ...]
     lambdas: tuple[float, ...]
+    synthetic: str
     overrides: tuple[str, ...] = ()
+    train_frame_step: int = 1
+    val_frame_step: int = 1
     max_frames_per_video: int | None = None
     profile_seconds: float = 0.5  # timing per network for the FPS column
     description: str = ""
@@ -77,15 +83,36 @@ PRESETS = {
         config="default",
         resolutions=(32, 64, 128, 256),
         lambdas=(0.0, 0.25, 0.5, 0.75, 1.0),
+        synthetic="full",
         # teachers at 256 so that the R=256 students learn from soft labels of their own resolution
         overrides=("teacher_resolution=256", "data.unlabeled=[]"),
         max_frames_per_video=30,
-        description="the paper's resolutions and a lambda sweep, config `default` (hours on a CPU)",
+        description="config `default` on the full synthetic benchmark (300 clips at 1280x720): a GPU job",
+    ),
+    "medium": Preset(
+        config="default",
+        resolutions=(32, 64, 128, 256),
+        lambdas=(0.0, 0.25, 0.5, 0.75, 1.0),
+        synthetic="medium",
+        overrides=(
+            "data.unlabeled=[]",
+            "teachers.spatial.pretrain=null",
+            "teachers.spatial.epochs=3",
+            "teachers.temporal.epochs=3",
+            "students.epochs=8",
+            "fuse.epochs=5",
+        ),
+        train_frame_step=8,
+        val_frame_step=8,
+        max_frames_per_video=8,
+        description="config `default` with a small training budget (every 8th training frame, fewer epochs) "
+        "on the medium synthetic benchmark (60 clips at 640x360): about an hour on 2 CPU cores",
     ),
     "tiny": Preset(
         config="tiny",
         resolutions=(8, 16, 32),
         lambdas=(0.0, 0.5, 1.0),
+        synthetic="test",
         overrides=(
             "data.unlabeled=[]",
             "teachers.spatial.epochs=1",
@@ -267,19 +294,36 @@ def is_synthetic(data: Path) -> bool:
 
 
 def default_data(preset: str, work_dir: Path) -> Path:
-    return Path("runs/data/synthetic") if preset == "full" else work_dir / "data"
+    return work_dir / "data" if preset == "tiny" else Path(f"runs/data/synthetic_{preset}")
 
 
-def generate_synthetic(path: Path, preset: str) -> None:
-    try:  # the generator is only needed when the data is missing
-        from skd_training.data.synthetic import generate
-    except ImportError as exc:
-        raise DatasetError(
-            f"no data at {path} and the synthetic benchmark generator is not available ({exc}); "
-            "pass --data with an AVS1K-layout dataset (trainSet/validSet/testSet)"
-        ) from exc
-    log.info("no data at %s: generating the synthetic benchmark (%s size)", path, preset)
-    generate(path, size=preset)
+def generate_synthetic(path: Path, preset: Preset, progress: bool) -> None:
+    from skd_training.data import synthetic  # the generator is only needed when the data is missing
+
+    size = synthetic.PRESETS[preset.synthetic]
+    log.info(
+        "no data at %s: generating the %r synthetic benchmark (%d clips of %d frames at %dx%d)",
+        path,
+        preset.synthetic,
+        size.videos,
+        size.frames,
+        *size.size,
+    )
+    synthetic.generate(path, size.videos, size.frames, size.size, progress=progress)
+
+
+def describe_data(data: Path, source) -> str:
+    """The data in a sentence: clip count, frames and size from the synthetic generator's manifest."""
+    manifest = data / SYNTHETIC_MARKER
+    if manifest.is_file():
+        settings = json.loads(manifest.read_text())
+        width, height = settings["size"]
+        return (
+            f"synthetic benchmark, {len(source.videos)} clips of {settings['frames']} frames at "
+            f"{width}x{height} (generator version {settings['generator_version']}, seed {settings['seed']})"
+        )
+    frames = sum(v.num_frames for v in source.videos)
+    return f"{source.layout.upper()}-layout data, {len(source.videos)} videos, {frames} frames"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         if not data.exists():
             if args.data:
                 raise DatasetError(f"dataset {data} does not exist")
-            generate_synthetic(data, args.preset)
+            generate_synthetic(data, preset, progress)
         source = open_source(data)
         for split in ("train", "val", args.split):
             if split not in source.splits:
@@ -348,8 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
         overrides = [
             *preset.overrides,
-            f"data.train=[{{path: '{data}', split: train}}]",
-            f"data.val=[{{path: '{data}', split: val}}]",
+            f"data.train=[{{path: '{data}', split: train, frame_step: {preset.train_frame_step}}}]",
+            f"data.val=[{{path: '{data}', split: val, frame_step: {preset.val_frame_step}}}]",
             f"device={args.device}",
             f"progress={str(progress).lower()}",
             *args.overrides,
@@ -411,18 +455,16 @@ def main(argv: list[str] | None = None) -> int:
             "data_path": str(data),
             "data_label": args.data_label
             or ("synthetic benchmark" if synthetic else f"{source.layout.upper()}-layout data"),
+            "data_description": describe_data(data, source),
             "preset": args.preset,
+            "preset_description": preset.description,
             "config": preset.config,
-            "overrides": list(args.overrides),
+            "overrides": [*preset.overrides, *args.overrides],
+            "frame_steps": (preset.train_frame_step, preset.val_frame_step),
             "seeds": ", ".join(str(s) for s in range(args.seed, args.seed + args.repeats)),
             "device": device,
             "eval_dir": str(eval_dir),
-            "notes": []
-            if synthetic or args.preset != "tiny"
-            else [
-                "tiny preset: every model is trained for one epoch on tiny data; the numbers only show that "
-                "each step runs"
-            ],
+            "notes": [],
         },
         training=[trained[v.key] for v in plan.variants()],
     )
