@@ -203,12 +203,15 @@ class PretrainConfig:
 
 @dataclass
 class TeacherConfig:
-    """type: builtin (trained here), torchscript / onnx (a model file), precomputed (a folder of maps)."""
+    """type: builtin (trained here), torchscript / onnx (a model file), precomputed (a folder of maps).
+    frame_step: a built-in teacher trains on every n-th annotated training frame (a teacher step costs
+    many student steps; neighbouring video frames are nearly alike)."""
 
     type: str = "builtin"
     path: str | None = None
     normalization: str = "imagenet"
     widths: list[int] | None = None
+    frame_step: int = 1
     epochs: int = 4
     lr: float = 3e-4
     batch_size: int = 8
@@ -224,6 +227,8 @@ class TeacherConfig:
             raise ValueError(f"a {self.type} teacher needs a path")
         if self.normalization not in NORMALIZATIONS:
             raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
+        if self.frame_step < 1:
+            raise ValueError(f"frame_step must be >= 1, got {self.frame_step}")
 
 
 @dataclass
@@ -459,6 +464,10 @@ def annotated_subset(dataset: SaliencyVideoDataset) -> Dataset:
     return dataset if len(keep) == len(dataset) else Subset(dataset, keep)
 
 
+def every_nth(dataset: Dataset, step: int) -> Dataset:
+    return dataset if step == 1 else Subset(dataset, range(0, len(dataset), step))
+
+
 def soft_label_dir(run_dir: Path, kind: str, dataset: SaliencyVideoDataset) -> Path:
     return Path(run_dir) / "soft_labels" / kind / dataset.source.key
 
@@ -621,7 +630,7 @@ class Pipeline:
         criterion = cfg.loss.criterion()
         train_set, val_set = self._datasets(
             with_data,
-            lambda: self.data.train(teacher_res=True, annotated_only=True),
+            lambda: every_nth(self.data.train(teacher_res=True, annotated_only=True), cfg.frame_step),
             lambda: self.data.val(teacher_res=True),
         )
         return Stage(
@@ -643,6 +652,7 @@ class Pipeline:
                 "loss": asdict(cfg.loss),
                 "pretrained": cfg.pretrain is not None,
                 "data": self._data_fingerprint(False),
+                "frame_step": cfg.frame_step,
             },
         )
 
