@@ -44,7 +44,14 @@ from skd_ros.checkpoint import CheckpointError
 from skd_ros.runtime import SaliencyEstimator
 from skd_training.baselines import default_baselines
 from skd_training.data.layouts import DatasetError, open_source
-from skd_training.distill import ConfigError, _git_commit, load_config, run_pipeline
+from skd_training.distill import (
+    ConfigError,
+    _git_commit,
+    apply_overrides,
+    config_from_dict,
+    read_config_file,
+    run_pipeline,
+)
 from skd_training.evaluate import (
     baseline_predictor,
     evaluate,
@@ -234,11 +241,10 @@ def _prepare(variant: Variant, run_dir: Path, base_dir: Path) -> None:
         shutil.copytree(base_dir / f"student_{kind}", target)
 
 
-def train_variants(
-    plan: Plan, config: str, overrides: list[str], work_dir: Path, retrain: bool, progress: bool
-) -> dict[str, dict]:
-    """Run every variant's stages (base first); returns per variant its run dir, final checkpoint and
-    validation metrics."""
+def train_variants(plan: Plan, config: dict, work_dir: Path, retrain: bool, progress: bool) -> dict[str, dict]:
+    """Run every variant's stages (base first) from one resolved ``config`` (so that every run sees the
+    same settings, whatever happens to the config files meanwhile); returns per variant its run dir,
+    final checkpoint and validation metrics."""
     results = {}
     base_dir = work_dir / plan.base.key
     variants = plan.variants()
@@ -252,7 +258,7 @@ def train_variants(
             stages=variant.stages,
             resume=not retrain,
             overwrite=retrain,
-            overrides=[*overrides, *variant.overrides(run_dir)],
+            overrides=variant.overrides(run_dir),
         )
         results[variant.key] = {
             "name": variant.name,
@@ -400,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if not any(o.startswith("data.cache_dir=") for o in overrides):
             overrides.append(f"data.cache_dir={work_dir / 'cache'}")
-        base_config = load_config(preset.config, overrides)
+        config = config_from_dict(apply_overrides(read_config_file(preset.config), overrides)).to_dict()
+        base_config = config_from_dict(config)
         plan = make_plan(
             base_config.resolution,
             base_config.students.lam,
@@ -410,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
             args.repeats,
             ablations=not args.no_ablations,
         )
-        trained = train_variants(plan, preset.config, overrides, work_dir, args.retrain, progress)
+        trained = train_variants(plan, config, work_dir, args.retrain, progress)
         fused, students, teachers, baselines = build_predictors(plan, trained, work_dir, args.device, args.backend)
         predictors = [*fused.values(), *students, *teachers, *baselines]
         max_frames = args.max_frames_per_video or preset.max_frames_per_video
