@@ -163,10 +163,12 @@ def test_rosbag_layout_with_ground_truth_topics(tmp_path):
     bags = tmp_path / "bags"
     bags.mkdir()
     write_test_bag(bags / "Vehicle_flight", frames=4, width=WIDTH, height=HEIGHT, storage="mcap")
+    write_test_bag(bags / "Human_flight", frames=3, width=WIDTH, height=HEIGHT, storage="sqlite3", compressed=True)
     plain = SaliencyVideoDataset(bags, topic="/camera/image_raw", resolution=16, teacher_resolution=None)
-    assert plain.source.layout == "rosbag" and len(plain) == 4 and not plain[0]["has_density"]
-    assert plain[0]["category"] == "Vehicle"
+    assert plain.source.layout == "rosbag" and len(plain) == 7 and not plain[0]["has_density"]
+    assert {v.name: v.category for v in plain.videos} == {"Human_flight": "Human", "Vehicle_flight": "Vehicle"}
     assert_pairing(plain, "Vehicle_flight")
+    assert_pairing(plain, "Human_flight")
     source = open_source(
         bags,
         topic="/camera/image_raw",

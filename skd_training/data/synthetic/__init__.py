@@ -163,6 +163,29 @@ def generate(
     return [json.loads((root / "synthetic" / f"{video_plan(i)[0]}.json").read_text()) for i in range(n_videos)]
 
 
+def preview(
+    path: str | Path, seed: int = 0, count: int = 8, size: tuple[int, int] = (640, 360), frame: int = 30
+) -> Path:
+    """A PNG grid of ``count`` clips (videos 0..count-1 of ``seed``): frame ``frame`` of each, beside the same
+    frame with its ground-truth density as a heat map, labelled with category, scene and camera."""
+    tiles = []
+    for index in range(count):
+        name, category, _ = video_plan(index)
+        clip = Clip(seed, index, size[0], size[1], frame + 1, 30.0, category)
+        image = clip.frame(frame)
+        heat = cv2.applyColorMap(np.round(clip.density(frame) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        overlay = cv2.addWeighted(image, 0.55, heat, 0.45, 0)
+        for x, y in clip.gaze.points[frame]:
+            cv2.circle(overlay, (round(x), round(y)), 3, (255, 255, 255), 1, cv2.LINE_AA)
+        label = f"{name} {clip.scene} {clip.camera_mode} {clip.footprint:.0f} m"
+        cv2.putText(image, label, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+        tiles.append(np.hstack([image, overlay]))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack(tiles))
+    return path
+
+
 def _size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
@@ -186,7 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=None, help="processes (default: min(2, cores))")
     parser.add_argument("--format", choices=FORMATS, default="png", help="frame image format (maps are always PNG)")
+    parser.add_argument(
+        "--preview", action="store_true", help="only write OUT/preview.png: frames and ground truth of 8 clips"
+    )
     args = parser.parse_args(argv)
+    if args.preview:
+        print(f"wrote {preview(Path(args.out) / 'preview.png', args.seed)}")
+        return 0
     preset = PRESETS[args.preset]
     videos, frames, size = args.videos or preset.videos, args.frames or preset.frames, args.size or preset.size
     started = time.perf_counter()
@@ -201,4 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["AttentionModel", "CATEGORIES", "Clip", "PRESETS", "generate", "main", "render_clip", "video_plan"]
+__all__ = [
+    "AttentionModel",
+    "CATEGORIES",
+    "Clip",
+    "PRESETS",
+    "generate",
+    "main",
+    "preview",
+    "render_clip",
+    "video_plan",
+]

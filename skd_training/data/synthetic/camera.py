@@ -11,7 +11,8 @@ import numpy as np
 CAMERA_MODES = ("pan", "track", "hover", "orbit")
 MAX_ROTATION = math.radians(8.0)  # over a whole clip
 ZOOM_RANGE = (0.88, 1.15)  # relative to the base scale, over a whole clip
-MAX_SPEED = 6.0  # m/s
+MAX_SPEED = 6.0  # m/s, panning
+TRACK_SPEED = 30.0  # m/s, following a vehicle
 
 
 @dataclass
@@ -92,22 +93,22 @@ def plan_camera(
     position = np.asarray(start, np.float64) - (0.5 * speed * duration) * np.array(
         [math.cos(heading), math.sin(heading)]
     )
-    if mode == "track" and follow is not None:
+    velocity = np.zeros(2)
+    if mode == "track" and follow is not None:  # already following when the clip starts
         position = follow[0] + rng.normal(0, 3.0, 2)
         away = position - start
         if np.linalg.norm(away) > travel:
             position = start + away * (travel / np.linalg.norm(away))
-    velocity = np.zeros(2)
+        velocity = (follow[min(1, frames - 1)] - follow[0]) / dt
     shake = np.zeros(2)
     for t in range(frames):
         time = t * dt
         if mode == "track" and follow is not None:
             wanted = (follow[t] - position) * 1.2 + (follow[min(t + 1, frames - 1)] - follow[t]) / dt
-            change = np.clip(wanted - velocity, -3.0 * dt, 3.0 * dt)
-            velocity = velocity + change
+            velocity = velocity + np.clip(wanted - velocity, -8.0 * dt, 8.0 * dt)
             norm = np.linalg.norm(velocity)
-            if norm > MAX_SPEED:
-                velocity *= MAX_SPEED / norm
+            if norm > TRACK_SPEED:
+                velocity *= TRACK_SPEED / norm
         else:
             heading += turn * dt
             velocity = speed * np.array([math.cos(heading), math.sin(heading)])

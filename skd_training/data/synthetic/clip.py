@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from skd_training.data.synthetic.actors import Simulation
-from skd_training.data.synthetic.camera import ZOOM_RANGE, plan_camera, view_half_extent
+from skd_training.data.synthetic.camera import MAX_SPEED, TRACK_SPEED, ZOOM_RANGE, plan_camera, view_half_extent
 from skd_training.data.synthetic.noise import fractal_noise, smoothstep
 from skd_training.data.synthetic.observers import SEMANTIC, AttentionModel, Candidates, simulate_gaze
 from skd_training.data.synthetic.scenes import Focus, build_scene, choose_scene
@@ -106,7 +106,9 @@ class Clip:
         self.base_scale = self.width / self.footprint
         self.camera_mode = _weighted(rng, CAMERA_CHOICES[self.category])
         duration = max(self.frames - 1, 1) / self.fps
-        self.travel = min(6.0 * duration, 0.3 * self.footprint)
+        # how far the camera may move: panning drones drift slowly, a followed vehicle sets the pace
+        limits = (TRACK_SPEED, 1.0) if self.camera_mode == "track" else (MAX_SPEED, 0.3)
+        self.travel = min(limits[0] * duration, limits[1] * self.footprint)
         view = view_half_extent(self.size, self.base_scale)
         half = view + self.travel + 10.0
         world_size = tuple(2 * half)
@@ -240,20 +242,20 @@ class Clip:
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.index, t, 1]))
         w, h = self.size
         time = t / self.fps
-        image = rgb.astype(np.float32)
         gain = p.gain * (1.0 + p.drift * math.sin(2 * math.pi * time / p.drift_period + p.drift_phase))
-        image *= (gain * np.asarray(p.white_balance, np.float32))[None, None, :]
+        light = self._vignette()  # per-pixel gain: vignetting x cloud shadows
         if p.clouds > 0:
             origin = (np.asarray(self.cloud_origin) + np.asarray(p.wind) * time) / CLOUD_CELL_M
             matrix = self.camera.matrix(t, 1.0 / CLOUD_CELL_M, origin=origin)
             cloud = cv2.warpAffine(
                 self.cloud_field, matrix, self.size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101
             )
-            image *= (1.0 - p.clouds * cloud)[..., None]
+            light = light * (1.0 - p.clouds * cloud)
+        image = rgb.astype(np.float32)
+        image *= light[..., None]
+        image *= (gain * (1.0 - p.haze) * np.asarray(p.white_balance, np.float32))[None, None, :]
         if p.haze > 0:
-            image += (np.float32([190, 198, 208]) - image) * p.haze
-        if p.vignette > 0:
-            image *= self._vignette()[..., None]
+            image += np.float32([190, 198, 208]) * p.haze
         sigma = p.blur * w / 1280
         if t:
             shift = self.camera.to_screen(t, self.camera.centre[t - 1][None])[0] - np.array(self.size) / 2
@@ -262,11 +264,21 @@ class Clip:
                 image = cv2.filter2D(image, -1, _line_kernel(streak, math.atan2(shift[1], shift[0])))
         if sigma > 0.3:
             image = cv2.GaussianBlur(image, (0, 0), sigma)
-        image += rng.standard_normal(image.shape, dtype=np.float32) * p.noise
-        image = np.clip(image + 0.5, 0, 255).astype(np.uint8)
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        # sensor noise: one of a few per-clip noise fields, shifted at random (drawing fresh noise per frame
+        # costs more than the rest of the camera model)
+        pool = self._noise_pool()
+        noise = np.roll(pool[rng.integers(len(pool))], (int(rng.integers(h)), int(rng.integers(w))), axis=(0, 1))
+        image += noise * p.noise
+        np.clip(image + 0.5, 0, 255, out=image)
+        bgr = cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_RGB2BGR)
         ok, encoded = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, p.jpeg])
         return cv2.imdecode(encoded, cv2.IMREAD_COLOR) if ok else bgr
+
+    def _noise_pool(self) -> list[np.ndarray]:
+        if not hasattr(self, "_noise"):
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.index, 2]))
+            self._noise = [rng.standard_normal((self.height, self.width, 3), dtype=np.float32) for _ in range(4)]
+        return self._noise
 
     def _vignette(self) -> np.ndarray:
         if not hasattr(self, "_vignette_map"):

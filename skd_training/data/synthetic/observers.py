@@ -117,13 +117,16 @@ class Gaze:
         return fixation
 
     def density_map(self, t: int, size: tuple[int, int], sigma_px: float) -> np.ndarray:
-        """Sum of Gaussians at the gaze points, max 1 (separable: one small matrix product)."""
+        """Sum of Gaussians at the gaze points (each cut at 4 sigma), scaled to a maximum of 1."""
         w, h = size
-        x = np.arange(w, dtype=np.float32)
-        y = np.arange(h, dtype=np.float32)
-        gx = np.exp(-((x[None, :] - self.points[t, :, 0:1]) ** 2) / (2 * sigma_px**2))
-        gy = np.exp(-((y[None, :] - self.points[t, :, 1:2]) ** 2) / (2 * sigma_px**2))
-        density = gy.T.astype(np.float32) @ gx.astype(np.float32)
+        density = np.zeros((h, w), np.float32)
+        reach = 4.0 * sigma_px
+        for x, y in self.points[t]:
+            x0, x1 = max(0, int(x - reach)), min(w, int(x + reach) + 2)
+            y0, y1 = max(0, int(y - reach)), min(h, int(y + reach) + 2)
+            gx = np.exp(-((np.arange(x0, x1, dtype=np.float32) - x) ** 2) / (2 * sigma_px**2))
+            gy = np.exp(-((np.arange(y0, y1, dtype=np.float32) - y) ** 2) / (2 * sigma_px**2))
+            density[y0:y1, x0:x1] += gy[:, None] * gx[None, :]
         peak = density.max()
         return density / peak if peak > 0 else density
 

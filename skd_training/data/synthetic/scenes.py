@@ -25,7 +25,6 @@ from skd_training.data.synthetic.sprites import Layer, Light, draw_layers, ellip
 from skd_training.data.synthetic.world import (
     FIELD,
     FREE,
-    PARKING,
     ROOFS,
     TREE,
     WALK,
@@ -267,6 +266,63 @@ def _scatter_buildings(
         b.building(centre, dims, orientation, rng.uniform(*height), roof, colour)
 
 
+def _fill_blocks(b: _Builder, focus: Focus, origin, angle: float, spacing: float, reach: int) -> None:
+    """City blocks of a street grid: perimeter buildings around a courtyard, one large building, a few
+    detached buildings with a car park, a small park or a car park, each block chosen at random."""
+    rng = b.rng
+    direction = np.array([math.cos(angle), math.sin(angle)])
+    normal = np.array([-direction[1], direction[0]])
+    inner = spacing - 2 * (7.5 + 4.0 + 1.0)  # widest road half-width, pavement, setback
+    grown = Focus(focus.centre, focus.half * 1.3 + spacing / 2)
+    if inner < 12:
+        return
+    for i in range(-reach, reach):
+        for j in range(-reach, reach):
+            centre = origin + direction * (i + 0.5) * spacing + normal * (j + 0.5) * spacing
+            if not grown.contains(centre) or b.zone_at(centre) != FREE:
+                continue
+            kind = rng.choice(5, p=[0.55, 0.2, 0.12, 0.05, 0.08])
+            if kind == 0:  # perimeter lots facing the four streets
+                for side in range(4):
+                    along = direction if side % 2 == 0 else normal
+                    out = normal if side % 2 == 0 else direction
+                    sign = 1 if side < 2 else -1
+                    u = -inner / 2 + rng.uniform(0, 3)
+                    while u < inner / 2 - 8:
+                        frontage = min(rng.uniform(10, 24), inner / 2 - u)
+                        depth = rng.uniform(9, min(18, inner / 2 - 3))
+                        at = centre + along * (u + frontage / 2) + out * sign * (inner / 2 - depth / 2)
+                        roof = "flat" if rng.random() < 0.7 else "gable"
+                        colour = np.asarray(ROOFS[rng.integers(len(ROOFS))]) * rng.uniform(0.85, 1.1)
+                        heading = math.atan2(along[1], along[0])
+                        b.building(at, (frontage - 0.6, depth), heading, rng.uniform(6, 24), roof, colour, margin=0.0)
+                        u += frontage + rng.uniform(0, 2.5)
+                b.tree_cluster(centre, rng.integers(0, 5), inner * 0.12, (2.0, 4.0), allowed=(FREE, TREE))
+            elif kind == 1:  # one large building
+                size = (inner * rng.uniform(0.6, 0.92), inner * rng.uniform(0.5, 0.85))
+                colour = np.asarray(ROOFS[rng.choice([1, 2, 3, 5])]) * rng.uniform(0.9, 1.1)
+                b.building(centre, size, angle, rng.uniform(8, 35), "flat", colour)
+            elif kind == 2:  # detached buildings and a car park
+                lot = (inner * 0.9, inner * 0.35)
+                b.parking(centre - normal * inner * 0.28, lot, angle, rng.uniform(0.3, 0.9))
+                for _ in range(rng.integers(1, 4)):
+                    at = centre + normal * inner * 0.2 + direction * rng.uniform(-0.3, 0.3) * inner
+                    size = (rng.uniform(12, 25), rng.uniform(10, 18))
+                    b.building(
+                        at,
+                        size,
+                        angle,
+                        rng.uniform(5, 15),
+                        "flat" if rng.random() < 0.6 else "hip",
+                        np.asarray(ROOFS[rng.integers(len(ROOFS))]),
+                    )
+            elif kind == 3:  # a small park
+                b.path(np.array([centre - direction * inner / 2, centre + direction * inner / 2]), 2.5)
+                b.tree_cluster(centre, rng.integers(6, 16), inner * 0.25, (2.0, 5.0), allowed=(FREE, TREE, WALK))
+            else:
+                b.parking(centre, (inner * 0.95, inner * 0.9), angle, rng.uniform(0.2, 0.9))
+
+
 def _street_trees(b: _Builder, roads, spacing=(8, 13)) -> None:
     for road in roads:
         if road.sidewalk <= 0:
@@ -318,12 +374,8 @@ def build_scene(rng, scene: str, category: str, size_m, scale: float, focus: Foc
             style = ("dome", "tower", "stadium", "church")[rng.integers(4)]
             b.plaza(landmark_at, (spacing * 0.7, spacing * 0.7), angle)
             b.landmark_building(landmark_at, style)
-        for _ in range(rng.integers(1, 3)):
-            centre = focus.sample(rng, 1.2)
-            size = (rng.uniform(25, 50), rng.uniform(16, 32))
-            if b.free(_box(centre, size, angle), (FREE,), 1.0):
-                b.parking(centre, size, angle, rng.uniform(0.3, 0.9))
-        _scatter_buildings(b, focus, 300 if scene == "urban" else 120, angle=angle)
+        _fill_blocks(b, focus, origin, angle, spacing, reach)
+        _scatter_buildings(b, focus, 60, angle=angle)
         _street_trees(b, b.roads)
         _fill_trees(b, focus, 12)
         for road in b.roads:
@@ -332,7 +384,7 @@ def build_scene(rng, scene: str, category: str, size_m, scale: float, focus: Foc
         if main == "Human":
             people.pavement_walkers(b.roads, rng.integers(14, 30))
             people.standing_people(rng.integers(3, 10))
-            people.traffic(b.roads, gap=(80, 250), speed=(4, 9))
+            people.traffic(b.roads, gap=(80, 250), speed=(4, 9), limit=int(rng.integers(0, 5)))
         elif main == "Vehicle":
             people.traffic(b.roads, gap=(18, 50))
             people.pavement_walkers(b.roads, rng.integers(2, 8))
@@ -540,6 +592,3 @@ def _draw_bales(b: _Builder, light: Light) -> None:
         draw_layers(
             b.canvas, [Layer(place(ellipse(0.9, 0.9, 12), b.px(thing.centre), 0.0, b.scale), (0.70, 0.60, 0.36))]
         )
-
-
-__all__ = ["CATEGORY_SCENES", "Focus", "build_scene", "choose_scene", "PARKING", "TREE"]

@@ -514,10 +514,11 @@ class _Builder:
         )
 
     # -- buildings ---------------------------------------------------------------------------------
-    def building(self, centre, size, angle: float, height: float, roof: str, colour, record=True) -> bool:
-        """A building with a ``flat``, ``gable`` or ``hip`` roof, if its footprint is free."""
+    def building(self, centre, size, angle: float, height: float, roof: str, colour, record=True, margin=1.5) -> bool:
+        """A building with a ``flat``, ``gable`` or ``hip`` roof, if its footprint (grown by ``margin``
+        metres) is free."""
         outline = _box(centre, size, angle)
-        if not self.free(outline, (FREE, FIELD), margin_m=1.5):
+        if not self.free(outline, (FREE, FIELD), margin_m=margin):
             return False
         self.zone_poly(outline, BUILDING)
         length, width = size
