@@ -101,7 +101,8 @@ TRANSPORTS = (
     ),
     Transport(
         "datasharing",
-        "Fast DDS data sharing on (config/fastdds_datasharing.xml)",
+        "fastdds_shm.xml + data sharing AUTOMATIC (config/fastdds_datasharing.xml); Fast DDS shares only bounded "
+        "types, so for sensor_msgs/Image this is the shared-memory transport again",
         profile="fastdds_datasharing.xml",
     ),
     Transport("jpeg", "JPEG CompressedImage (quality 90), encoded camera-side after the stamp", compressed=True),
@@ -125,7 +126,11 @@ class Latencies:
     def of(cls, window: list[int], received: list[tuple[int, int]]) -> Latencies:
         in_window = set(window)
         by_stamp = {stamp: (now - stamp) / 1e6 for stamp, now in received if stamp in in_window}
-        result = cls(received=len(by_stamp), dropped=len(window) - len(by_stamp), by_stamp=by_stamp)
+        return cls.from_latencies(by_stamp, dropped=len(window) - len(by_stamp))
+
+    @classmethod
+    def from_latencies(cls, by_stamp: dict[int, float], dropped: int) -> Latencies:
+        result = cls(received=len(by_stamp), dropped=dropped, by_stamp=by_stamp)
         if by_stamp:
             values = np.fromiter(by_stamp.values(), float)
             result.p50_ms, result.p99_ms = float(np.median(values)), float(np.percentile(values, 99))
@@ -624,10 +629,12 @@ def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
     def one(kind: str, transport: Transport, resolution: str, rate: float) -> Run:
         return measure(kind, transport, resolution, rate, seconds, warmup, args.domain_id, node)
 
-    runs_transport = [
-        one("bare", TRANSPORT_BY_NAME[name], "1920x1080", 30.0)
-        for name in tqdm(transport_names, desc="transport options", unit="run")
-    ]
+    # Rounds interleave the options, so that a burst of load elsewhere does not decide the ranking alone.
+    plan = [name for _ in range(args.transport_rounds) for name in transport_names]
+    rounds: dict[str, list[Run]] = {name: [] for name in transport_names}
+    for name in tqdm(plan, desc="transport options", unit="run"):
+        rounds[name].append(one("bare", TRANSPORT_BY_NAME[name], "1920x1080", 30.0))
+    runs_transport = [pool(runs) for runs in rounds.values()]
     complete = [r for r in runs_transport if not r.error and r.bare.received and r.bare.dropped == 0]
     raw = [
         r
@@ -740,6 +747,22 @@ def findings(hot: HotPath, runs_e2e: list[Run], runs_transport: list[Run], best:
         )
     lines.append("")
     return lines
+
+
+def pool(runs: list[Run]) -> Run:
+    """Several runs of one configuration as one: frames and drops added up, percentiles over all frames."""
+    first = runs[0]
+    ok = [r for r in runs if not r.error]
+    merged = Run(kind=first.kind, transport=first.transport, resolution=first.resolution, rate=first.rate)
+    merged.error = "; ".join(r.error for r in runs if r.error)
+    if not ok:
+        return merged
+    merged.published = sum(r.published for r in ok)
+    merged.publish_hz = float(np.mean([r.publish_hz for r in ok]))
+    merged.camera_side_ms = float(np.mean([r.camera_side_ms for r in ok]))
+    by_stamp = {stamp: ms for r in ok for stamp, ms in r.bare.by_stamp.items()}
+    merged.bare = Latencies.from_latencies(by_stamp, dropped=sum(r.bare.dropped for r in ok))
+    return merged
 
 
 def _run_dict(run: Run) -> dict:

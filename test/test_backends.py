@@ -227,3 +227,18 @@ def test_bench_writes_a_report(tmp_path):
     assert "## Targets (issue 7)" in report and "| eager | fp32 | 32 | 1 |" in report
     assert "| onnxruntime | fp32 | 32 | 1 |" in report
     assert (tmp_path / "figures" / "bench_model_fps.png").stat().st_size > 0
+
+
+def test_node_bench_latency_accounting():
+    """Drops are frames of the measured window that never arrived; pooled runs add up frames and drops."""
+    from skd_ros.bench_node import Latencies, Run, pool
+
+    ms = 1_000_000
+    first = Latencies.of([1, 2, 3], [(0, 5 * ms), (1, 1 + 4 * ms), (3, 3 + 6 * ms)])  # stamp 0: before the window
+    assert (first.received, first.dropped, first.p50_ms) == (2, 1, 5.0)
+    runs = [Run("bare", "shm", "1920x1080", 30.0, published=3, bare=first)]
+    runs.append(Run("bare", "shm", "1920x1080", 30.0, published=2, bare=Latencies.of([7, 8], [(7, 7 + 2 * ms)])))
+    runs.append(Run("bare", "shm", "1920x1080", 30.0, error="no subscriber matched"))
+    merged = pool(runs)
+    assert (merged.published, merged.bare.received, merged.bare.dropped) == (5, 3, 2)
+    assert merged.bare.p50_ms == 4.0 and "no subscriber matched" in merged.error
