@@ -459,6 +459,7 @@ def plot_model(rows: list[ModelRow], sgemm: float, path_fps: Path, path_ratio: P
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     one_thread = [r for r in rows if r.threads == 1]
     if not one_thread:
@@ -474,16 +475,12 @@ def plot_model(rows: list[ModelRow], sgemm: float, path_fps: Path, path_ratio: P
         if batch == 1:
             res = sorted(PAPER_TABLE_V)
             ax.plot(res, [PAPER_TABLE_V[r][1] for r in res], "k--", marker="s", label="paper, 1 CPU core (TF)")
-        ax.set(
-            xscale="log",
-            yscale="log",
-            xlabel="resolution R (R x R)",
-            ylabel="frames per second",
-            title=f"model only, 1 thread, batch {batch}",
-        )
-        ax.set_xticks(
-            sorted({r.resolution for r in one_thread}), [str(r) for r in sorted({r.resolution for r in one_thread})]
-        )
+        ax.set_xscale("log", base=2)
+        ax.set(yscale="log", xlabel="resolution R (R x R)", ylabel="frames per second")
+        ax.set_title(f"model only, 1 thread, batch {batch}")
+        resolutions = sorted({r.resolution for r in one_thread})
+        ax.set_xticks(resolutions, [str(r) for r in resolutions])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -514,8 +511,9 @@ def plot_model(rows: list[ModelRow], sgemm: float, path_fps: Path, path_ratio: P
             title=f"how close to the hardware limit: 1 thread, batch {batch}",
         )
         ax.grid(True, axis="y", alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(path_ratio, dpi=110)
     plt.close(fig)
     return [path_fps, path_ratio]

@@ -608,7 +608,7 @@ def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
         box.set_facecolor(colour)
         box.set_alpha(0.5)
     ax.set_xticks(range(1, len(series) + 1), [label for label, _, _ in series], rotation=60, ha="right", fontsize=7)
-    ax.set(ylabel="stamp -> receive latency (ms); box p25-p75, whiskers p1-p99", title=title, yscale="log")
+    ax.set(ylabel="stamp -> receive latency (ms)", title=f"{title}; box p25-p75, whiskers p1-p99", yscale="log")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
