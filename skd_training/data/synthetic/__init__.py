@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import sys
 import time
@@ -153,7 +154,9 @@ def generate(
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     with tqdm(total=len(jobs), unit="video", desc="synthetic clips", disable=not progress or not jobs) as bar:
         if workers > 1 and len(jobs) > 1:
-            with ProcessPoolExecutor(workers) as pool:
+            # spawn, not fork: forking a process that already runs torch/OpenCV/DDS threads can copy a held
+            # lock into the child, which then hangs forever (seen under pytest after other tests ran)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 for _ in pool.map(_write_video, jobs):
                     bar.update(1)
         else:
