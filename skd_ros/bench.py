@@ -317,7 +317,7 @@ def run_accuracy(
         scores = result.overall_of(row.backend)
         row.nss, row.cc, row.frames = scores["NSS"], scores["CC"], scores["frames"]
         row.d_nss, row.d_cc = row.nss - fp32["NSS"], row.cc - fp32["CC"]
-    return rows, f"NSS/CC on {data} (split {split!r})"
+    return rows, f"NSS/CC on {data}, split {split!r}, {rows[0].frames} frames (at most {max_frames} per video)"
 
 
 CPU = torch.device("cpu")
