@@ -370,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="inference backend of the fused models (skd_ros.backends; default eager, the reference)",
     )
     parser.add_argument("--retrain", action="store_true", help="retrain every stage instead of reusing finished ones")
+    parser.add_argument(
+        "--note", action="append", default=[], help="a sentence to add to the report's notes (repeatable)"
+    )
     parser.add_argument("--no-progress", action="store_true")
     return parser
 
@@ -471,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             "seeds": ", ".join(str(s) for s in range(args.seed, args.seed + args.repeats)),
             "device": device,
             "eval_dir": str(eval_dir),
-            "notes": [],
+            "notes": list(args.note),
         },
         training=[trained[v.key] for v in plan.variants()],
     )

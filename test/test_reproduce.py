@@ -160,6 +160,8 @@ def tiny_reproduction(tmp_path_factory):
         "1",
         "--device",
         "cpu",
+        "--note",
+        "a note from whoever ran it",
         "--no-progress",
     ]
     assert main(argv) == 0
@@ -200,7 +202,7 @@ def test_tiny_reproduction_writes_every_section(tiny_reproduction):
     for claim in ("beats each ablation", "lambda around 0.5", "heuristic baselines", "its teachers"):
         assert claim in text
     assert "**Data: synthetic.**" in text and "4 clips of 6 frames at 96x64" in text
-    assert "numbers mean nothing" in text
+    assert "numbers mean nothing" in text and "* Note: a note from whoever ran it" in text
     for name in ("roc", "examples", "resolution", "ablation", "lambda"):
         figure = tiny_reproduction["figures"] / f"reproduction_{name}.png"
         assert figure.stat().st_size > 0
