@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 from test_data_layouts import make_avs1k
+from torch.utils.data import DataLoader
 
 from skd_training.data import DatasetError, SaliencyVideoDataset, build_soft_label_cache, open_source
 from skd_training.data.cache import FrameCache
@@ -31,6 +32,13 @@ def test_cached_items_equal_direct_decoding(tmp_path):
     assert cached.cache is not None
     assert_same_items(direct, cached)
     assert not list((tmp_path / "cache").rglob("*.partial"))
+    # worker processes reopen the memory maps themselves
+    batches = list(DataLoader(cached, batch_size=4, num_workers=2))
+    torch.testing.assert_close(
+        torch.cat([b["current_hr"] for b in batches]),
+        torch.stack([direct[i]["current_hr"] for i in range(len(direct))]),
+    )
+    assert sum((b["video"] for b in batches), []) == [video for video, _ in direct.items]
 
 
 class Interrupt(KeyboardInterrupt):

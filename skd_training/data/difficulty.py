@@ -191,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         evaluation = evaluate(
-            predictors, source, args.split, max_frames_per_video=args.max_frames_per_video, seed=args.seed
+            predictors,
+            source,
+            args.split,
+            max_frames_per_video=args.max_frames_per_video,
+            seed=args.seed,
+            profile=False,
         )
     except (DatasetError, ValueError) as exc:
         print(f"skd-synthetic-difficulty: error: {exc}", file=sys.stderr)
