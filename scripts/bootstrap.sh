@@ -19,7 +19,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.skd_ros-installed
-wanted=$(cat requirements.txt requirements-dev.txt setup.py setup.cfg package.xml | sha256sum | cut -d' ' -f1)
+wanted=$(cat requirements*.txt setup.py setup.cfg package.xml | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     echo "bootstrap: .venv is up to date"
     exit 0
