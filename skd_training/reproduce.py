@@ -167,12 +167,16 @@ class Plan:
     lambdas: dict[float, list[Variant]] = field(default_factory=dict)
 
     def variants(self) -> list[Variant]:
+        """Every run once, cheapest first after the base: the higher resolutions (the costliest runs)
+        come last, so that an interrupted reproduction has everything else."""
+        higher = [v for r, v in sorted(self.resolution.items()) if r > self.base.resolution]
         seen, out = set(), []
         for v in [
             self.base,
-            *self.resolution.values(),
+            *[v for r, v in sorted(self.resolution.items()) if r < self.base.resolution],
             *self.ablation.values(),
             *[v for vs in self.lambdas.values() for v in vs],
+            *higher,
         ]:
             if v.key not in seen:
                 seen.add(v.key)

@@ -246,3 +246,9 @@ def test_skd_eval_reads_a_training_run(tiny_reproduction, tmp_path):
     with (out / "overall.csv").open() as handle:
         names = [row["predictor"] for row in csv.DictReader(handle)]
     assert names == ["SKD-16", "Student-spatial-16", "Student-temporal-16", "Teacher-spatial", "Teacher-temporal"]
+
+
+def test_the_costliest_runs_come_last():
+    plan = make_plan(64, 0.5, 0, resolutions=(32, 64, 128, 256), lambdas=(0.0, 0.5), repeats=1)
+    keys = [v.key for v in plan.variants()]
+    assert keys[0] == "base" and keys[-2:] == ["res_128", "res_256"]
