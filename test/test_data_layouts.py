@@ -178,6 +178,11 @@ def test_rosbag_layout_with_ground_truth_topics(tmp_path):
     labeled = SaliencyVideoDataset(source, resolution=16, teacher_resolution=None)
     item = labeled[1]
     assert item["has_density"] and item["has_fixation"] and float(item["fixation"].sum()) >= 1
+    # a cache built from the images alone is rebuilt once the ground-truth topics are asked for
+    cache = tmp_path / "cache"
+    SaliencyVideoDataset(bags, topic="/camera/image_raw", resolution=16, teacher_resolution=None, cache_dir=cache)
+    cached = SaliencyVideoDataset(source, resolution=16, teacher_resolution=None, cache_dir=cache, progress=False)
+    torch.testing.assert_close(cached[1]["density"], item["density"], rtol=0, atol=0)
     with pytest.raises(DatasetError, match="no topic"):
         open_source(bags, topic="/missing")
     with pytest.raises(DatasetError, match="image topic"):

@@ -94,14 +94,22 @@ class FrameCache:
         except (OSError, ValueError):
             return None
 
-    def missing_resolutions(self, video: str) -> tuple[int, ...]:
-        """The resolutions still to build for ``video`` (all of them when its files changed)."""
-        meta = self._meta(video)
+    def _current_meta(self, video: str) -> dict | None:
+        """The video's meta.json if it still describes the source (same files, same kinds of maps)."""
+        meta, info = self._meta(video), self.source.video(video)
         if (
             meta is None
             or meta.get("version") != CACHE_VERSION
             or meta.get("fingerprint") != self.source.fingerprint(video)
+            or (meta.get("has_density"), meta.get("has_fixation")) != (info.has_density, info.has_fixation)
         ):
+            return None
+        return meta
+
+    def missing_resolutions(self, video: str) -> tuple[int, ...]:
+        """The resolutions still to build for ``video`` (all of them when its files changed)."""
+        meta = self._current_meta(video)
+        if meta is None:
             return self.resolutions
         return tuple(r for r in self.resolutions if r not in meta.get("resolutions", []))
 
@@ -152,9 +160,9 @@ class FrameCache:
         info = self.source.video(video)
         folder = self.video_dir(video)
         folder.mkdir(parents=True, exist_ok=True)
-        meta = self._meta(video)
+        meta = self._current_meta(video)
         fingerprint = self.source.fingerprint(video)
-        kept = [] if meta is None or meta.get("fingerprint") != fingerprint else meta.get("resolutions", [])
+        kept = [] if meta is None else meta.get("resolutions", [])
         n = info.num_frames
         shapes = {}
         for r in resolutions:
