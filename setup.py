@@ -41,6 +41,7 @@ setup(
             "skd-reproduce = skd_training.reproduce:main",
             "skd-make-synthetic = skd_training.data.synthetic:main",
             "skd-dataset-summary = skd_training.data.summary:main",
+            "skd-synthetic-difficulty = skd_training.data.difficulty:main",
         ],
     },
 )
