@@ -1,0 +1,43 @@
+"""The weights shipped with the package: the default model, trained by the documented command."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skd_ros.checkpoint import CheckpointError, default_weights_path, load_fused
+from skd_ros.model import count_parameters
+from skd_ros.runtime import SaliencyEstimator
+
+SHIPPED = default_weights_path()
+pytestmark = pytest.mark.skipif(SHIPPED is None, reason="this build ships no weights")
+
+
+def test_shipped_weights_are_the_default_64_model_with_provenance():
+    model, resolution, meta = load_fused(SHIPPED)
+    assert resolution == 64
+    assert 0.25e6 < count_parameters(model) < 0.35e6
+    assert meta["command"].startswith("skd-train all --config default")
+    assert meta["ablation"] == "none"
+    assert meta["data"]["train"], "the checkpoint must say what it was trained on"
+    readme = (Path(SHIPPED).parent / "README.md").read_text()
+    assert "skd-train all --config default" in readme
+
+
+def test_the_runtime_loads_the_shipped_weights_by_default():
+    estimator = SaliencyEstimator(device="cpu")
+    assert not estimator.untrained and estimator.resolution == 64
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (90, 160, 3), dtype=np.uint8)
+    frame[30:50, 60:90] = (20, 20, 240)  # a small bright object
+    saliency = estimator.infer(estimator.prepare(frame), estimator.prepare(frame))
+    assert saliency.shape == (64, 64) and np.isfinite(saliency).all()
+    assert saliency.std() > 1e-3  # a trained model's map is not constant
+
+
+def test_a_wrong_file_in_place_of_the_weights_is_refused(tmp_path):
+    wrong = tmp_path / "not_weights.pt"
+    torch.save({"hello": "world"}, wrong)
+    with pytest.raises(CheckpointError, match="not an SKD fused-model checkpoint"):
+        SaliencyEstimator(weights=wrong, device="cpu")
