@@ -734,6 +734,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--domain-id", type=int, default=DEFAULT_DOMAIN_ID, help="ROS_DOMAIN_ID for the node runs")
     parser.add_argument("--transport-rounds", type=int, default=None, help="runs per transport option (default 2)")
     parser.add_argument("--node-seconds", type=float, default=None, help="seconds per node/transport run (default 8)")
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="a --json file of an earlier run: sections skipped now (--skip-model, --skip-node) are taken from it",
+    )
     parser.add_argument("--note", default="", help="free text on the load conditions, copied into the report")
     args = parser.parse_args(argv)
     args.resolutions = args.resolutions or ([32, 64] if args.quick else [32, 64, 128, 256])
@@ -762,7 +768,16 @@ def main(argv=None) -> int:
     backends = args.backends or [b for b in BACKENDS if b != "torch-compile" or not args.quick]
     args.figures.mkdir(parents=True, exist_ok=True)
 
-    cpu_rows, gpu_rows, skipped, figures = [], [], {}, []
+    reused = json.loads(args.reuse.read_text()) if args.reuse else {}
+
+    def reused_note(section: str) -> str:
+        run = reused[f"{section}_run"]
+        return (
+            f"*Reused with `--reuse {args.reuse}` from the run of {run['date']} "
+            f"(load before/after {run['load_before']} / {run['load_after']}).*"
+        )
+
+    cpu_rows, gpu_rows, skipped, figures, model_reused = [], [], {}, [], False
     if not args.skip_model:
         cpu_rows, skipped = run_model_only(
             model, backends, args.resolutions, args.batches, args.threads, CPU, args.budget
@@ -772,37 +787,55 @@ def main(argv=None) -> int:
                 model, backends, args.resolutions, args.batches, [1], device, args.budget
             )
             skipped.update({f"{k} (GPU)": v for k, v in gpu_skipped.items()})
+    elif reused.get("model"):
+        rows = [ModelRow(**row) for row in reused["model"]]
+        cpu_rows = [r for r in rows if r.device.startswith("CPU")]
+        gpu_rows = [r for r in rows if not r.device.startswith("CPU")]
+        skipped, model_reused = reused["skipped"], True
 
     accuracy, accuracy_note = [], ""
     if not args.skip_accuracy:
         accuracy, accuracy_note = run_accuracy(args.weights, 0, args.data, args.split, args.max_frames)
 
-    node_summary, node_lines, node_json = None, ["## Node end to end", "", "Skipped (--skip-node).", ""], {}
+    node_summary, node_lines = None, ["## Node end to end", "", "Skipped (--skip-node).", ""]
+    node_json: dict = {}
+    node_reused = False
     if not args.skip_node:
         from skd_ros import bench_node
 
         node_summary, node_lines, node_json = bench_node.run(args, figures_dir=args.figures)
+    elif reused.get("node_lines"):
+        node_summary, node_json, node_reused = reused["node_summary"], reused["node"], True
+        node_lines = reused["node_lines"][:1] + ["", reused_note("node")] + reused["node_lines"][1:]
 
     # The reference rate: the better of the SGEMM runs before and after (load on a shared machine only
     # ever lowers a measurement, so the higher one is closer to what the core can do).
     sgemm_end = sgemm_gflops()
     sgemm = {**sgemm_start, "start": sgemm_start["gflops"], "end": sgemm_end["gflops"]}
     sgemm["gflops"] = max(sgemm["start"], sgemm["end"])
-    apply_sgemm(cpu_rows, sgemm["gflops"])
+    model_sgemm = reused["sgemm"]["gflops"] if model_reused else sgemm["gflops"]
+    apply_sgemm(cpu_rows, model_sgemm)
     if cpu_rows:
         figures = plot_model(
-            cpu_rows, sgemm["gflops"], args.figures / "bench_model_fps.png", args.figures / "bench_vs_sgemm.png"
+            cpu_rows, model_sgemm, args.figures / "bench_model_fps.png", args.figures / "bench_vs_sgemm.png"
         )
+    resolutions = sorted({r.resolution for r in cpu_rows + gpu_rows}) or args.resolutions
+    model_lines = model_section(cpu_rows, gpu_rows, skipped, model, figures, args.out, resolutions)
+    if model_reused:
+        model_lines[1:1] = ["", f"{reused_note('model')} Its single-thread SGEMM rate: {model_sgemm:.1f} GFLOP/s."]
 
-    context = {
+    run_info = {
         "command": "skd-bench " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "load_before": load_before,
+        "load_after": load_average(),
+    }
+    context = {
+        **run_info,
         "minutes": (time.monotonic() - started) / 60,
         "cpu": cpu_name(),
         "cores": usable_cores(),
         "onnxruntime": onnxruntime.__version__,
-        "load_before": load_before,
-        "load_after": load_average(),
         "note": args.note,
         "sgemm": sgemm,
         "weights": weights_text,
@@ -813,26 +846,26 @@ def main(argv=None) -> int:
             "are written and unit-tested only where a GPU is present: their numbers are not measured here"
         ),
         "targets": target_rows(cpu_rows, gpu_rows, accuracy, node_summary),
-        "model_section": model_section(cpu_rows, gpu_rows, skipped, model, figures, args.out, args.resolutions),
+        "model_section": model_lines,
         "accuracy_section": accuracy_section(accuracy, accuracy_note),
         "node_section": node_lines,
     }
     write_report(args.out, context)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "sgemm": sgemm,
-                    "model": [asdict(r) for r in cpu_rows + gpu_rows],
-                    "accuracy": [asdict(r) for r in accuracy],
-                    "node": node_json,
-                    "targets": context["targets"],
-                },
-                indent=1,
-                default=str,
-            )
-        )
+        raw = {
+            "model_run": reused["model_run"] if model_reused else run_info,
+            "node_run": reused["node_run"] if node_reused else run_info,
+            "sgemm": reused["sgemm"] if model_reused else sgemm,
+            "model": [asdict(r) for r in cpu_rows + gpu_rows],
+            "skipped": skipped,
+            "accuracy": [asdict(r) for r in accuracy],
+            "node": node_json,
+            "node_summary": node_summary,
+            "node_lines": reused["node_lines"] if node_reused else node_lines,
+            "targets": context["targets"],
+        }
+        args.json.write_text(json.dumps(raw, indent=1, default=str))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -51,6 +51,7 @@ FRAME_ID = "skd_bench_camera"
 RESOLUTIONS = {"640x480": (640, 480), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 NODE_START_TIMEOUT_S = 180.0
+CHILD_START_TIMEOUT_S = 180.0  # starting Python + rclpy took over a minute on the loaded 2-core machine
 DRAIN_S = 1.0
 
 
@@ -410,7 +411,7 @@ def measure(
                 child = processes.start(
                     [*me, "subscribe", "--topic", topic, "--out", str(out), *qos, *extra], env, stdout=subprocess.PIPE
                 )
-                OutputWatcher(child, child.stdout).wait_for("ready", 60.0)
+                OutputWatcher(child, child.stdout).wait_for("ready", CHILD_START_TIMEOUT_S)
             publisher_args = [
                 *me, "publish", "--topic", IMAGE_TOPIC, "--width", str(width), "--height", str(height),
                 "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(pub_out),

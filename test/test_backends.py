@@ -227,6 +227,12 @@ def test_bench_writes_a_report(tmp_path):
     assert "## Targets (issue 7)" in report and "| eager | fp32 | 32 | 1 |" in report
     assert "| onnxruntime | fp32 | 32 | 1 |" in report
     assert (tmp_path / "figures" / "bench_model_fps.png").stat().st_size > 0
+    raw = tmp_path / "bench.json"
+    assert bench.main([*args, "--json", str(raw)]) == 0
+    again = tmp_path / "AGAIN.md"
+    assert bench.main(["--out", str(again), "--skip-model", "--skip-node", "--skip-accuracy", "--reuse", str(raw)]) == 0
+    reused = again.read_text()
+    assert "Reused with `--reuse" in reused and "| onnxruntime | fp32 | 32 | 1 |" in reused
 
 
 def test_node_bench_latency_accounting():
