@@ -33,6 +33,7 @@ import argparse
 import csv
 import logging
 import math
+import os
 import sys
 import time
 import zlib
@@ -214,6 +215,7 @@ class NetworkProfile:
     ms_per_frame: float  # model only, batch 1
     device: str
     threads: int
+    load: float | None = None  # the machine's 1-minute load average when timed (None where unknown)
 
     @property
     def memory_mb(self) -> float:
@@ -294,6 +296,7 @@ def profile_network(
         ms_per_frame=time_network(network, example_inputs, min_seconds=min_seconds),
         device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
         threads=torch.get_num_threads(),
+        load=os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     )
 
 
@@ -870,6 +873,20 @@ def plot_examples(evaluation: Evaluation, path: Path, names: Sequence[str] | Non
     return path
 
 
+def busy_note(evaluation: Evaluation) -> str:
+    """A warning when the CPU was shared while networks were timed (speeds then understate the hardware)."""
+    profiles = [s.profile for s in evaluation.predictors if s.profile is not None and s.profile.load is not None]
+    if not profiles or profiles[0].device != "cpu":
+        return ""
+    load, cores = max(p.load for p in profiles), os.cpu_count() or 1
+    if load <= 0.75 * cores:
+        return ""
+    return (
+        f" **The machine was busy while timing** (load average up to {load:.1f} on {cores} cores): the speeds "
+        f"understate what this hardware does alone."
+    )
+
+
 def cost_notes(evaluation: Evaluation) -> str:
     profiles = [s.profile for s in evaluation.predictors if s.profile is not None]
     device = f"{profiles[0].device}, {profiles[0].threads} threads" if profiles else "—"
@@ -878,7 +895,7 @@ def cost_notes(evaluation: Evaluation) -> str:
         f"layer's input + output tensors at batch 1 (the quantity the paper's Table V reports as memory "
         f"footprint scales like this). FPS (model): forward pass only, batch 1, median over runs ({device}). "
         f"ms/frame (end-to-end): the whole predictor call on original frames, including resizing and "
-        f"normalisation, as measured during this evaluation."
+        f"normalisation, as measured during this evaluation." + busy_note(evaluation)
     )
 
 

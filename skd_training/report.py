@@ -28,6 +28,7 @@ from skd_training.evaluate import (
     METRIC_HEADERS,
     Evaluation,
     best_per_metric,
+    busy_note,
     fmt,
     markdown_table,
     metric_cells,
@@ -587,7 +588,7 @@ def write_reproduction_report(rep: Reproduction, report_path: str | Path, figure
         "Memory = weights + the largest layer's activations at batch 1 (the paper's memory footprint, "
         "Table V, behaves like the activation part alone: it grows 4x per doubling of R). FPS (model): the "
         "network alone at batch 1; ms/frame (end-to-end): the predictor on original frames, preprocessing "
-        "included.",
+        "included." + busy_note(ev),
         "",
         "The paper (AVS1K):",
         "",

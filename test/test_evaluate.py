@@ -2,6 +2,7 @@
 
 import csv
 import math
+import os
 
 import cv2
 import numpy as np
@@ -16,6 +17,7 @@ from skd_training.baselines import CentreBias
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import open_source
 from skd_training.evaluate import (
+    Evaluation,
     FixationBank,
     Predictor,
     baseline_predictor,
@@ -233,3 +235,15 @@ def test_a_bad_prediction_is_an_error_naming_the_predictor(data_root):
     flat = Predictor("flat", lambda previous, current, video, index: np.ones(4))
     with pytest.raises(ValueError, match="not a non-empty 2-D map"):
         evaluate([flat], open_source(data_root), "test", progress=False)
+
+
+def test_timings_on_a_busy_machine_are_flagged():
+    from skd_training.evaluate import NetworkProfile, PredictorSummary, busy_note
+
+    def evaluation_with_load(load):
+        profile = NetworkProfile(1, 0.1, 0.1, 1.0, "cpu", 2, load)
+        return Evaluation([PredictorSummary("m", "SKD", 64, profile)], [], {}, {}, [], {})
+
+    cores = os.cpu_count() or 1
+    assert "busy" in busy_note(evaluation_with_load(4.0 * cores))
+    assert busy_note(evaluation_with_load(0.1)) == ""
