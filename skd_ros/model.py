@@ -142,9 +142,11 @@ class SKDModel(nn.Module):
         features = torch.cat([self.spatial(current), self.temporal(pair)], dim=1)
         return self.head(features)
 
-    def init_from_students(self, spatial: Student, temporal: Student, generator=None) -> None:
+    def init_from_students(self, spatial: Student, temporal: Student, generator=None, std: float | None = 0.02) -> None:
         """Step 2 initialisation: streams copied from the students' first eight layers, the fusion
-        head drawn from a truncated normal (std 0.02, cut at 2 std) with zero biases."""
+        head drawn from a truncated normal (cut at 2 std) with zero biases. std: the weights' standard
+        deviation, or None for sqrt(2 / fan_in) per layer (He scaling: keeps the signal's size through
+        the head's five layers, where a small fixed std leaves the output nearly constant)."""
         if spatial.kind != "spatial" or temporal.kind != "temporal":
             raise ValueError("init_from_students needs a spatial and a temporal student, in that order")
         if spatial.widths != self.widths or temporal.widths != self.widths:
@@ -153,7 +155,11 @@ class SKDModel(nn.Module):
         self.temporal.load_state_dict(temporal.stream.state_dict())
         for module in self.head.modules():
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.trunc_normal_(module.weight, std=0.02, a=-0.04, b=0.04, generator=generator)
+                # inputs feeding one output pixel (a stride-s transposed convolution uses 1/s^2 of its kernel)
+                fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+                fan_in //= module.stride[0] * module.stride[1] if isinstance(module, nn.ConvTranspose2d) else 1
+                sigma = std if std is not None else (2.0 / fan_in) ** 0.5
+                nn.init.trunc_normal_(module.weight, std=sigma, a=-2 * sigma, b=2 * sigma, generator=generator)
                 nn.init.zeros_(module.bias)
 
 

@@ -255,13 +255,32 @@ class StudentsConfig:
 
 @dataclass
 class FuseConfig:
-    """Step 2 (and Ablation-O): the fused model on the hard loss."""
+    """Step 2 (and Ablation-O): the fused model on the hard loss (the paper's Step 2, lam = 0).
+
+    head_std: the fusion head's truncated-normal standard deviation; null (default) scales it per layer
+    as sqrt(2 / fan_in). A small fixed value (0.02) leaves the five-layer head's output almost constant
+    (a contrast of 0.002 after Step 2 in our runs), which CC and NSS do not see but the node's ROIs do.
+
+    lam > 0 goes beyond the paper: Step 2 also learns from the ``soft_from`` teacher's soft labels
+    ('spatial', 'temporal' or 'both': the mean of the two maps), as the students do (same lam mix), and
+    so also from ``data.unlabeled`` video. Ablation-O has no
+    teachers and always uses the hard loss alone."""
 
     epochs: int = 10
     lr: float = 1e-3
     batch_size: int = 16
+    lam: float = 0.0
+    soft_from: str = "temporal"
+    head_std: float | None = None
     loss: LossConfig = field(default_factory=LossConfig)
     _nested = {"loss": LossConfig}
+
+    def __post_init__(self):
+        check_lambda(self.lam)
+        if self.head_std is not None and self.head_std <= 0:
+            raise ValueError(f"fuse.head_std must be positive or null, got {self.head_std}")
+        if self.soft_from not in (*KINDS, "both"):
+            raise ValueError(f"fuse.soft_from must be one of {(*KINDS, 'both')}, got {self.soft_from!r}")
 
 
 @dataclass
@@ -421,12 +440,22 @@ class DataSets:
     def train(
         self, teacher_res: bool, annotated_only: bool, soft_kind: str | None = None, run_dir: Path | None = None
     ) -> Dataset:
+        """soft_kind: attach that teacher's soft labels as ``soft`` ('spatial', 'temporal', or 'both' for
+        the mean of the two teachers' maps)."""
         parts = []
         for source in self.train_sources(with_unlabeled=soft_kind is not None and not annotated_only):
-            soft_dir = None
-            if soft_kind is not None:
-                soft_dir = soft_label_dir(run_dir, soft_kind, self._dataset(source, False))
-            dataset = self._dataset(source, teacher_res, soft_dir)
+            if soft_kind == "both":
+                dataset = MeanSoftLabels(
+                    *(
+                        self._dataset(source, teacher_res, soft_label_dir(run_dir, kind, self._dataset(source, False)))
+                        for kind in KINDS
+                    )
+                )
+            else:
+                soft_dir = None
+                if soft_kind is not None:
+                    soft_dir = soft_label_dir(run_dir, soft_kind, self._dataset(source, False))
+                dataset = self._dataset(source, teacher_res, soft_dir)
             parts.append(annotated_subset(dataset) if annotated_only else dataset)
         parts = [p for p in parts if len(p)]
         if not parts:
@@ -456,6 +485,26 @@ class DataSets:
                 for s in self.sources(which)
             ]
         return out
+
+
+class MeanSoftLabels(Dataset):
+    """The items of ``first`` with ``soft`` the mean of both datasets' soft labels (same items, two
+    teachers' soft-label folders)."""
+
+    def __init__(self, first: SaliencyVideoDataset, second: SaliencyVideoDataset):
+        if first.items != second.items:
+            raise DatasetError("cannot average soft labels of datasets with different items")
+        self.first, self.second = first, second
+        self.items, self.source = first.items, first.source
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.first[index]
+        item["soft"] = 0.5 * (item["soft"] + self.second[index]["soft"])
+        item.pop("soft_hr", None)
+        return item
 
 
 def annotated_subset(dataset: SaliencyVideoDataset) -> Dataset:
@@ -721,7 +770,7 @@ class Pipeline:
 
     # -- soft labels -------------------------------------------------------------------------------
     def run_soft_labels(self) -> None:
-        if self.config.students.lam == 0:
+        if self.config.students.lam == 0 and self.config.fuse.lam == 0:
             if self.env.is_main:
                 tqdm.write("[soft-labels] lam = 0 (hard loss only): no soft labels needed")
             return
@@ -812,15 +861,32 @@ class Pipeline:
     def _fused_stage(self, from_students: bool) -> Stage:
         cfg = self.config.fuse
         criterion = cfg.loss.criterion()
+        lam = cfg.lam if from_students else 0.0
+        soft_kind = cfg.soft_from if lam > 0 else None
+        if soft_kind is not None and not set(KINDS if soft_kind == "both" else [soft_kind]) <= set(self.config.kinds()):
+            raise ConfigError(
+                f"fuse.soft_from={soft_kind!r}, but ablation {self.config.ablation} has no {soft_kind} teacher"
+            )
         self._seed(30)
         model = SKDModel(self.config.model_widths)
         train_set, val_set = self._datasets(
-            True, lambda: self.data.train(False, annotated_only=True), lambda: self.data.val(teacher_res=False)
+            True,
+            lambda: self.data.train(False, annotated_only=lam == 0, soft_kind=soft_kind, run_dir=self.run_dir),
+            lambda: self.data.val(teacher_res=False),
         )
+
+        def loss_fn(m, batch):
+            pred = _predict_fused(m, batch)
+            if lam == 0:
+                return criterion(pred, batch["density"])
+            return distillation_loss(
+                pred, batch["soft"], batch["density"], lam, criterion, has_hard=batch["has_density"]
+            )
+
         return Stage(
             name="fused" if from_students else "fused_scratch",
             model=model,
-            loss_fn=lambda m, batch: criterion(_predict_fused(m, batch), batch["density"]),
+            loss_fn=loss_fn,
             predict_fn=_predict_fused,
             train_set=train_set,
             val_set=val_set,
@@ -834,7 +900,9 @@ class Pipeline:
                 "batch_size": cfg.batch_size,
                 "loss": asdict(cfg.loss),
                 "init": "students" if from_students else "scratch",
-                "data": self._data_fingerprint(False),
+                **({"head_std": cfg.head_std} if from_students else {}),
+                "data": self._data_fingerprint(lam > 0),
+                **({"lam": lam, "soft_from": soft_kind} if lam > 0 else {}),
             },
         )
 
@@ -848,7 +916,9 @@ class Pipeline:
             if ablation == "none" and not (self.resume and (self.run_dir / stage.name / "last.pt").exists()):
                 students = self.students()
                 generator = torch.Generator().manual_seed(self.config.seed * 1000 + 31)
-                stage.model.init_from_students(students["spatial"], students["temporal"], generator=generator)
+                stage.model.init_from_students(
+                    students["spatial"], students["temporal"], generator=generator, std=self.config.fuse.head_std
+                )
             final_model = self._train(stage).model
         return self._write_final(final_model)
 

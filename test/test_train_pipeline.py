@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from skd_ros.checkpoint import load_fused
-from skd_ros.model import Student, Widths
+from skd_ros.model import SKDModel, Student, Widths
 from skd_ros.runtime import SaliencyEstimator
 from skd_training import distill
 from skd_training.distill import (
@@ -129,8 +129,15 @@ def test_fused_streams_start_as_the_students_first_eight_layers(tiny_run):
         assert stream
         for key, value in stream.items():
             assert torch.equal(fused_start[f"{kind}.{key}"], value), key
-    head_weights = [v for k, v in fused_start.items() if k.startswith("head.") and k.endswith("weight")]
-    assert all(w.abs().max() <= 0.04 for w in head_weights)  # truncated normal, cut at 2 std = 0.04
+    # a truncated normal cut at 2 std, std = sqrt(2 / fan_in) (a stride-2 transposed conv: 1/4 of its kernel)
+    head = SKDModel(Widths(4, 8, 8, 8)).head
+    for name, module in head.named_modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            fan_in = module.in_channels * module.kernel_size[0] * module.kernel_size[1]
+            fan_in //= 4 if isinstance(module, torch.nn.ConvTranspose2d) else 1
+            weights = fused_start[f"head.{name}.weight"]
+            assert 0 < weights.abs().max() <= 2 * (2 / fan_in) ** 0.5 + 1e-6
+            assert not fused_start[f"head.{name}.bias"].any()
 
 
 def test_resume_continues_from_the_saved_epoch(tiny_run, tmp_path):
@@ -141,6 +148,16 @@ def test_resume_continues_from_the_saved_epoch(tiny_run, tmp_path):
     after = json.loads((run / "student_spatial" / "history.json").read_text())
     assert [r["epoch"] for r in after] == [1, 2, 3]
     assert after[:2] == before
+
+
+def test_step2_can_also_learn_from_soft_labels_and_unlabeled_video(tiny_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run["run"], run)
+    args = tiny_args(tiny_run["data"], run, "--overwrite", "--set", "fuse.lam=0.5", "--set", "fuse.soft_from=both")
+    assert main(["fuse", *args]) == 0
+    fingerprint = torch.load(run / "fused" / "last.pt", weights_only=True)["fingerprint"]
+    assert fingerprint["lam"] == 0.5 and fingerprint["soft_from"] == "both"
+    assert any("unlabeled" in source[0] for source in fingerprint["data"])
 
 
 def test_fuse_before_students_is_a_clear_error(tiny_run, tmp_path, capsys):
