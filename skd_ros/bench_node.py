@@ -597,10 +597,13 @@ def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
     series = []
     for r in runs:
         label = f"{r.transport}, {r.resolution} @ {_rate(r.rate)}"
+        lost = f" (lost {{}}/{r.published})"
         if r.node is not None and r.node.by_stamp:
-            series.append((f"node: {label}", list(r.node.by_stamp.values()), "tab:orange"))
+            series.append(
+                (f"node: {label}" + lost.format(r.node.dropped), list(r.node.by_stamp.values()), "tab:orange")
+            )
         if r.bare.by_stamp:
-            series.append((f"bare: {label}", list(r.bare.by_stamp.values()), "tab:blue"))
+            series.append((f"bare: {label}" + lost.format(r.bare.dropped), list(r.bare.by_stamp.values()), "tab:blue"))
     if not series:
         return None
     fig, ax = plt.subplots(figsize=(max(8, 0.45 * len(series) + 3), 5))
