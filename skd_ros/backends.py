@@ -17,7 +17,9 @@ onnxruntime           fp32      1e-4   ONNX Runtime, all graph optimisations (on
                                        fusion, NCHWc blocked layout); CUDA provider on a GPU
 onnxruntime-tensorrt  fp16      5e-3   ONNX Runtime's TensorRT provider in fp16 with an engine cache;
                                        building an engine takes minutes, so not raced by auto
-onnxruntime-int8      int8      4e-2   ONNX Runtime on the statically quantised (QDQ) model
+onnxruntime-int8      int8      1e-1   ONNX Runtime on the statically quantised (QDQ) model, output
+                                       layers in float; single pixels of a map move by up to ~0.08,
+                                       the map as a whole does not (NSS within 0.01: skd-bench)
 torch-bf16            bf16      3e-2   PyTorch in bfloat16, channels-last, frozen TorchScript; only
                                        where the CPU has native bf16 (AVX512-BF16 or AMX)
 cuda-graphs-fp16      fp16      5e-3   CUDA, fp16 weights and activations, one CUDA graph captured per
@@ -257,7 +259,7 @@ class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
 
     name = "onnxruntime-int8"
     precision = "int8"
-    tolerance = 4e-2
+    tolerance = 1e-1
 
     @classmethod
     def unavailable_reason(cls, device):
