@@ -105,6 +105,22 @@ def test_auto_reduced_may_pick_any_precision(model, pairs, reference):
     assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance
 
 
+def test_auto_drops_a_backend_that_loses_a_flat_maps_pattern(model, pairs, caplog):
+    """Maps spanning only ~0.01 (as one trained checkpoint gives): bf16 rounding keeps every pixel within
+    its tolerance but scrambles the pattern; the race must see that and not pick it."""
+    flat = SKDModel().eval()
+    flat.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        flat.head[8].weight.mul_(0.002)
+        flat.head[8].bias.fill_(-0.15)
+    if BACKENDS["torch-bf16"].unavailable_reason(CPU):
+        pytest.skip("this CPU has no native bf16")
+    with caplog.at_level(logging.WARNING, logger="skd_ros.backends"):
+        backend = create_backend(AUTO_REDUCED, flat, RESOLUTION, CPU, threads=1)
+    assert backend.name != "torch-bf16"
+    assert "torch-bf16 skipped" in caplog.text and "correlation" in caplog.text
+
+
 def test_unknown_and_unavailable_backends_are_named(model):
     with pytest.raises(ValueError, match="unknown inference backend 'tflite'"):
         create_backend("tflite", model, RESOLUTION)
