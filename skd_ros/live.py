@@ -149,7 +149,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "roi_min_score",
-        0.0,
+        ROIParams.min_score,
         "Drop ROIs holding less than this share of the map's saliency mass.",
         value_range=(0.0, 1.0),
     ),

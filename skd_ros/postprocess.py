@@ -28,7 +28,9 @@ class ROIParams:
     rel_threshold: float = 0.5
     min_contrast: float = 0.05
     merge_radius: int = 1
-    min_score: float = 0.0
+    # 1 %: single cells that only just pass the threshold (often at the map's border, where the
+    # convolutions see zero padding) hold ~0.1 % of the mass; a planner has no use for them
+    min_score: float = 0.01
 
     def __post_init__(self):
         if self.max_rois < 0:

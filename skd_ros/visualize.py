@@ -8,11 +8,21 @@ import numpy as np
 from skd_ros.postprocess import ROI, Peak, resize_map, to_uint8
 
 
+def stretch_for_display(saliency: np.ndarray, min_span: float = 0.05) -> np.ndarray:
+    """The map rescaled so that its minimum is 0 and its peak 1, for people to see where it looks:
+    a model's absolute level varies from scene to scene (a peak of 0.1 would show as all blue). Maps
+    flatter than ``min_span`` (the ROI extractor's default min_contrast) are scaled by ``min_span``
+    instead, so noise on a flat map is not blown up into hot spots."""
+    low = float(saliency.min())
+    return (saliency - low) / max(float(saliency.max()) - low, min_span)
+
+
 def overlay(frame_bgr: np.ndarray, saliency: np.ndarray, rois: list[ROI], peak: Peak | None, alpha: float = 0.45):
-    """The frame blended with a JET heat map of ``saliency`` (any resolution), ROI boxes in green
-    with their score, and the peak as a white cross. Returns a new BGR uint8 image."""
+    """The frame blended with a JET heat map of ``saliency`` (any resolution, stretched to its own range
+    by ``stretch_for_display``), ROI boxes in green with their score, and the peak as a white cross.
+    Returns a new BGR uint8 image."""
     height, width = frame_bgr.shape[:2]
-    heat = cv2.applyColorMap(to_uint8(resize_map(saliency, width, height)), cv2.COLORMAP_JET)
+    heat = cv2.applyColorMap(to_uint8(resize_map(stretch_for_display(saliency), width, height)), cv2.COLORMAP_JET)
     image = cv2.addWeighted(frame_bgr, 1.0 - alpha, heat, alpha, 0.0)
     thickness = max(1, round(min(width, height) / 240))
     for roi in rois:

@@ -7,6 +7,7 @@ from skd_ros.model import SKDModel
 from skd_ros.postprocess import ROIParams, extract_rois, find_peak, resize_map, to_uint8
 from skd_ros.preprocess import FramePairBuffer, preprocess
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+from skd_ros.visualize import stretch_for_display
 
 
 def blob_map(size, cx, cy, sigma=2.0):
@@ -43,6 +44,23 @@ def test_rois_ranked_by_mass_and_limited():
 @pytest.mark.parametrize("value", [0.0, 0.37, 1.0])
 def test_flat_maps_give_no_roi(value):
     assert extract_rois(np.full((64, 64), value, np.float32), 640, 480) == []
+
+
+def test_specks_below_the_minimum_mass_share_are_dropped():
+    sal = 0.1 + 0.9 * blob_map(64, 32, 32, sigma=4.0)
+    sal[0, 0] = 0.6  # one border cell above the threshold, holding ~0.1 % of the mass
+    assert len(extract_rois(sal, 640, 480, ROIParams(min_score=0.0))) == 2
+    (roi,) = extract_rois(sal, 640, 480)  # the default minimum share (1 %) drops the speck
+    assert roi.x > 100 and roi.y > 100
+
+
+def test_display_stretch_uses_the_maps_own_range_but_not_on_flat_maps():
+    faint = 0.02 + 0.08 * blob_map(64, 20, 20)  # a clear peak at a low absolute level
+    shown = stretch_for_display(faint)
+    assert shown.min() == pytest.approx(0.0) and shown.max() == pytest.approx(1.0)
+    flat = np.full((64, 64), 0.4, np.float32)
+    flat[5, 5] = 0.41  # noise on a flat map stays dim
+    assert stretch_for_display(flat).max() == pytest.approx(0.2)
 
 
 def test_resize_and_uint8():

@@ -92,6 +92,7 @@ def test_console_script_serves_frames_and_survives_malformed_ones(console_script
             after = probe.image_msg(np.asarray(frames[count]), (5 + count) * SECOND, "down_camera_optical")
             assert probe.exchange(after, timeout=30.0).header.stamp == after.header.stamp  # still serving
         assert diagnostics.status[0].hardware_id == "cpu"
+        assert diagnostic_values(diagnostics)["weights"] == "shipped default"  # the params file's weights: ""
         assert node.poll() is None, "the node died"
     finally:
         code = stop(node)
@@ -99,11 +100,15 @@ def test_console_script_serves_frames_and_survives_malformed_ones(console_script
     assert code == 0, f"exit code {code}; log:\n{log}"
     assert "Traceback" not in log, log
     assert "data is truncated" in log and "unsupported encoding 'bayer_rggb8'" in log, log
+    assert "UNTRAINED" not in log, log
+
+
+def diagnostic_values(diagnostics) -> dict[str, str]:
+    return {kv.key: kv.value for kv in diagnostics.status[0].values}
 
 
 def bad_input_count(diagnostics) -> int:
-    values = {kv.key: kv.value for kv in diagnostics.status[0].values}
-    return int(values["frames dropped (bad input)"])
+    return int(diagnostic_values(diagnostics)["frames dropped (bad input)"])
 
 
 def test_console_script_refuses_bad_parameters_with_a_clear_message(console_script, namespace, tmp_path):
