@@ -30,7 +30,7 @@ from tqdm import tqdm
 from skd_ros.preprocess import area_resize
 from skd_training.data.layouts import DatasetError, Source
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: area_resize halves large frames first (a few grey levels from version 1)
 DENSITY_SCALE = 65535  # densities are stored as uint16 fractions of 1
 
 
