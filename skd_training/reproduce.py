@@ -312,6 +312,19 @@ def is_synthetic(data: Path) -> bool:
     return (data / SYNTHETIC_MARKER).is_file()
 
 
+def without_notes(args: list[str]) -> list[str]:
+    """The command line minus its --note texts: they are prose, printed in the report itself."""
+    kept, skip = [], False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--note":
+            skip = True
+        elif not arg.startswith("--note="):
+            kept.append(arg)
+    return kept
+
+
 def default_data(preset: str, work_dir: Path) -> Path:
     return work_dir / "data" if preset == "tiny" else Path(f"runs/data/synthetic_{preset}")
 
@@ -455,7 +468,8 @@ def main(argv: list[str] | None = None) -> int:
     eval_dir = work_dir / "eval"
     write_report(evaluation, eval_dir, "Evaluation of every model of the reproduction")
     synthetic = is_synthetic(data)
-    command = "skd-reproduce " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    args_given = argv if argv is not None else sys.argv[1:]
+    command = "skd-reproduce " + " ".join(shlex.quote(a) for a in without_notes(args_given))
     device = (
         torch.cuda.get_device_name()
         if torch.cuda.is_available() and args.device != "cpu"

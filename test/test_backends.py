@@ -19,7 +19,7 @@ from skd_ros.backends import (
     create_backend,
     unavailable_backends,
 )
-from skd_ros.bench import count_macs
+from skd_ros.bench import count_macs, target_rows
 from skd_ros.checkpoint import save_fused
 from skd_ros.export import export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
 from skd_ros.model import SKDModel
@@ -223,6 +223,16 @@ def test_fast_area_resize_matches_opencv(source):
         difference = np.abs(fast - cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
         halved = source[0] >= 8 * size[0] and source[1] >= 8 * size[1]
         assert difference.max() <= (2 if halved else 1) and difference.mean() < 0.3
+
+
+@pytest.mark.parametrize(
+    "overhead,work,drops,verdict",
+    [(-1.7, 4.6, 0, "**not met**"), (1.0, 1.5, 0, "met"), (1.0, 1.5, 3, "**not met**"), (2.5, 1.0, 0, "**not met**")],
+)
+def test_node_target_reads_the_larger_of_end_to_end_overhead_and_in_process_work(overhead, work, drops, verdict):
+    node = {"transport": "shm", "overhead_p50_ms_1080p": overhead, "drops_30fps_1080p": drops, "work_ms_1080p": work}
+    (row,) = [r for r in target_rows([], [], [], node) if r[0].startswith("node overhead")]
+    assert row[2] == verdict and f"{work:.2f} ms" in row[1]
 
 
 def test_flop_count_matches_torch_flop_counter():

@@ -203,6 +203,7 @@ def test_tiny_reproduction_writes_every_section(tiny_reproduction):
         assert claim in text
     assert "**Data: synthetic.**" in text and "4 clips of 6 frames at 96x64" in text
     assert "numbers mean nothing" in text and "* Note: a note from whoever ran it" in text
+    assert "--note" not in text  # the notes are printed once, not again inside the regenerating command
     for name in ("roc", "examples", "resolution", "ablation", "lambda"):
         figure = tiny_reproduction["figures"] / f"reproduction_{name}.png"
         assert figure.stat().st_size > 0
