@@ -55,7 +55,18 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path} is damaged or not a PyTorch file: {exc}") from exc
+        raise CheckpointError(f"checkpoint {path} is damaged or not a PyTorch file: {_load_failure(exc)}") from exc
+
+
+def _load_failure(exc: Exception) -> str:
+    """torch.load's reason without its advice: for a safe load it suggests ``weights_only=False``, which
+    is wrong for a damaged file and unsafe for a foreign one."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        reason = text.split(marker, 1)[1].strip().splitlines()
+        return reason[0] if reason else "unreadable pickle"
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
 def load_fused(path: str | Path) -> tuple[SKDModel, int, dict]:

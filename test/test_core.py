@@ -140,6 +140,11 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
     corrupt.write_bytes(path.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="damaged"):
         load_fused(corrupt)
+    text_file = tmp_path / "notes.pt"
+    text_file.write_text("not a checkpoint\n")
+    with pytest.raises(CheckpointError, match="damaged or not a PyTorch file") as failure:
+        load_fused(text_file)
+    assert "weights_only" not in str(failure.value)  # torch's unsafe advice is not passed on
     other = tmp_path / "other.pt"
     torch.save({"weights": torch.zeros(3)}, other)
     with pytest.raises(CheckpointError, match="not an SKD fused-model checkpoint"):
