@@ -111,22 +111,35 @@ def extract_rois(
     if params.merge_radius > 0:
         size = 2 * params.merge_radius + 1
         grouping = cv2.dilate(mask, np.ones((size, size), np.uint8))
-    count, labels = cv2.connectedComponents(grouping, connectivity=8)
-    labels = labels * mask  # the dilation only groups; boxes and mass use the attended cells alone
-    total_mass = float(sal.sum())
-    masses = np.bincount(labels.ravel(), weights=sal.ravel(), minlength=count)
+    _, labels = cv2.connectedComponents(grouping, connectivity=8)
+    labels = (labels * mask).ravel()  # the dilation only groups; boxes and mass use the attended cells alone
+    # every blob's cells, blob by blob: one sort instead of one full-map comparison per blob
+    cells = np.flatnonzero(labels)
+    if cells.size == 0:  # rel_threshold 1 can round above the peak itself
+        return []
+    cells = cells[np.argsort(labels[cells], kind="stable")]
+    blob_of_cell = labels[cells]
+    starts = np.flatnonzero(np.r_[True, blob_of_cell[1:] != blob_of_cell[:-1]])
     rows, cols = sal.shape
+    vs, us = np.divmod(cells, cols)
+    total_mass = float(sal.sum())
+    masses = np.add.reduceat(sal.ravel()[cells].astype(np.float64), starts)
+    scores = masses / total_mass if total_mass > 0 else np.zeros_like(masses)
+    boxes = zip(
+        scores,
+        np.minimum.reduceat(us, starts),
+        np.maximum.reduceat(us, starts),
+        np.minimum.reduceat(vs, starts),
+        np.maximum.reduceat(vs, starts),
+        strict=True,
+    )
     sx, sy = source_width / cols, source_height / rows
     rois = []
-    for label in range(1, count):
-        vs, us = np.nonzero(labels == label)
-        if vs.size == 0:
-            continue
-        score = float(masses[label] / total_mass) if total_mass > 0 else 0.0
+    for score, u0, u1, v0, v1 in boxes:
         if score < params.min_score:
             continue
-        x0, x1 = math.floor(us.min() * sx), min(source_width, math.ceil((us.max() + 1) * sx))
-        y0, y1 = math.floor(vs.min() * sy), min(source_height, math.ceil((vs.max() + 1) * sy))
-        rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
+        x0, x1 = math.floor(u0 * sx), min(source_width, math.ceil((u1 + 1) * sx))
+        y0, y1 = math.floor(v0 * sy), min(source_height, math.ceil((v1 + 1) * sy))
+        rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=float(score)))
     rois.sort(key=lambda r: (-r.score, r.y, r.x))
     return rois[: params.max_rois]
