@@ -112,7 +112,7 @@ PRESETS = {
             "teachers.spatial.epochs=3",
             "teachers.temporal.epochs=3",
             "students.epochs=8",
-            "fuse.epochs=5",
+            "fuse.epochs=15",
             # with the paper's normalised L2 alone, the hard-loss fused models collapse to a constant map on
             # the synthetic gaze maps (a few small blobs); CC and KLD terms keep them learning (docs/TRAINING.md)
             "students.loss={l2: 1.0, kld: 0.1, cc: 0.5}",
