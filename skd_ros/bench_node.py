@@ -705,7 +705,7 @@ def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
         hot.top.rstrip(),
         "```",
         "",
-        *findings(hot, runs_e2e, runs_transport, best),
+        *findings(hot, runs_transport, best, summary),
     ]
     lines += [f"![{f.stem}]({os.path.relpath(f, args.out.parent)})\n" for f in figures if f]
     raw_numbers = {
@@ -717,8 +717,8 @@ def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
     return summary, lines, raw_numbers
 
 
-def findings(hot: HotPath, runs_e2e: list[Run], runs_transport: list[Run], best: str) -> list[str]:
-    """What the profile and the runs show, with this run's numbers."""
+def findings(hot: HotPath, runs_transport: list[Run], best: str, summary: dict) -> list[str]:
+    """What the profile and the runs show, with this run's numbers (``summary``: what the targets read)."""
     (slow_name, slow), (fast_name, fast) = hot.resize_ms.items()
     by_name = {r.transport: r for r in runs_transport}
     lines = [
@@ -752,12 +752,11 @@ def findings(hot: HotPath, runs_e2e: list[Run], runs_transport: list[Run], best:
             "default (argument `fastdds_profile`); the camera driver must use the same profile "
             "(`export FASTDDS_DEFAULT_PROFILES_FILE=...`), since the writer's segment has to hold the frame."
         )
-    work = sum(hot.stage_ms.values())
-    at_target = next((r for r in runs_e2e if (r.transport, r.resolution, r.rate) == (best, "1920x1080", 30.0)), None)
-    if at_target is not None and at_target.overhead_p50_ms == at_target.overhead_p50_ms:
+    if "overhead_p50_ms_1080p" in summary:
         lines.append(
-            f"- **Reading the overhead column.** The node's own work per 1920x1080 frame is {work:.2f} ms in process "
-            f"(the stages above); end to end, `{best}` at 30 FPS gave {at_target.overhead_p50_ms:+.2f} ms p50. Both "
+            f"- **Reading the overhead column.** The node's own work per 1920x1080 frame is "
+            f"{summary['work_ms_1080p']:.2f} ms in process (the stages above); end to end, `{best}` at 30 FPS gave "
+            f"{summary['overhead_p50_ms_1080p']:+.2f} ms p50. Both "
             "receivers are Python processes that deserialise the full image on a 2-core machine also running the "
             "publisher, so the per-frame difference of their latencies scatters by milliseconds; an overhead below "
             "the in-process work says that work is inside the scatter, not that it is free. The targets table "

@@ -5,10 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from skd_ros.postprocess import ROI, Peak, resize_map, to_uint8
+from skd_ros.postprocess import ROI, Peak, ROIParams, resize_map, to_uint8
 
 
-def stretch_for_display(saliency: np.ndarray, min_span: float = 0.05) -> np.ndarray:
+def stretch_for_display(saliency: np.ndarray, min_span: float = ROIParams.min_contrast) -> np.ndarray:
     """The map rescaled so that its minimum is 0 and its peak 1, for people to see where it looks:
     a model's absolute level varies from scene to scene (a peak of 0.1 would show as all blue). Maps
     flatter than ``min_span`` (the ROI extractor's default min_contrast) are scaled by ``min_span``

@@ -425,9 +425,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{data} has no {split!r} split (it has {', '.join(source.splits)}); the "
                     "reproduction trains on train, selects on val and reports on test"
                 )
+        recipe = [*PAPER_STEP2, *preset.overrides]  # the training settings the report lists
         overrides = [
-            *PAPER_STEP2,
-            *preset.overrides,
+            *recipe,
             f"data.train=[{{path: '{data}', split: train, frame_step: {preset.train_frame_step}}}]",
             f"data.val=[{{path: '{data}', split: val, frame_step: {preset.val_frame_step}}}]",
             f"device={args.device}",
@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": args.preset,
             "preset_description": preset.description,
             "config": preset.config,
-            "overrides": [*PAPER_STEP2, *preset.overrides, *args.overrides],
+            "overrides": [*recipe, *args.overrides],
             "frame_steps": (preset.train_frame_step, preset.val_frame_step),
             "seeds": ", ".join(str(s) for s in range(args.seed, args.seed + args.repeats)),
             "device": device,
