@@ -15,6 +15,10 @@ torch-compile         fp32      1e-4   torch.compile (Inductor) with frozen weig
                                        input shape (about 20 s on a small CPU), so not raced by auto
 onnxruntime           fp32      1e-4   ONNX Runtime, all graph optimisations (on CPU: conv+ReLU
                                        fusion, NCHWc blocked layout); CUDA provider on a GPU
+ncnn                  fp32      1e-4   Tencent's ncnn, converted by pnnx; 3x3 convolutions by Winograd
+                                       transforms (fewer multiplications than multiply-adds: about
+                                       twice ONNX Runtime's speed on one core at 64x64); one image
+                                       pair per call, so a batch runs pair after pair
 onnxruntime-tensorrt  fp16      5e-3   ONNX Runtime's TensorRT provider in fp16 with an engine cache;
                                        building an engine takes minutes, so not raced by auto
 onnxruntime-int8      int8      1e-1   ONNX Runtime on the statically quantised (QDQ) model, output
@@ -37,7 +41,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import logging
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +52,9 @@ import torch
 
 from skd_ros.export import (
     INPUT_NAMES,
+    NCNN_INPUTS,
+    NCNN_OUTPUT,
+    export_ncnn,
     export_onnx,
     export_torchscript,
     quantize_onnx_int8,
@@ -278,6 +287,65 @@ class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
         return quantize_onnx_int8(export_onnx(model, self.resolution), calibration)
 
 
+def load_ncnn(param: str | Path, weights: str | Path, threads: int | None = None):
+    """An ncnn network from the files ``export_ncnn`` writes, set up for fp32 Winograd inference on
+    ``threads`` threads (default: ncnn's count of big cores)."""
+    import ncnn
+
+    net = ncnn.Net()
+    options = net.opt
+    options.num_threads = threads or ncnn.get_big_cpu_count()
+    # Idle OpenMP threads sleep at once instead of spinning: a node shares its cores with ROS transport.
+    options.openmp_blocktime = 0
+    options.use_winograd_convolution = True
+    # fp32 storage and arithmetic throughout, like the other fp32 backends (ncnn may otherwise keep
+    # activations in fp16 or bf16 where the CPU supports them)
+    options.use_fp16_storage = options.use_fp16_packed = options.use_fp16_arithmetic = False
+    options.use_bf16_storage = False
+    if net.load_param(str(param)) != 0 or net.load_model(str(weights)) != 0:
+        raise RuntimeError(f"ncnn could not load the model from {param} and {weights}")
+    return net
+
+
+def run_ncnn(net, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """N x R x R maps from an ncnn network (``load_ncnn``) on N x 3 x R x R (previous, current), pair by
+    pair: ncnn has no batch axis."""
+    import ncnn
+
+    maps = np.empty((len(previous), *previous.shape[2:]), np.float32)
+    for index, pair in enumerate(zip(previous, current, strict=True)):
+        extractor = net.create_extractor()
+        for blob, frame in zip(NCNN_INPUTS, pair, strict=True):
+            extractor.input(blob, ncnn.Mat(np.ascontiguousarray(frame, np.float32)))
+        status, saliency = extractor.extract(NCNN_OUTPUT)
+        if status != 0:
+            raise RuntimeError(f"ncnn failed to run the model (status {status})")
+        maps[index] = np.asarray(saliency)[0]
+    return maps
+
+
+class NcnnBackend(Backend):
+    name = "ncnn"
+    tolerance = 1e-4
+
+    @classmethod
+    def unavailable_reason(cls, device):
+        if device.type != "cpu":
+            return "the ncnn backend runs on the CPU (ncnn's Vulkan GPU path is not used)"
+        missing = [package for package in ("ncnn", "pnnx") if importlib.util.find_spec(package) is None]
+        if missing:
+            return f"{' and '.join(missing)} not installed (pip install ncnn pnnx)"
+        return None
+
+    def __init__(self, model, resolution, device, threads=None):
+        super().__init__(model, resolution, device, threads)
+        with tempfile.TemporaryDirectory(prefix="skd_ncnn_") as tmp:
+            self.net = load_ncnn(*export_ncnn(model, resolution, tmp), threads=self.threads)
+
+    def run(self, previous, current):
+        return run_ncnn(self.net, previous, current)
+
+
 def cpu_has_native_bf16() -> bool:
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
@@ -371,6 +439,7 @@ BACKENDS: dict[str, type[Backend]] = {
         TorchScriptBackend,
         TorchCompileBackend,
         OnnxRuntimeBackend,
+        NcnnBackend,
         OnnxRuntimeTensorRTBackend,
         OnnxRuntimeInt8Backend,
         TorchBf16Backend,

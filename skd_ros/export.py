@@ -1,4 +1,4 @@
-"""One implementation of every model conversion: ONNX, TorchScript and int8 ONNX (static quantisation).
+"""One implementation of every model conversion: ONNX, TorchScript, int8 ONNX (static quantisation) and ncnn.
 
 Any module with ``forward(previous, current)`` on N x 3 x R x R frames converts (the fused SKD model,
 a teacher).
@@ -16,6 +16,9 @@ graph the node runs.
   hardware-specific rewrites (``torch.jit.optimize_for_inference``) are left to load time. torch 2.13
   marks TorchScript deprecated in favour of torch.compile/torch.export, but it still runs, needs no
   compiler at load time and is the format C++/libtorch deployments load.
+* ncnn: Tencent's inference engine for phones and embedded boards, converted by its own tool, pnnx, from
+  the traced model; weights kept in fp32 (pnnx's default stores them in fp16). Input blobs ``in0``
+  (previous) and ``in1`` (current), output ``out0``, each one C x R x R image (ncnn has no batch axis).
 * int8: ONNX Runtime static quantisation, QDQ format, per-channel int8 weights and uint8 activations
   (the u8 x s8 pairing that x86 VNNI instructions run fastest), ranges calibrated on frame pairs.
 """
@@ -26,6 +29,7 @@ import contextlib
 import copy
 import io
 import logging
+import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -101,6 +105,33 @@ def export_torchscript(
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.jit.save(frozen, str(path))
     return frozen
+
+
+NCNN_INPUTS = ("in0", "in1")  # pnnx names a traced module's inputs in0, in1, ... in argument order
+NCNN_OUTPUT = "out0"
+
+
+def export_ncnn(model: nn.Module, resolution: int, directory: str | Path) -> tuple[Path, Path]:
+    """The model converted to ncnn by pnnx, written to ``directory`` as ``model.ncnn.param`` (the graph,
+    text) and ``model.ncnn.bin`` (fp32 weights); returns both paths. Raises RuntimeError with pnnx's
+    output when the conversion fails."""
+    import pnnx
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(model).cpu().float().eval()
+    traced_path = directory / "model.pt"
+    with quiet_tracing(), torch.no_grad():
+        torch.jit.trace(model, example_inputs(resolution)).save(str(traced_path))
+    shape = f"[1,3,{resolution},{resolution}]f32"
+    # pnnx writes its files (ncnn's and its own intermediate ones) next to the traced model
+    command = [pnnx.EXEC_PATH, str(traced_path), f"inputshape={shape},{shape}", "fp16=0"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=directory)
+    param, weights = directory / "model.ncnn.param", directory / "model.ncnn.bin"
+    if result.returncode != 0 or not param.is_file() or not weights.is_file():
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
+        raise RuntimeError(f"pnnx failed to convert the model to ncnn (exit code {result.returncode}):\n{tail}")
+    return param, weights
 
 
 def synthetic_pairs(resolution: int, count: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

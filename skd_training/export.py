@@ -8,10 +8,14 @@ dynamic) and output ``saliency``, made with the TorchScript-based exporter (torc
 meta to the files (``skd_meta.json`` in the TorchScript archive, a metadata property in ONNX), the
 verification, and the command line.
 
-Every export is verified: the file is loaded back (``torch.jit.load`` / onnxruntime) and run on a
+Every export is verified: the file is loaded back (``torch.jit.load`` / onnxruntime / ncnn) and run on a
 random batch of two pairs; a maximum absolute difference above ``atol`` raises ``ExportError``.
 
-Command line: ``skd-export CHECKPOINT [--format torchscript onnx] [--out DIR]``.
+ncnn (for ARM boards and phones; the ``ncnn`` inference backend runs the same conversion): graph
+``*.ncnn.param``, fp32 weights ``*.ncnn.bin``, metadata ``*.ncnn.json``; blobs ``in0`` (previous),
+``in1`` (current), ``out0`` (saliency), one C x R x R image each.
+
+Command line: ``skd-export CHECKPOINT [--format torchscript onnx ncnn] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from skd_ros import export as runtime_export
 from skd_ros.checkpoint import CheckpointError, load_fused
 from skd_ros.export import INPUT_NAMES
 
-FORMATS = ("torchscript", "onnx")
+FORMATS = ("torchscript", "onnx", "ncnn")
 META_FILE = "skd_meta.json"
 DEFAULT_ATOL = 1e-4
 
@@ -83,6 +87,30 @@ def export_onnx(
     return path
 
 
+def export_ncnn(
+    model: nn.Module, path: str | Path, resolution: int, meta: dict | None = None, atol: float = DEFAULT_ATOL
+) -> Path:
+    """Convert ``model`` to ncnn with pnnx (``skd_ros.export``): the graph to ``path`` (``*.ncnn.param``),
+    the fp32 weights beside it (``*.ncnn.bin``) and the metadata in ``*.ncnn.json``; verified with ncnn."""
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="skd_ncnn_") as tmp:  # keeps pnnx's intermediate files out
+        param, weights = runtime_export.export_ncnn(model, resolution, tmp)
+        shutil.copyfile(param, path)
+        shutil.copyfile(weights, ncnn_weights_path(path))
+    path.with_suffix(".json").write_text(_meta_json(resolution, meta))
+    verify_ncnn(model, path, resolution, atol)
+    return path
+
+
+def ncnn_weights_path(param: str | Path) -> Path:
+    """The weights file that goes with an ncnn graph file: ``m.ncnn.param`` -> ``m.ncnn.bin``."""
+    return Path(param).with_suffix(".bin")
+
+
 def _eager(model: nn.Module, pair) -> np.ndarray:
     with torch.inference_mode():
         return model.cpu().eval()(*pair).float().numpy()
@@ -120,6 +148,21 @@ def verify_onnx(model: nn.Module, path: str | Path, resolution: int, atol: float
     return _compare(_eager(model, pair), got, path, atol)
 
 
+def verify_ncnn(model: nn.Module, path: str | Path, resolution: int, atol: float = DEFAULT_ATOL) -> float:
+    """Largest absolute difference between ``model`` and the ncnn files (graph ``path``, weights beside
+    it) on a random batch of 2, run pair by pair."""
+    from skd_ros.backends import load_ncnn, run_ncnn
+
+    path = Path(path)
+    pair = _example_pair(resolution, batch=2, seed=1)
+    try:
+        net = load_ncnn(path, ncnn_weights_path(path), threads=1)
+    except RuntimeError as exc:
+        raise ExportError(str(exc)) from exc
+    got = run_ncnn(net, *(x.numpy() for x in pair))[:, None]
+    return _compare(_eager(model, pair), got, path, atol)
+
+
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, formats=FORMATS) -> dict[str, Path]:
     """Export a fused-model checkpoint (skd_ros.checkpoint format) to the given formats."""
     model, resolution, meta = load_fused(checkpoint)
@@ -131,6 +174,8 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, formats=FORMA
             raise ValueError(f"export format must be one of {FORMATS}, got {fmt!r}")
         if fmt == "torchscript":
             written[fmt] = export_torchscript(model, out_dir / f"{stem}.torchscript.pt", resolution, meta)
+        elif fmt == "ncnn":
+            written[fmt] = export_ncnn(model, out_dir / f"{stem}.ncnn.param", resolution, meta)
         else:
             written[fmt] = export_onnx(model, out_dir / f"{stem}.onnx", resolution, meta)
     return written
@@ -139,7 +184,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, formats=FORMA
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="skd-export",
-        description="Export a fused SKD checkpoint to TorchScript and/or ONNX (each export is checked "
+        description="Export a fused SKD checkpoint to TorchScript, ONNX and/or ncnn (each export is checked "
         "against the eager model).",
     )
     parser.add_argument("checkpoint", help="fused-model checkpoint (.pt), e.g. runs/default/final/skd_fused_64.pt")

@@ -1,5 +1,5 @@
 """Inference backends agree with the eager model within their stated tolerances; auto picks one and
-says which; conversions (ONNX, TorchScript, int8) round-trip; batched multi-camera steps match
+says which; conversions (ONNX, TorchScript, int8, ncnn) round-trip; batched multi-camera steps match
 one-at-a-time steps."""
 
 import logging
@@ -21,7 +21,7 @@ from skd_ros.backends import (
 )
 from skd_ros.bench import count_macs, target_rows
 from skd_ros.checkpoint import save_fused
-from skd_ros.export import export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
+from skd_ros.export import export_ncnn, export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
 from skd_ros.model import SKDModel
 from skd_ros.preprocess import area_resize
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline, step_cameras
@@ -127,6 +127,22 @@ def test_unknown_and_unavailable_backends_are_named(model):
     assert "TensorRT needs a CUDA device" in unavailable_backends(CPU)["onnxruntime-tensorrt"]
     with pytest.raises(BackendUnavailable, match="onnxruntime-tensorrt.*unavailable on cpu"):
         create_backend("onnxruntime-tensorrt", model, RESOLUTION, CPU)
+
+
+def test_ncnn_names_what_is_missing_and_what_failed(model, monkeypatch, tmp_path):
+    import importlib.util
+
+    import pnnx
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "pnnx" else find_spec(name))
+    assert "pnnx not installed" in unavailable_backends(CPU)["ncnn"]
+    monkeypatch.undo()
+    assert "ncnn" not in unavailable_backends(CPU)
+    assert "runs on the CPU" in BACKENDS["ncnn"].unavailable_reason(torch.device("cuda"))
+    monkeypatch.setattr(pnnx, "EXEC_PATH", "/bin/false")  # a converter that fails
+    with pytest.raises(RuntimeError, match="pnnx failed to convert the model to ncnn .exit code 1"):
+        export_ncnn(model, RESOLUTION, tmp_path)
 
 
 def test_backend_rejects_wrong_shapes(model, pairs):

@@ -1,4 +1,4 @@
-"""Export of the fused model to TorchScript and ONNX: the files compute what the eager model computes."""
+"""Export of the fused model to TorchScript, ONNX and ncnn: the files compute what the eager model computes."""
 
 import json
 
@@ -8,9 +8,18 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from skd_ros.backends import load_ncnn, run_ncnn
 from skd_ros.checkpoint import save_fused
 from skd_ros.model import SKDModel
-from skd_training.export import ExportError, export_checkpoint, main, verify_onnx, verify_torchscript
+from skd_training.export import (
+    ExportError,
+    export_checkpoint,
+    main,
+    ncnn_weights_path,
+    verify_ncnn,
+    verify_onnx,
+    verify_torchscript,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -27,7 +36,7 @@ def checkpoint(tmp_path):
 def test_exported_files_match_eager_on_a_new_batch(checkpoint, tmp_path):
     model, path = checkpoint
     written = export_checkpoint(path, tmp_path / "out")
-    assert set(written) == {"torchscript", "onnx"}
+    assert set(written) == {"torchscript", "onnx", "ncnn"}
     generator = torch.Generator().manual_seed(5)
     previous, current = torch.randn(3, 3, 32, 32, generator=generator), torch.randn(3, 3, 32, 32, generator=generator)
     with torch.no_grad():
@@ -35,8 +44,11 @@ def test_exported_files_match_eager_on_a_new_batch(checkpoint, tmp_path):
         scripted = torch.jit.load(str(written["torchscript"]))(previous, current).numpy()
     session = ort.InferenceSession(str(written["onnx"]), providers=["CPUExecutionProvider"])
     from_onnx = session.run(None, {"previous": previous.numpy(), "current": current.numpy()})[0]
+    net = load_ncnn(written["ncnn"], ncnn_weights_path(written["ncnn"]), threads=1)
+    from_ncnn = run_ncnn(net, previous.numpy(), current.numpy())
     assert np.abs(scripted - expected).max() < 1e-4
     assert np.abs(from_onnx - expected).max() < 1e-4
+    assert np.abs(from_ncnn - expected[:, 0]).max() < 1e-4
 
 
 def test_exported_files_carry_the_resolution(checkpoint, tmp_path):
@@ -47,6 +59,7 @@ def test_exported_files_carry_the_resolution(checkpoint, tmp_path):
     assert json.loads(extra["skd_meta.json"])["resolution"] == 32
     props = {p.key: p.value for p in onnx.load(str(written["onnx"])).metadata_props}
     assert json.loads(props["skd_meta.json"])["meta"]["note"] == "test"
+    assert json.loads(written["ncnn"].with_suffix(".json").read_text())["resolution"] == 32
 
 
 def test_verification_catches_a_file_of_another_model(checkpoint, tmp_path):
@@ -58,6 +71,17 @@ def test_verification_catches_a_file_of_another_model(checkpoint, tmp_path):
         verify_torchscript(other, written["torchscript"], 32)
     with pytest.raises(ExportError, match="differs from the eager model"):
         verify_onnx(other, written["onnx"], 32)
+    with pytest.raises(ExportError, match="differs from the eager model"):
+        verify_ncnn(other, written["ncnn"], 32)
+
+
+def test_truncated_ncnn_weights_are_named(checkpoint, tmp_path):
+    model, path = checkpoint
+    param = export_checkpoint(path, tmp_path, formats=["ncnn"])["ncnn"]
+    weights = ncnn_weights_path(param)
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ExportError, match="could not load.*ncnn.bin"):
+        verify_ncnn(model, param, 32)
 
 
 def test_cli_refuses_a_wrong_file(tmp_path, capsys):
