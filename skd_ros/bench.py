@@ -334,6 +334,10 @@ def _best(rows: list[ModelRow], **where) -> ModelRow | None:
     return max(chosen, key=lambda r: r.fps) if chosen else None
 
 
+# The fp32 engine each reduced-precision backend is quantised or cast from, for the same-engine ratio.
+FP32_OF_REDUCED = {"onnxruntime-int8": "onnxruntime", "torch-bf16": "torchscript"}
+
+
 def target_rows(
     model_rows: list[ModelRow],
     gpu_rows: list[ModelRow],
@@ -373,10 +377,14 @@ def target_rows(
             if math.isfinite(loss)
             else ("speed " + _verdict(speed_ok) + ", accuracy not measured")
         )
+        measured = f"{reduced.backend} {reduced.p50_ms:.2f} ms = {ratio:.2f}x the fastest fp32, {fp32.backend}"
+        same_engine = _best(model_rows, backend=FP32_OF_REDUCED.get(reduced.backend), **at64)
+        if same_engine is not None and same_engine.backend != fp32.backend:
+            measured += f" ({reduced.fps / same_engine.fps:.2f}x its own engine's fp32, {same_engine.backend})"
         out.append(
             (
                 f"int8/bf16 >= {TARGETS['reduced_vs_fp32']:g}x fp32 speed, NSS loss <= {TARGETS['reduced_nss_loss']:g}",
-                f"{reduced.backend} {reduced.p50_ms:.2f} ms = {ratio:.2f}x {fp32.backend}; {loss_text}",
+                f"{measured}; {loss_text}",
                 verdict,
             )
         )

@@ -19,7 +19,7 @@ from skd_ros.backends import (
     create_backend,
     unavailable_backends,
 )
-from skd_ros.bench import count_macs, target_rows
+from skd_ros.bench import AccuracyRow, ModelRow, count_macs, target_rows
 from skd_ros.checkpoint import save_fused
 from skd_ros.export import export_ncnn, export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
 from skd_ros.model import SKDModel
@@ -249,6 +249,21 @@ def test_node_target_reads_the_larger_of_end_to_end_overhead_and_in_process_work
     node = {"transport": "shm", "overhead_p50_ms_1080p": overhead, "drops_30fps_1080p": drops, "work_ms_1080p": work}
     (row,) = [r for r in target_rows([], [], [], node) if r[0].startswith("node overhead")]
     assert row[2] == verdict and f"{work:.2f} ms" in row[1]
+
+
+def test_reduced_precision_target_reads_the_fastest_fp32_and_names_its_own_engine():
+    def row(backend, precision, ms):
+        return ModelRow(backend, precision, "cpu", 1, 64, 1, ms, ms, 1e3 / ms, 0.0, 0.0, 0, 0.0, 100)
+
+    rows = [row("eager", "fp32", 5.0), row("onnxruntime", "fp32", 2.0), row("onnxruntime-int8", "int8", 1.0)]
+    accuracy = [AccuracyRow("onnxruntime-int8", "int8", 0.03, 0.002, d_nss=-0.002)]
+    (alone,) = [r for r in target_rows(rows, [], accuracy, None) if r[0].startswith("int8")]
+    assert alone[2] == "met" and "2.00x the fastest fp32, onnxruntime;" in alone[1]
+    (behind,) = [
+        r for r in target_rows([*rows, row("ncnn", "fp32", 1.25)], [], accuracy, None) if r[0].startswith("int8")
+    ]
+    assert behind[2] == "**not met**"
+    assert "1.25x the fastest fp32, ncnn (2.00x its own engine's fp32, onnxruntime)" in behind[1]
 
 
 def test_flop_count_matches_torch_flop_counter():
