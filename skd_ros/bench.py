@@ -685,8 +685,21 @@ def reading_notes(rows: list[ModelRow]) -> list[str]:
         "model's multiply-adds) with Winograd transforms, which need several times fewer multiplications "
         "than the multiply-adds they replace; its GFLOP/s, like every row's, counts the model's multiply-adds "
         "(2 FLOPs each), not the arithmetic the engine performs. Without Winograd (ncnn's direct kernels) it "
-        "runs at about ONNX Runtime's speed. Reduced precision goes further: int8 (VNNI) doubles the "
-        "multiply-adds per instruction.",
+        "runs at about ONNX Runtime's speed.",
+    ]
+    int8 = _best(rows, precision="int8", **at64)
+    if int8 is not None:
+        lines.append(
+            f"- int8 (`{int8.backend}`, {int8.p50_ms:.2f} ms) is {int8.fps / direct.fps:.2f}x the direct fp32 engine "
+            f"but only {int8.fps / fp32.fps:.2f}x `{fp32.backend}`: VNNI doubles the multiply-adds per instruction, "
+            "and Winograd removes about as many multiplications, so a Winograd fp32 engine lands next to a direct "
+            "int8 one. Other int8 engines tried during development on this machine were no faster at 64x64 on "
+            "one thread: OpenVINO 2026.4 on the same QDQ model (1.0 ms), ncnn's int8 path (1.0 ms direct, 1.3 ms "
+            "with its int8 Winograd), MNN 3.6 (1.6 ms, no faster with int8 weights). The int8 target read against "
+            "the fastest fp32 engine therefore needs an int8 kernel that also cuts multiplications and is fast "
+            "on this CPU; read against its own engine's fp32 (the targets table shows both) int8 clears it.",
+        )
+    lines += [
         "- Eager PyTorch runs every layer as its own call on plain NCHW tensors, with ReLU and pooling as separate "
         "passes over memory; the compiled engines keep activations in a blocked layout across layers and fuse "
         "ReLU into the convolutions. The gap therefore stays at batch 64 (it is not call overhead).",
