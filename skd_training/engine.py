@@ -200,8 +200,18 @@ def _json_safe(value):
 
 
 def _fingerprint_differences(saved: dict, current: dict) -> list[str]:
+    """A setting that only one side records is a difference too: a checkpoint made before a setting
+    existed cannot show that it agrees with the setting's value now (a missing key is not its default)."""
+
+    def shown(fingerprint: dict, key: str) -> str:
+        return repr(fingerprint[key]) if key in fingerprint else "not recorded"
+
     keys = sorted(set(saved) | set(current))
-    return [f"{k}: checkpoint {saved.get(k)!r}, now {current.get(k)!r}" for k in keys if saved.get(k) != current.get(k)]
+    return [
+        f"{k}: checkpoint {shown(saved, k)}, now {shown(current, k)}"
+        for k in keys
+        if k not in saved or k not in current or saved[k] != current[k]
+    ]
 
 
 def load_stage_checkpoint(path: Path, stage: Stage) -> dict:

@@ -114,6 +114,9 @@ def test_mismatched_checkpoint_names_the_difference(tmp_path):
     train_stage(make_stage(epochs=1, lam=0.5), tmp_path / "s", progress=False)
     with pytest.raises(CheckpointError, match=r"lam: checkpoint 0.5, now 0.2"):
         train_stage(make_stage(epochs=2, lam=0.2), tmp_path / "s", resume=True, progress=False)
+    # a setting added after the checkpoint was made: its value now (even None) is not what was used then
+    with pytest.raises(CheckpointError, match=r"head_std: checkpoint not recorded, now None"):
+        train_stage(make_stage(epochs=2, lam=0.5, head_std=None), tmp_path / "s", resume=True, progress=False)
     other_stage = make_stage(epochs=2, lam=0.5)
     other_stage.name = "student_temporal"
     (tmp_path / "t").mkdir()
