@@ -109,6 +109,7 @@ def export_torchscript(
 
 NCNN_INPUTS = ("in0", "in1")  # pnnx names a traced module's inputs in0, in1, ... in argument order
 NCNN_OUTPUT = "out0"
+PNNX_TIMEOUT_S = 300  # a conversion takes about a second; a hung converter must not hang a node's start-up
 
 
 def export_ncnn(model: nn.Module, resolution: int, directory: str | Path) -> tuple[Path, Path]:
@@ -126,7 +127,10 @@ def export_ncnn(model: nn.Module, resolution: int, directory: str | Path) -> tup
     shape = f"[1,3,{resolution},{resolution}]f32"
     # pnnx writes its files (ncnn's and its own intermediate ones) next to the traced model
     command = [pnnx.EXEC_PATH, str(traced_path), f"inputshape={shape},{shape}", "fp16=0"]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=directory)
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, cwd=directory, timeout=PNNX_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"pnnx did not finish converting the model to ncnn within {PNNX_TIMEOUT_S} s") from exc
     param, weights = directory / "model.ncnn.param", directory / "model.ncnn.bin"
     if result.returncode != 0 or not param.is_file() or not weights.is_file():
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])

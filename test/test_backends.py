@@ -143,6 +143,13 @@ def test_ncnn_names_what_is_missing_and_what_failed(model, monkeypatch, tmp_path
     monkeypatch.setattr(pnnx, "EXEC_PATH", "/bin/false")  # a converter that fails
     with pytest.raises(RuntimeError, match="pnnx failed to convert the model to ncnn .exit code 1"):
         export_ncnn(model, RESOLUTION, tmp_path)
+    hung = tmp_path / "hung-pnnx"
+    hung.write_text("#!/bin/sh\nsleep 30\n")
+    hung.chmod(0o755)
+    monkeypatch.setattr(pnnx, "EXEC_PATH", str(hung))
+    monkeypatch.setattr("skd_ros.export.PNNX_TIMEOUT_S", 0.5)
+    with pytest.raises(RuntimeError, match="did not finish converting the model to ncnn within 0.5 s"):
+        export_ncnn(model, RESOLUTION, tmp_path)
 
 
 def test_backend_rejects_wrong_shapes(model, pairs):
