@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -416,6 +417,13 @@ def target_rows(
     return out
 
 
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _verdict(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -565,7 +573,7 @@ def write_report(path: Path, context: dict) -> None:
         "## Conditions",
         "",
         f"- CPU: {c['cpu']}, {c['cores']} usable cores; Python {platform.python_version()}, torch {torch.__version__}, "
-        f"onnxruntime {c['onnxruntime']}.",
+        f"onnxruntime {c['onnxruntime']}, ncnn {c['ncnn']}.",
         f"- Load average (1/5/15 min) before: {c['load_before']}, after: {c['load_after']}."
         + (f" {c['note']}" if c["note"] else ""),
         f"- Single-thread SGEMM ({sgemm['size']}^3, float32, best of 10 calls, measured at the start and the end of "
@@ -863,6 +871,7 @@ def main(argv=None) -> int:
         "cpu": cpu_name(),
         "cores": usable_cores(),
         "onnxruntime": onnxruntime.__version__,
+        "ncnn": package_version("ncnn"),
         "note": args.note,
         "sgemm": sgemm,
         "weights": weights_text,
