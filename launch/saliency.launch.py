@@ -10,8 +10,10 @@ camera with its own namespace, or saliency_multi_camera.launch.py. The pip-path 
     skd-saliency-node --ros-args -r __ns:=/cam0 -r image:=/cam0/image_raw --params-file config/saliency.yaml
 
 Transport: by default the node gets the Fast DDS profile config/fastdds_shm.xml (shared memory with segments
-big enough for full HD frames; the fastest configuration in docs/BENCHMARKS.md). It only pays off when the
-camera driver uses the same profile: export FASTDDS_DEFAULT_PROFILES_FILE=<that file> where the driver runs.
+big enough for full HD frames). It only pays off when the camera driver uses the same profile: export
+FASTDDS_DEFAULT_PROFILES_FILE=<that file> where the driver runs. The node also gets the glibc malloc settings of
+config/malloc_image_buffers.env (keep_image_buffers:=true, the default), which stop every received frame from
+page-faulting a fresh buffer; together they are the fastest configuration in docs/BENCHMARKS.md.
 """
 
 import os
@@ -25,6 +27,7 @@ from launch_ros.substitutions import FindPackageShare
 TRUE_STRINGS = ("true", "1", "yes", "on")
 FASTDDS_PROFILES = {"shm": "fastdds_shm.xml"}
 PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
+MALLOC_SETTINGS = "malloc_image_buffers.env"
 
 
 def _fastdds_environment(context, choice: str) -> dict:
@@ -44,6 +47,20 @@ def _fastdds_environment(context, choice: str) -> dict:
     return {PROFILE_VARIABLE: path}
 
 
+def _malloc_environment(context, keep_image_buffers: str) -> dict:
+    """The variables of config/malloc_image_buffers.env (KEY=VALUE lines), except those the environment
+    already sets; none when keep_image_buffers is false or the file is not installed."""
+    if keep_image_buffers.strip().lower() not in TRUE_STRINGS:
+        return {}
+    path = os.path.join(FindPackageShare("skd_ros").perform(context), "config", MALLOC_SETTINGS)
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as settings:
+        lines = [line.strip() for line in settings if line.strip() and not line.lstrip().startswith("#")]
+    variables = dict(line.split("=", 1) for line in lines)
+    return {key: value for key, value in variables.items() if key not in os.environ}
+
+
 def _saliency_node(context, *args, **kwargs):
     def value(name):
         return LaunchConfiguration(name).perform(context)
@@ -60,7 +77,10 @@ def _saliency_node(context, *args, **kwargs):
             namespace=value("namespace"),
             parameters=[value("params_file"), overrides],
             remappings=[("image", value("image_topic"))],
-            additional_env=_fastdds_environment(context, value("fastdds_profile")),
+            additional_env={
+                **_fastdds_environment(context, value("fastdds_profile")),
+                **_malloc_environment(context, value("keep_image_buffers")),
+            },
             output="screen",
             emulate_tty=True,
         )
@@ -96,6 +116,12 @@ def generate_launch_description():
                 default_value="auto",
                 description="Fast DDS profile for the node: auto (config/fastdds_shm.xml unless "
                 "FASTDDS_DEFAULT_PROFILES_FILE is set), shm, none (Fast DDS defaults) or an XML file path",
+            ),
+            DeclareLaunchArgument(
+                "keep_image_buffers",
+                default_value="true",
+                description="Give the node the glibc malloc settings of config/malloc_image_buffers.env "
+                "(freed image buffers stay in the heap: full HD frames arrive sooner)",
             ),
             OpaqueFunction(function=_saliency_node),
         ]

@@ -13,7 +13,7 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
-FORWARDED = ("params_file", "use_sim_time", "device", "fastdds_profile")
+FORWARDED = ("params_file", "use_sim_time", "device", "fastdds_profile", "keep_image_buffers")
 
 
 def _one_node_per_camera(context, *args, **kwargs):
@@ -59,6 +59,11 @@ def generate_launch_description():
                 "fastdds_profile",
                 default_value="auto",
                 description="Fast DDS profile: auto, shm, none or an XML path (see saliency.launch.py)",
+            ),
+            DeclareLaunchArgument(
+                "keep_image_buffers",
+                default_value="true",
+                description="glibc malloc settings of config/malloc_image_buffers.env (see saliency.launch.py)",
             ),
             OpaqueFunction(function=_one_node_per_camera),
         ]

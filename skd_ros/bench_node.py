@@ -72,9 +72,12 @@ class Transport:
     compressed: bool = False  # JPEG CompressedImage on <topic>/compressed
     resize: tuple[int, int] | None = None  # camera-side resize to (width, height) before publishing
     extra_env: tuple[tuple[str, str], ...] = ()
+    env_file: str | None = None  # KEY=VALUE lines under config/, for every process of the run
 
     def environment(self) -> dict[str, str]:
         env = dict(self.extra_env)
+        if self.env_file:
+            env.update(read_env_file(CONFIG_DIR / self.env_file))
         if self.profile:
             env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(CONFIG_DIR / self.profile)
         if self.synchronous:
@@ -94,6 +97,14 @@ TRANSPORTS = (
         "shared memory (fastdds_shm.xml) + synchronous publication",
         profile="fastdds_shm.xml",
         synchronous=True,
+    ),
+    Transport(
+        "shm-sync-heap",
+        "shm-sync + glibc malloc keeping freed image buffers in the heap (config/malloc_image_buffers.env) in "
+        "every process; it is the receivers that gain: no fresh 6 MB buffer to page-fault per frame",
+        profile="fastdds_shm.xml",
+        synchronous=True,
+        env_file="malloc_image_buffers.env",
     ),
     Transport(
         "large-data",
@@ -160,6 +171,20 @@ class Run:
 
 # --------------------------------------------------------------------------------------------------
 # Child processes: the camera publisher and the subscriber
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of an environment file (blank lines and # comments skipped)."""
+    variables = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, separator, value = line.partition("=")
+        if not separator or not key.strip():
+            raise ValueError(f"{path}:{number}: expected KEY=VALUE, got {line!r}")
+        variables[key.strip()] = value.strip()
+    return variables
 
 
 def _qos(reliability: str, depth: int):
@@ -755,6 +780,19 @@ def findings(hot: HotPath, runs_transport: list[Run], best: str, summary: dict) 
             f"{_fmt(chosen.bare.p50_ms)} ms. launch/saliency.launch.py gives the node config/fastdds_shm.xml by "
             "default (argument `fastdds_profile`); the camera driver must use the same profile "
             "(`export FASTDDS_DEFAULT_PROFILES_FILE=...`), since the writer's segment has to hold the frame."
+        )
+    plain, heap = by_name.get("shm-sync"), by_name.get("shm-sync-heap")
+    if plain is not None and heap is not None and plain.bare.received and heap.bare.received:
+        lines.append(
+            f"- **Receiving a full-HD frame meant page-faulting a fresh buffer.** Each message needs a new 6.2 MB "
+            "buffer in the receiving process; glibc returns buffers that large to the kernel when they are "
+            "freed, so the next frame's buffer is faulted in page by page again (slow inside a VM). With "
+            "config/malloc_image_buffers.env (`MALLOC_MMAP_THRESHOLD_` 32 MB, `MALLOC_TRIM_THRESHOLD_` 256 MB) "
+            f"freed buffers stay in the heap: `shm-sync` p50 {_fmt(plain.bare.p50_ms)} ms, `shm-sync-heap` p50 "
+            f"{_fmt(heap.bare.p50_ms)} ms for the same frames. It is the receiver's setting that counts (tried "
+            "during development: publisher only, no gain; subscriber only, all of it); launch/saliency.launch.py "
+            "gives it to the node by default (argument `keep_image_buffers`), and other subscribers of raw "
+            "frames gain the same from it."
         )
     if "overhead_p50_ms_1080p" in summary:
         lines.append(

@@ -316,3 +316,15 @@ def test_node_bench_latency_accounting():
     merged = pool(runs)
     assert (merged.published, merged.bare.received, merged.bare.dropped) == (5, 3, 2)
     assert merged.bare.p50_ms == 4.0 and "no subscriber matched" in merged.error
+
+
+def test_malloc_settings_file_reaches_the_heap_transport(tmp_path):
+    from skd_ros.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME, read_env_file
+
+    settings = read_env_file(CONFIG_DIR / "malloc_image_buffers.env")
+    assert int(settings["MALLOC_MMAP_THRESHOLD_"]) >= 1920 * 1080 * 3  # a full-HD bgr8 frame stays in the heap
+    assert settings.items() <= TRANSPORT_BY_NAME["shm-sync-heap"].environment().items()
+    broken = tmp_path / "broken.env"
+    broken.write_text("# comment\nMALLOC_TRIM_THRESHOLD_\n")
+    with pytest.raises(ValueError, match=r"broken.env:2: expected KEY=VALUE"):
+        read_env_file(broken)

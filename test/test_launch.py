@@ -43,7 +43,7 @@ def arguments(description) -> dict:
 
 
 def test_launch_files_declare_their_arguments():
-    common = {"params_file", "image_topic", "use_sim_time", "device", "fastdds_profile"}
+    common = {"params_file", "image_topic", "use_sim_time", "device", "fastdds_profile", "keep_image_buffers"}
     assert set(arguments(load(SINGLE))) == {"namespace", *common}
     assert set(arguments(load(MULTI))) == {"cameras", *common}
 
@@ -58,6 +58,7 @@ def test_single_camera_launch_makes_one_saliency_node():
         use_sim_time="true",
         device="",
         fastdds_profile="none",
+        keep_image_buffers="false",
     )
     (opaque,) = [entity for entity in description.entities if isinstance(entity, OpaqueFunction)]
     (node,) = opaque.visit(context)
