@@ -121,6 +121,7 @@ TRANSPORTS = (
     Transport("resize-320", "camera-side resize to 320x180 (INTER_AREA) after the stamp", resize=(320, 180)),
 )
 TRANSPORT_BY_NAME = {t.name: t for t in TRANSPORTS}
+LOSS_TOLERANCE = 0.005  # share of frames a transport option may lose and still be ranked by its latency
 
 
 @dataclass
@@ -667,7 +668,13 @@ def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
     for name in tqdm(plan, desc="transport options", unit="run"):
         rounds[name].append(one("bare", TRANSPORT_BY_NAME[name], "1920x1080", 30.0))
     runs_transport = [pool(runs) for runs in rounds.values()]
-    complete = [r for r in runs_transport if not r.error and r.bare.received and r.bare.dropped == 0]
+    # A single lost frame in a run happens to every shared-memory option now and then (best effort); a
+    # zero-drop rule would pick among them by chance, so up to LOSS_TOLERANCE of the frames may be lost.
+    complete = [
+        r
+        for r in runs_transport
+        if not r.error and r.bare.received and r.bare.dropped <= LOSS_TOLERANCE * (r.bare.received + r.bare.dropped)
+    ]
     raw = [
         r
         for r in complete
@@ -717,7 +724,7 @@ def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
         "",
         transport_table(runs_transport),
         "",
-        f"Fastest raw-image option without drops in this run: **`{best}`**"
+        f"Fastest raw-image option in this run with at most {LOSS_TOLERANCE:.1%} of its frames lost: **`{best}`**"
         + (f" ({TRANSPORT_BY_NAME[best].description})." if best in TRANSPORT_BY_NAME else "."),
         "",
         "## Where the node's time goes (in-process, no transport)",
