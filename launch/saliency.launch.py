@@ -24,6 +24,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
+from skd_ros.env_file import read_env_file
+
 TRUE_STRINGS = ("true", "1", "yes", "on")
 FASTDDS_PROFILES = {"shm": "fastdds_shm.xml"}
 PROFILE_VARIABLE = "FASTDDS_DEFAULT_PROFILES_FILE"
@@ -55,10 +57,7 @@ def _malloc_environment(context, keep_image_buffers: str) -> dict:
     path = os.path.join(FindPackageShare("skd_ros").perform(context), "config", MALLOC_SETTINGS)
     if not os.path.isfile(path):
         return {}
-    with open(path) as settings:
-        lines = [line.strip() for line in settings if line.strip() and not line.lstrip().startswith("#")]
-    variables = dict(line.split("=", 1) for line in lines)
-    return {key: value for key, value in variables.items() if key not in os.environ}
+    return {key: value for key, value in read_env_file(path).items() if key not in os.environ}
 
 
 def _saliency_node(context, *args, **kwargs):

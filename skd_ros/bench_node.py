@@ -43,6 +43,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from skd_ros.env_file import read_env_file
+
 DEFAULT_DOMAIN_ID = 77
 NAMESPACE = "/skd_bench"
 IMAGE_TOPIC = f"{NAMESPACE}/image"
@@ -172,20 +174,6 @@ class Run:
 
 # --------------------------------------------------------------------------------------------------
 # Child processes: the camera publisher and the subscriber
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of an environment file (blank lines and # comments skipped)."""
-    variables = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, separator, value = line.partition("=")
-        if not separator or not key.strip():
-            raise ValueError(f"{path}:{number}: expected KEY=VALUE, got {line!r}")
-        variables[key.strip()] = value.strip()
-    return variables
 
 
 def _qos(reliability: str, depth: int):

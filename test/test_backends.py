@@ -319,7 +319,8 @@ def test_node_bench_latency_accounting():
 
 
 def test_malloc_settings_file_reaches_the_heap_transport(tmp_path):
-    from skd_ros.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME, read_env_file
+    from skd_ros.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME
+    from skd_ros.env_file import read_env_file
 
     settings = read_env_file(CONFIG_DIR / "malloc_image_buffers.env")
     assert int(settings["MALLOC_MMAP_THRESHOLD_"]) >= 1920 * 1080 * 3  # a full-HD bgr8 frame stays in the heap
