@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -92,9 +94,6 @@ def export_ncnn(
 ) -> Path:
     """Convert ``model`` to ncnn with pnnx (``skd_ros.export``): the graph to ``path`` (``*.ncnn.param``),
     the fp32 weights beside it (``*.ncnn.bin``) and the metadata in ``*.ncnn.json``; verified with ncnn."""
-    import shutil
-    import tempfile
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="skd_ncnn_") as tmp:  # keeps pnnx's intermediate files out
