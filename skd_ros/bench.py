@@ -266,6 +266,28 @@ def device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU: {cpu_name()}"
 
 
+def gpu_conditions(device: torch.device) -> dict:
+    """What the GPU rows depend on besides the card: the software stack and the host."""
+    try:
+        driver = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader", f"--id={device.index or 0}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        driver = ""
+    return {
+        "name": torch.cuda.get_device_name(device),
+        "driver": driver or "unknown",
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "python": platform.python_version(),
+        "host_cpu": f"{cpu_name()}, {usable_cores()} cores",
+    }
+
+
 # --------------------------------------------------------------------------------------------------
 # Accuracy cost of reduced precision
 
@@ -322,6 +344,7 @@ def run_accuracy(
 
 
 CPU = torch.device("cpu")
+GPU_SUFFIX = " (GPU)"  # marks a GPU run's entries in the skipped-backends list
 
 
 # --------------------------------------------------------------------------------------------------
@@ -471,39 +494,58 @@ def model_table(rows: list[ModelRow]) -> str:
     return markdown_table(headers, body)
 
 
-def plot_model(rows: list[ModelRow], sgemm: float, path_fps: Path, path_ratio: Path) -> list[Path]:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_fps(
+    rows: list[ModelRow], path: Path, where: str, paper_label: str, paper_fps: dict[int, float], paper_batch: int | None
+) -> Path:
+    """Frames per second against resolution, a line per backend and a panel per batch size, with the
+    paper's Table V numbers (on the ``paper_batch`` panel, or on every panel where None)."""
     import matplotlib.ticker
 
-    one_thread = [r for r in rows if r.threads == 1]
-    if not one_thread:
-        return []
-    batches = sorted({r.batch for r in one_thread})
-    backends = sorted({r.backend for r in one_thread})
+    plt = _pyplot()
+    batches = sorted({r.batch for r in rows})
+    backends = sorted({r.backend for r in rows})
+    resolutions = sorted({r.resolution for r in rows})
     fig, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.5), squeeze=False)
     for ax, batch in zip(axes[0], batches, strict=True):
         for name in backends:
-            pts = sorted((r.resolution, r.fps) for r in one_thread if r.backend == name and r.batch == batch)
+            pts = sorted((r.resolution, r.fps) for r in rows if r.backend == name and r.batch == batch)
             if pts:
                 ax.plot(*zip(*pts, strict=True), marker="o", label=name)
-        if batch == 1:
-            res = sorted(PAPER_TABLE_V)
-            ax.plot(res, [PAPER_TABLE_V[r][1] for r in res], "k--", marker="s", label="paper, 1 CPU core (TF)")
+        if paper_batch in (None, batch):
+            res = sorted(paper_fps)
+            ax.plot(res, [paper_fps[r] for r in res], "k--", marker="s", label=paper_label)
         ax.set_xscale("log", base=2)
         ax.set(yscale="log", xlabel="resolution R (R x R)", ylabel="frames per second")
-        ax.set_title(f"model only, 1 thread, batch {batch}")
-        resolutions = sorted({r.resolution for r in one_thread})
+        ax.set_title(f"model only, {where}, batch {batch}")
         ax.set_xticks(resolutions, [str(r) for r in resolutions])
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path_fps, dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
+    return path
 
+
+def plot_model(rows: list[ModelRow], sgemm: float, path_fps: Path, path_ratio: Path) -> list[Path]:
+    one_thread = [r for r in rows if r.threads == 1]
+    if not one_thread:
+        return []
+    cpu_fps = {res: values[1] for res, values in PAPER_TABLE_V.items()}
+    plot_fps(one_thread, path_fps, "1 thread", "paper, 1 CPU core (TF)", cpu_fps, paper_batch=1)
+
+    plt = _pyplot()
+    batches = sorted({r.batch for r in one_thread})
+    backends = sorted({r.backend for r in one_thread})
     fig, axes = plt.subplots(1, len(batches), figsize=(6 * len(batches), 4.5), squeeze=False)
     resolutions = sorted({r.resolution for r in one_thread})
     width = 0.8 / max(1, len(backends))
@@ -601,6 +643,7 @@ def model_section(
     figures: list[Path],
     out: Path,
     resolutions: list[int],
+    gpu_lines: list[str],
 ) -> list[str]:
     lines = ["## Model only", ""]
     if not rows and not gpu_rows:
@@ -662,13 +705,88 @@ def model_section(
         "",
     ]
     lines += reading_notes(rows)
-    if gpu_rows:
-        lines += [f"### GPU: {gpu_rows[0].device}", "", model_table(gpu_rows), ""]
-    if skipped:
-        lines += ["Backends not run here: " + "; ".join(f"`{k}`: {v}" for k, v in sorted(skipped.items())) + ".", ""]
+    lines += gpu_lines
+    for where, entries in (
+        ("on the CPU", {k: v for k, v in skipped.items() if not k.endswith(GPU_SUFFIX)}),
+        ("on the GPU", {k.removesuffix(GPU_SUFFIX): v for k, v in skipped.items() if k.endswith(GPU_SUFFIX)}),
+    ):
+        if entries and (rows if where == "on the CPU" else gpu_rows):
+            reasons = "; ".join(f"`{k}`: {v}" for k, v in sorted(entries.items()))
+            lines += [f"Backends not run {where}: {reasons}.", ""]
     for fig in figures:
         lines += [f"![{fig.stem}]({os.path.relpath(fig, out.parent)})", ""]
     return lines
+
+
+def gpu_section(rows: list[ModelRow], conditions: dict, reused_note: str, figure: Path | None, out: Path) -> list[str]:
+    """The model-only table on the GPU, the software it ran with, and the paper's GTX 1080 Ti next to it."""
+    if not rows:
+        return []
+    c = conditions
+    lines = [f"### GPU: {rows[0].device}", ""]
+    if reused_note:
+        lines += [reused_note, ""]
+    lines += [
+        f"PyTorch {c.get('torch', '?')} (CUDA {c.get('cuda', '?')}, cuDNN {c.get('cudnn', '?')}), driver "
+        f"{c.get('driver', '?')}, Python {c.get('python', '?')}; host {c.get('host_cpu', '?')}. One host thread "
+        "drives the GPU. FPS as above: numpy in and numpy out, so every call includes the copies to and from "
+        "the GPU and waits for its result.",
+        "",
+        model_table(rows),
+        "",
+    ]
+    paper = []
+    for res in sorted({r.resolution for r in rows}):
+        single, batched = _best(rows, resolution=res, batch=1), _best(rows, resolution=res, batch=lambda b: b > 1)
+        paper.append(
+            [
+                res,
+                f"{PAPER_TABLE_V[res][0]:,}" if res in PAPER_TABLE_V else "-",
+                f"{single.fps:,.0f} ({single.backend})" if single else "-",
+                f"{batched.fps:,.0f} ({batched.backend}, batch {batched.batch})" if batched else "-",
+            ]
+        )
+    headers = ["R", "paper GPU FPS (GTX 1080 Ti, TF, batch not stated)", "ours, batch 1", "ours, batched"]
+    lines += [markdown_table(headers, paper), ""]
+    lines += gpu_reading_notes(rows)
+    if figure is not None:
+        lines += [f"![{figure.stem}]({os.path.relpath(figure, out.parent)})", ""]
+    return lines
+
+
+def gpu_reading_notes(rows: list[ModelRow]) -> list[str]:
+    """What the GPU table says about where a call's time goes, in this run's numbers."""
+    resolutions = sorted({r.resolution for r in rows})
+    smallest, largest = resolutions[0], resolutions[-1]
+    first, last = _best(rows, resolution=smallest, batch=1), _best(rows, resolution=largest, batch=1)
+    eager, graphs = (
+        _best(rows, backend="eager", resolution=64, batch=1),
+        _best(rows, backend="cuda-graphs-fp16", resolution=64, batch=1),
+    )
+    notes = []
+    if first and last:
+        notes.append(
+            f"- Batch 1: the fastest call takes {first.p50_ms:.2f} ms at {smallest}x{smallest} and "
+            f"{last.p50_ms:.2f} ms at {largest}x{largest}, {largest**2 // smallest**2}x the pixels: a single pair's "
+            "time is mostly the fixed cost of a call (copy in, launching the layers, copy out, waiting for the "
+            "result), not arithmetic. The paper's 0.035 ms per frame at 32x32 is less than one such call: its "
+            "figure is batched or leaves the copies out (the paper does not say)."
+        )
+    if eager and graphs:
+        notes.append(
+            f"- CUDA graphs launch the whole fp16 model at once instead of layer by layer: {graphs.p50_ms:.2f} ms "
+            f"against eager PyTorch's {eager.p50_ms:.2f} ms at 64x64, batch 1."
+        )
+    big = [r for r in rows if r.resolution == largest and r.batch == max(x.batch for x in rows)]
+    if len(big) > 1:
+        fps = sorted(r.fps for r in big)
+        megabytes = 2 * big[0].batch * 3 * largest**2 * 4 / 1e6
+        notes.append(
+            f"- At {largest}x{largest}, batch {big[0].batch}, every backend lands between {fps[0]:,.0f} and "
+            f"{fps[-1]:,.0f} FPS, fp16 or fp32: each call carries {megabytes:.0f} MB of fp32 frames from host "
+            "memory as well as the arithmetic, and the table does not separate the two."
+        )
+    return notes + [""] if notes else []
 
 
 WINOGRAD_BACKENDS = ("ncnn",)  # engines that run 3x3 convolutions with fewer multiplications than multiply-adds
@@ -725,8 +843,7 @@ def accuracy_section(rows: list[AccuracyRow], note: str) -> list[str]:
         return lines + ["Skipped.", ""]
     return lines + [
         "Map differences against eager fp32 on 32 synthetic aerial-like frame pairs "
-        "(`skd_ros.export.synthetic_pairs`, not the int8 calibration set); "
-        f"NSS/CC: {note}.",
+        f"(`skd_ros.export.synthetic_pairs`, not the int8 calibration set); {note}.",
         "",
         accuracy_table(rows),
         "",
@@ -747,6 +864,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=None, help="also write every measured number here")
     parser.add_argument("--weights", type=Path, default=None, help="fused checkpoint (default: the shipped weights)")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N] for the GPU table (the CPU table is kept)")
+    parser.add_argument(
+        "--gpu-only",
+        action="store_true",
+        help="with --device cuda: time only the GPU table (the CPU table comes from --reuse, or is left out)",
+    )
     parser.add_argument(
         "--backends",
         nargs="+",
@@ -772,8 +894,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--reuse",
         type=Path,
-        default=None,
-        help="a --json file of an earlier run: sections skipped now (--skip-model, --skip-node) are taken from it",
+        nargs="+",
+        default=[],
+        help="--json files of earlier runs: each section not measured now (CPU model table, GPU model table, "
+        "accuracy, node) is taken from the last of these files that holds it",
     )
     parser.add_argument("--note", default="", help="free text on the load conditions, copied into the report")
     args = parser.parse_args(argv)
@@ -783,7 +907,64 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.node_seconds = args.node_seconds or (3.0 if args.quick else 8.0)
     args.transport_rounds = args.transport_rounds or (1 if args.quick else 2)
     args.figures = args.figures or args.out.parent / "figures"
+    if args.gpu_only and not args.device.startswith("cuda"):
+        parser.error("--gpu-only needs --device cuda[:N]")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: PyTorch sees no CUDA device here")
     return args
+
+
+def load_reused(paths: list[Path]) -> dict[str, dict]:
+    """The sections of earlier ``--json`` runs, each from the last of ``paths`` that holds it: "cpu_model"
+    and "gpu_model" (rows, skipped backends, run), "accuracy" (rows, note, run) and "node"."""
+    sections: dict[str, dict] = {}
+    for path in paths:
+        try:
+            raw = json.loads(path.read_text())
+            rows = [ModelRow(**row) for row in raw.get("model", [])]
+            accuracy = [AccuracyRow(**row) for row in raw.get("accuracy", [])]
+        except (OSError, ValueError, TypeError) as exc:
+            raise SystemExit(f"skd-bench: cannot reuse {path}: {exc}") from None
+        skipped = raw.get("skipped", {})
+        cpu_rows = [r for r in rows if r.device.startswith("CPU")]
+        gpu_rows = [r for r in rows if not r.device.startswith("CPU")]
+        if cpu_rows:
+            sections["cpu_model"] = {
+                "file": path,
+                "run": raw["model_run"],
+                "rows": cpu_rows,
+                "sgemm": raw["sgemm"],
+                "skipped": {k: v for k, v in skipped.items() if not k.endswith(GPU_SUFFIX)},
+            }
+        if gpu_rows:
+            sections["gpu_model"] = {
+                "file": path,
+                "run": raw.get("gpu_run", raw["model_run"]),
+                "rows": gpu_rows,
+                "conditions": raw.get("gpu_conditions", {}),
+                "skipped": {k: v for k, v in skipped.items() if k.endswith(GPU_SUFFIX)},
+            }
+        if accuracy:
+            run = raw.get("accuracy_run", raw["node_run"])  # files from before accuracy_run: same run as node
+            note = raw.get("accuracy_note", f"as measured in the run of {run['date']}")
+            sections["accuracy"] = {"file": path, "run": run, "rows": accuracy, "note": note}
+        if raw.get("node_summary") is not None:  # a run with --skip-node keeps only a "Skipped" line
+            sections["node"] = {
+                "file": path,
+                "run": raw["node_run"],
+                "summary": raw["node_summary"],
+                "json": raw["node"],
+                "lines": raw["node_lines"],
+            }
+    return sections
+
+
+def reused_note(section: dict) -> str:
+    run = section["run"]
+    return (
+        f"*Reused with `--reuse {section['file']}` from the run of {run['date']} "
+        f"(load before/after {run['load_before']} / {run['load_after']}).*"
+    )
 
 
 def main(argv=None) -> int:
@@ -802,69 +983,88 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     backends = args.backends or [b for b in BACKENDS if b != "torch-compile" or not args.quick]
     args.figures.mkdir(parents=True, exist_ok=True)
+    reused = load_reused(args.reuse)
+    run_info = {
+        "command": "skd-bench " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "load_before": load_before,
+    }
 
-    reused = json.loads(args.reuse.read_text()) if args.reuse else {}
-
-    def reused_note(section: str) -> str:
-        run = reused[f"{section}_run"]
-        return (
-            f"*Reused with `--reuse {args.reuse}` from the run of {run['date']} "
-            f"(load before/after {run['load_before']} / {run['load_after']}).*"
-        )
-
-    cpu_rows, gpu_rows, skipped, figures, model_reused = [], [], {}, [], False
-    if not args.skip_model:
+    # Each section is measured now or taken from --reuse; `sources` holds the reused ones.
+    sources: dict[str, dict] = {}
+    cpu_rows, skipped = [], {}
+    if not args.skip_model and not args.gpu_only:
         cpu_rows, skipped = run_model_only(
             model, backends, args.resolutions, args.batches, args.threads, CPU, args.budget
         )
-        if device.type == "cuda":
-            gpu_rows, gpu_skipped = run_model_only(
-                model, backends, args.resolutions, args.batches, [1], device, args.budget
-            )
-            skipped.update({f"{k} (GPU)": v for k, v in gpu_skipped.items()})
-    elif reused.get("model"):
-        rows = [ModelRow(**row) for row in reused["model"]]
-        cpu_rows = [r for r in rows if r.device.startswith("CPU")]
-        gpu_rows = [r for r in rows if not r.device.startswith("CPU")]
-        skipped, model_reused = reused["skipped"], True
+    elif "cpu_model" in reused:
+        sources["cpu_model"] = reused["cpu_model"]
+        cpu_rows, skipped = sources["cpu_model"]["rows"], dict(sources["cpu_model"]["skipped"])
+    gpu_rows, gpu_info = [], {}
+    if not args.skip_model and device.type == "cuda":
+        gpu_rows, gpu_skipped = run_model_only(
+            model, backends, args.resolutions, args.batches, [1], device, args.budget
+        )
+        skipped.update({f"{k}{GPU_SUFFIX}": v for k, v in gpu_skipped.items()})
+        gpu_info = gpu_conditions(device)
+    elif "gpu_model" in reused:
+        sources["gpu_model"] = reused["gpu_model"]
+        gpu_rows, gpu_info = sources["gpu_model"]["rows"], sources["gpu_model"]["conditions"]
+        skipped.update(sources["gpu_model"]["skipped"])
 
     accuracy, accuracy_note = [], ""
     if not args.skip_accuracy:
         accuracy, accuracy_note = run_accuracy(args.weights, 0, args.data, args.split, args.max_frames)
+    elif "accuracy" in reused:
+        sources["accuracy"] = reused["accuracy"]
+        accuracy, accuracy_note = sources["accuracy"]["rows"], sources["accuracy"]["note"]
 
-    node_summary, node_lines = None, ["## Node end to end", "", "Skipped (--skip-node).", ""]
-    node_json: dict = {}
-    node_reused = False
+    node_summary, node_lines, node_json = None, ["## Node end to end", "", "Skipped (--skip-node).", ""], {}
     if not args.skip_node:
         from skd_ros import bench_node
 
         node_summary, node_lines, node_json = bench_node.run(args, figures_dir=args.figures)
-    elif reused.get("node_lines"):
-        node_summary, node_json, node_reused = reused["node_summary"], reused["node"], True
-        node_lines = reused["node_lines"][:1] + ["", reused_note("node")] + reused["node_lines"][1:]
+    elif "node" in reused:
+        sources["node"] = node = reused["node"]
+        node_summary, node_json = node["summary"], node["json"]
+        node_lines = node["lines"][:1] + ["", reused_note(node)] + node["lines"][1:]
 
     # The reference rate: the better of the SGEMM runs before and after (load on a shared machine only
     # ever lowers a measurement, so the higher one is closer to what the core can do).
     sgemm_end = sgemm_gflops()
     sgemm = {**sgemm_start, "start": sgemm_start["gflops"], "end": sgemm_end["gflops"]}
     sgemm["gflops"] = max(sgemm["start"], sgemm["end"])
-    model_sgemm = reused["sgemm"]["gflops"] if model_reused else sgemm["gflops"]
-    apply_sgemm(cpu_rows, model_sgemm)
+    model_sgemm = sources["cpu_model"]["sgemm"] if "cpu_model" in sources else sgemm
+    apply_sgemm(cpu_rows, model_sgemm["gflops"])
+    figures = []
     if cpu_rows:
         figures = plot_model(
-            cpu_rows, model_sgemm, args.figures / "bench_model_fps.png", args.figures / "bench_vs_sgemm.png"
+            cpu_rows, model_sgemm["gflops"], args.figures / "bench_model_fps.png", args.figures / "bench_vs_sgemm.png"
         )
+    gpu_figure = None
+    if gpu_rows:
+        gpu_fps = {res: float(values[0]) for res, values in PAPER_TABLE_V.items()}
+        paper = "paper, GTX 1080 Ti (TF; batch not stated)"
+        gpu_figure = plot_fps(gpu_rows, args.figures / "bench_gpu_fps.png", gpu_rows[0].device, paper, gpu_fps, None)
     resolutions = sorted({r.resolution for r in cpu_rows + gpu_rows}) or args.resolutions
-    model_lines = model_section(cpu_rows, gpu_rows, skipped, model, figures, args.out, resolutions)
-    if model_reused:
-        model_lines[1:1] = ["", f"{reused_note('model')} Its single-thread SGEMM rate: {model_sgemm:.1f} GFLOP/s."]
+    gpu_note = reused_note(sources["gpu_model"]) if "gpu_model" in sources else ""
+    gpu_lines = gpu_section(gpu_rows, gpu_info, gpu_note, gpu_figure, args.out)
+    model_lines = model_section(cpu_rows, gpu_rows, skipped, model, figures, args.out, resolutions, gpu_lines)
+    if "cpu_model" in sources:
+        note = f"{reused_note(sources['cpu_model'])} Its single-thread SGEMM rate: {model_sgemm['gflops']:.1f} GFLOP/s."
+        model_lines[1:1] = ["", note]
 
-    run_info = {
-        "command": "skd-bench " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-        "load_before": load_before,
-        "load_after": load_average(),
-    }
+    accuracy_lines = accuracy_section(accuracy, accuracy_note)
+    if "accuracy" in sources:
+        accuracy_lines[1:1] = ["", reused_note(sources["accuracy"])]
+
+    run_info["load_after"] = load_average()
+    gpu_text = "none in this run" if not gpu_rows else f"{gpu_rows[0].device} (see the GPU table)"
+    if not gpu_rows:
+        gpu_text += (
+            "; the CUDA backends (cuda-graphs-fp16, onnxruntime on CUDA, onnxruntime-tensorrt) are written and "
+            "unit-tested only where a GPU is present: their numbers are not measured here"
+        )
     context = {
         **run_info,
         "minutes": (time.monotonic() - started) / 60,
@@ -875,30 +1075,33 @@ def main(argv=None) -> int:
         "note": args.note,
         "sgemm": sgemm,
         "weights": weights_text,
-        "gpu": gpu_rows[0].device
-        if gpu_rows
-        else (
-            "none in this run; the CUDA backends (cuda-graphs-fp16, onnxruntime on CUDA, onnxruntime-tensorrt) "
-            "are written and unit-tested only where a GPU is present: their numbers are not measured here"
-        ),
+        "gpu": gpu_text,
         "targets": target_rows(cpu_rows, gpu_rows, accuracy, node_summary),
         "model_section": model_lines,
-        "accuracy_section": accuracy_section(accuracy, accuracy_note),
+        "accuracy_section": accuracy_lines,
         "node_section": node_lines,
     }
     write_report(args.out, context)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
+
+        def run_of(section: str) -> dict:
+            return sources[section]["run"] if section in sources else run_info
+
         raw = {
-            "model_run": reused["model_run"] if model_reused else run_info,
-            "node_run": reused["node_run"] if node_reused else run_info,
-            "sgemm": reused["sgemm"] if model_reused else sgemm,
+            "model_run": run_of("cpu_model"),
+            "gpu_run": run_of("gpu_model"),
+            "gpu_conditions": gpu_info,
+            "accuracy_run": run_of("accuracy"),
+            "node_run": run_of("node"),
+            "sgemm": model_sgemm,
             "model": [asdict(r) for r in cpu_rows + gpu_rows],
             "skipped": skipped,
             "accuracy": [asdict(r) for r in accuracy],
+            "accuracy_note": sources["accuracy"]["note"] if "accuracy" in sources else accuracy_note,
             "node": node_json,
             "node_summary": node_summary,
-            "node_lines": reused["node_lines"] if node_reused else node_lines,
+            "node_lines": sources["node"]["lines"] if "node" in sources else node_lines,
             "targets": context["targets"],
         }
         args.json.write_text(json.dumps(raw, indent=1, default=str))

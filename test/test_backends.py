@@ -2,6 +2,7 @@
 says which; conversions (ONNX, TorchScript, int8, ncnn) round-trip; batched multi-camera steps match
 one-at-a-time steps."""
 
+import copy
 import logging
 
 import cv2
@@ -20,7 +21,7 @@ from skd_ros.backends import (
     unavailable_backends,
 )
 from skd_ros.bench import AccuracyRow, ModelRow, count_macs, target_rows
-from skd_ros.checkpoint import save_fused
+from skd_ros.checkpoint import load_default_or, save_fused
 from skd_ros.export import export_ncnn, export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
 from skd_ros.model import SKDModel
 from skd_ros.preprocess import area_resize
@@ -38,11 +39,11 @@ def pairs():
 
 @pytest.fixture(scope="module")
 def model(pairs):
-    """An untrained model whose maps span most of [0, 1]: a freshly initialised one gives maps of
-    0.50 +- 0.01, on which any backend would look accurate. The last layer is rescaled so that its
-    logits have mean 0 and standard deviation 2 on the probe frames."""
-    torch.manual_seed(0)
-    model = SKDModel().eval()
+    """The shipped model with its last layer rescaled so that its logits have mean 0 and standard
+    deviation 2 on the probe frames: maps that span most of [0, 1] and follow the input. (A freshly
+    initialised model gives maps of 0.50 +- 0.01 on which any backend would look accurate; rescaled, its
+    maps span [0, 1] but hardly depend on the input, so a backend that ignored its input would pass.)"""
+    model = copy.deepcopy(load_default_or(None)[0]).eval()
     last = model.head[8]
     logits = {}
     hook = last.register_forward_hook(lambda module, inputs, output: logits.setdefault("z", output))
@@ -60,8 +61,10 @@ def reference(model, pairs):
     return create_backend("eager", model, RESOLUTION)(*pairs)
 
 
-def test_probe_model_has_contrast(reference):
+def test_probe_model_has_contrast_that_follows_the_input(model, pairs, reference):
     assert reference.std() > 0.15 and reference.min() < 0.3 and reference.max() > 0.7
+    upside_down = tuple(np.ascontiguousarray(x[:, :, ::-1]) for x in pairs)
+    assert np.abs(create_backend("eager", model, RESOLUTION)(*upside_down) - reference).mean() > 0.1
 
 
 def _device_for(name: str) -> torch.device:
@@ -185,6 +188,18 @@ def test_exported_files_reproduce_the_model(model, pairs, reference, tmp_path):
     assert np.abs(maps[:, 0] - reference).max() <= BACKENDS["onnxruntime-int8"].tolerance
 
 
+def test_torchscript_export_computes_in_fp32_on_any_gpu(model):
+    """A trace records cuDNN's TF32 switch as an argument of every convolution (PyTorch's default: on);
+    the exported model carries "off", so it computes in fp32 on whatever GPU loads it, and the
+    process's own setting is left as it was."""
+    allowed = torch.backends.cudnn.allow_tf32
+    module = export_torchscript(model, RESOLUTION)
+    convolutions = [node for node in module.graph.nodes() if node.kind() == "aten::_convolution"]
+    assert len(convolutions) == 17  # 14 convolutions and 3 transposed convolutions
+    assert all(node.inputsAt(12).toIValue() is False for node in convolutions)  # allow_tf32
+    assert torch.backends.cudnn.allow_tf32 == allowed
+
+
 def test_quantize_rejects_mismatched_calibration(model):
     previous, current = synthetic_pairs(RESOLUTION, count=4)
     with pytest.raises(ValueError, match="calibration needs two equal"):
@@ -301,6 +316,50 @@ def test_bench_writes_a_report(tmp_path):
     assert bench.main(["--out", str(again), "--skip-model", "--skip-node", "--skip-accuracy", "--reuse", str(raw)]) == 0
     reused = again.read_text()
     assert "Reused with `--reuse" in reused and "| onnxruntime | fp32 | 32 | 1 |" in reused
+
+
+def test_bench_report_merges_a_cpu_run_and_a_gpu_run(tmp_path):
+    """The GPU table measured on another machine joins the CPU table of this one: each section comes from
+    the last --reuse file that holds it, with its own run's date and software."""
+    import json
+
+    from skd_ros import bench
+
+    cpu_json, gpu_json = tmp_path / "cpu.json", tmp_path / "gpu.json"
+    args = ["--skip-node", "--skip-accuracy", "--resolutions", "32", "--batches", "1", "--threads", "1"]
+    args += ["--backends", "eager", "--budget", "0.02"]
+    assert bench.main([*args, "--out", str(tmp_path / "cpu.md"), "--json", str(cpu_json)]) == 0
+    cpu = json.loads(cpu_json.read_text())
+    node = {"transport": "shm", "overhead_p50_ms_1080p": 1.0, "drops_30fps_1080p": 0, "work_ms_1080p": 1.5}
+    cpu_json.write_text(
+        json.dumps({**cpu, "node_summary": node, "node_lines": ["## Node end to end", "", "NODE ROWS"]})
+    )
+    # What `skd-bench --device cuda --gpu-only --json gpu.json` writes on a GPU machine, in shape.
+    gpu = json.loads(cpu_json.read_text())
+    gpu["node_summary"], gpu["node_lines"] = None, ["## Node end to end", "", "Skipped (--skip-node).", ""]
+    gpu["model"] = [{**row, "device": "NVIDIA Test GPU", "fps": 50_000.0, "batch": 64} for row in gpu["model"]]
+    gpu["gpu_conditions"] = {"torch": "2.99+cu999", "cuda": "99.0", "driver": "999.1"}
+    gpu["skipped"] = {"torch-bf16 (GPU)": "the bf16 path targets the CPU"}
+    gpu_json.write_text(json.dumps(gpu))
+
+    out = tmp_path / "BENCH.md"
+    merged = tmp_path / "merged.json"
+    skip_all = ["--skip-model", "--skip-node", "--skip-accuracy"]
+    assert (
+        bench.main(["--out", str(out), *skip_all, "--reuse", str(cpu_json), str(gpu_json), "--json", str(merged)]) == 0
+    )
+    report = out.read_text()
+    assert "### CPU, 1 thread" in report and "### GPU: NVIDIA Test GPU" in report
+    assert "PyTorch 2.99+cu999 (CUDA 99.0" in report and "driver 999.1" in report
+    assert "50,000 FPS (eager, batch 64, NVIDIA Test GPU) | met" in report
+    assert f"`--reuse {gpu_json}`" in report and "not run on the GPU: `torch-bf16`: the bf16 path" in report
+    assert "NODE ROWS" in report and "Skipped (--skip-node)" not in report  # the GPU run measured no node
+    assert (tmp_path / "figures" / "bench_gpu_fps.png").stat().st_size > 0
+    again = json.loads(merged.read_text())
+    assert {row["device"].startswith("CPU") for row in again["model"]} == {True, False}
+    assert again["gpu_conditions"]["driver"] == "999.1"
+    with pytest.raises(SystemExit, match="cannot reuse"):
+        bench.main(["--out", str(out), *skip_all, "--reuse", str(tmp_path / "missing.json")])
 
 
 def test_node_bench_latency_accounting():
