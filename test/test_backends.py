@@ -377,6 +377,22 @@ def test_node_bench_latency_accounting():
     assert merged.bare.p50_ms == 4.0 and "no subscriber matched" in merged.error
 
 
+def test_node_bench_relay_run_measures_both_paths_over_dds():
+    """A relay run in real processes: the camera's frames reach the bare subscriber and, answered by the
+    do-nothing relay node, the relay's subscriber; the overhead is their per-frame difference."""
+    import os
+
+    from skd_ros.bench_node import TRANSPORT_BY_NAME, NodeOptions, measure
+
+    run = measure(
+        "relay", TRANSPORT_BY_NAME["shm"], "640x480", 30.0, 2.0, 1.0, int(os.environ["ROS_DOMAIN_ID"]), NodeOptions()
+    )
+    assert not run.error and run.published >= 30
+    assert run.node.received >= 0.9 * run.published and run.bare.received >= 0.9 * run.published
+    both = [s for s in run.node.by_stamp if s in run.bare.by_stamp]
+    assert run.overhead_p50_ms == pytest.approx(np.median([run.node.by_stamp[s] - run.bare.by_stamp[s] for s in both]))
+
+
 def test_malloc_settings_file_reaches_the_heap_transport(tmp_path):
     from skd_ros.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME
     from skd_ros.env_file import read_env_file
