@@ -856,9 +856,10 @@ def findings(hot: HotPath, runs_transport: list[Run], best: str, summary: dict) 
             reading += (
                 f"An rclpy node that does no work in its place (`relay`) adds {relay:+.2f} ms p50: the second "
                 "process, one more DDS hop for a small message, rclpy's executor. The remaining "
-                f"{overhead - relay:.2f} ms is the node's work under load, about {overhead - relay - work:.1f} ms "
-                "more than in process alone: in the live runs it shares two cores with the publisher and both "
-                "subscribers, which handle the same frame at the same moment (timed inside such a run during "
+                f"{overhead - relay:.2f} ms is what the node's work costs under load, about "
+                f"{overhead - relay - work:.1f} ms more than in process alone: in the live runs it shares two "
+                "cores with the publisher and both subscribers, which handle the same frame at the same moment "
+                "(timed inside such a run during "
                 "development: resize 1.6-1.8 ms, inference 1.8, ROIs 0.4). Doing the work in the subscription "
                 "callback instead of the node's worker thread made no difference (also tried then). Meeting the "
                 f"{target:g} ms target therefore needs the node's work under load to shrink to about "
