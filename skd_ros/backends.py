@@ -75,6 +75,7 @@ from skd_ros.model import SKDModel
 AUTO = "auto"
 AUTO_REDUCED = "auto-reduced"
 CUDA_FP32_TOLERANCE = 1e-4
+TORCH_COMPILE_RECOMPILE_LIMIT = 256  # input shapes and thread counts compiled per process (torch.compile)
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,12 @@ class TorchCompileBackend(Backend):
         super().__init__(model, resolution, device, threads)
         self._use_torch_threads()
         self.model = copy.deepcopy(model).to(device).eval()
+        # Every resolution, batch size and thread count is one more Dynamo compile of SKDModel.forward, and
+        # after `recompile_limit` (8) of them PyTorch quietly runs the model eagerly instead: skd-bench's grid
+        # once timed eager under this name. Allow more, and make hitting the limit an error, not a fallback.
+        dynamo = torch._dynamo.config
+        dynamo.recompile_limit = max(dynamo.recompile_limit, TORCH_COMPILE_RECOMPILE_LIMIT)
+        dynamo.fail_on_recompile_limit_hit = True
         with quiet_tracing():  # importing Inductor touches deprecated torch.jit helpers
             self.compiled = torch.compile(self.model, dynamic=False, options={"freezing": True})
 

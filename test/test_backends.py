@@ -86,6 +86,17 @@ def test_backend_matches_eager_within_its_tolerance(name, model, pairs, referenc
         assert np.abs(single[0] - reference[1]).max() <= BACKENDS[name].tolerance
 
 
+def test_torch_compile_never_falls_back_to_eager_quietly(model, monkeypatch):
+    """PyTorch stops compiling a function after 8 input shapes and thread counts and quietly runs it eagerly
+    (seen: skd-bench's 2-thread torch-compile rows were eager). The backend raises the limit above
+    skd-bench's grid and turns hitting it into an error. (Compiling past 8 shapes for real takes ~40 s.)"""
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 8)
+    monkeypatch.setattr(torch._dynamo.config, "fail_on_recompile_limit_hit", False)
+    create_backend("torch-compile", model, RESOLUTION, CPU, threads=1)
+    assert torch._dynamo.config.recompile_limit >= 4 * 2 * 2  # resolutions x batch sizes x thread counts
+    assert torch._dynamo.config.fail_on_recompile_limit_hit
+
+
 def test_reduced_precision_backends_really_differ(model, pairs, reference):
     """The int8 path must actually be quantised (not an fp32 model under an int8 name)."""
     maps = create_backend("onnxruntime-int8", model, RESOLUTION)(*pairs)
