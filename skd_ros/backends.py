@@ -16,7 +16,7 @@ torch-compile         fp32      1e-4   torch.compile (Inductor) with frozen weig
 onnxruntime           fp32      1e-4   ONNX Runtime, all graph optimisations (on CPU: conv+ReLU
                                        fusion, NCHWc blocked layout); CUDA provider on a GPU
 ncnn                  fp32      1e-4   Tencent's ncnn, converted by pnnx; 3x3 convolutions by Winograd
-                                       transforms (fewer multiplications than multiply-adds: 1.8x
+                                       transforms (fewer multiplications than multiply-adds: 1.7x
                                        ONNX Runtime's speed on one core at 64x64); one image pair
                                        per call, so a batch runs pair after pair
 onnxruntime-tensorrt  fp16      5e-3   ONNX Runtime's TensorRT provider in fp16 with an engine cache;
