@@ -278,22 +278,42 @@ def publish_main(args: argparse.Namespace) -> int:
     return 0
 
 
+class StopSignal:
+    """SIGINT or SIGTERM sets ``requested`` instead of ending the process, so that a child can stop
+    spinning and write what it recorded (rclpy starts without its own handlers: see ``child_node``)."""
+
+    def __init__(self):
+        self.requested = False
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._request)
+
+    def _request(self, signum, frame) -> None:
+        self.requested = True
+
+
+def child_node(name: str):
+    """(rclpy node ``name``, its StopSignal) for a child process that runs until SIGINT/SIGTERM."""
+    import rclpy
+
+    stop = StopSignal()
+    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
+    return rclpy.create_node(name), stop
+
+
+def spin_until_stopped(node, stop: StopSignal) -> None:
+    import rclpy
+
+    while not stop.requested:
+        rclpy.spin_once(node, timeout_sec=0.05)
+
+
 def subscribe_main(args: argparse.Namespace) -> int:
     """Child: record (stamp, receive time) of every message until SIGINT/SIGTERM, then write --out.
     Prints "ready" once subscribed (and, with --wait-publisher, once a publisher matched)."""
     import rclpy
     from sensor_msgs.msg import CompressedImage, Image
 
-    stop = False
-
-    def request_stop(signum, frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
-    node = rclpy.create_node("skd_bench_subscriber")
+    node, stop = child_node("skd_bench_subscriber")
     received: list[tuple[int, int]] = []
 
     def on_message(msg):
@@ -303,11 +323,10 @@ def subscribe_main(args: argparse.Namespace) -> int:
     message_type = CompressedImage if args.topic.endswith("/compressed") else Image
     node.create_subscription(message_type, args.topic, on_message, _qos(args.reliability, args.depth))
     if args.wait_publisher:
-        while not stop and node.count_publishers(args.topic) < 1:
+        while not stop.requested and node.count_publishers(args.topic) < 1:
             rclpy.spin_once(node, timeout_sec=0.05)
     print("ready", flush=True)
-    while not stop:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    spin_until_stopped(node, stop)
     Path(args.out).write_text(json.dumps({"received": received}))
     node.destroy_node()
     rclpy.try_shutdown()
@@ -321,16 +340,7 @@ def relay_main(args: argparse.Namespace) -> int:
     import rclpy
     from sensor_msgs.msg import Image
 
-    stop = False
-
-    def request_stop(signum, frame):
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
-    rclpy.init(signal_handler_options=rclpy.signals.SignalHandlerOptions.NO)
-    node = rclpy.create_node("skd_bench_relay")
+    node, stop = child_node("skd_bench_relay")
     qos = _qos(args.reliability, args.depth)
     publisher = node.create_publisher(Image, args.output, qos)
     pixels = array.array("B", bytes(64 * 64))
@@ -342,8 +352,7 @@ def relay_main(args: argparse.Namespace) -> int:
 
     node.create_subscription(Image, args.topic, on_image, qos)
     print("ready", flush=True)
-    while not stop:
-        rclpy.spin_once(node, timeout_sec=0.05)
+    spin_until_stopped(node, stop)
     node.destroy_node()
     rclpy.try_shutdown()
     return 0
