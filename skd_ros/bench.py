@@ -1098,7 +1098,7 @@ def main(argv=None) -> int:
             "model": [asdict(r) for r in cpu_rows + gpu_rows],
             "skipped": skipped,
             "accuracy": [asdict(r) for r in accuracy],
-            "accuracy_note": sources["accuracy"]["note"] if "accuracy" in sources else accuracy_note,
+            "accuracy_note": accuracy_note,
             "node": node_json,
             "node_summary": node_summary,
             "node_lines": sources["node"]["lines"] if "node" in sources else node_lines,
