@@ -920,42 +920,47 @@ def load_reused(paths: list[Path]) -> dict[str, dict]:
     sections: dict[str, dict] = {}
     for path in paths:
         try:
-            raw = json.loads(path.read_text())
-            rows = [ModelRow(**row) for row in raw.get("model", [])]
-            accuracy = [AccuracyRow(**row) for row in raw.get("accuracy", [])]
-        except (OSError, ValueError, TypeError) as exc:
-            raise SystemExit(f"skd-bench: cannot reuse {path}: {exc}") from None
-        skipped = raw.get("skipped", {})
-        cpu_rows = [r for r in rows if r.device.startswith("CPU")]
-        gpu_rows = [r for r in rows if not r.device.startswith("CPU")]
-        if cpu_rows:
-            sections["cpu_model"] = {
-                "file": path,
-                "run": raw["model_run"],
-                "rows": cpu_rows,
-                "sgemm": raw["sgemm"],
-                "skipped": {k: v for k, v in skipped.items() if not k.endswith(GPU_SUFFIX)},
-            }
-        if gpu_rows:
-            sections["gpu_model"] = {
-                "file": path,
-                "run": raw.get("gpu_run", raw["model_run"]),
-                "rows": gpu_rows,
-                "conditions": raw.get("gpu_conditions", {}),
-                "skipped": {k: v for k, v in skipped.items() if k.endswith(GPU_SUFFIX)},
-            }
-        if accuracy:
-            run = raw.get("accuracy_run", raw["node_run"])  # files from before accuracy_run: same run as node
-            note = raw.get("accuracy_note", f"as measured in the run of {run['date']}")
-            sections["accuracy"] = {"file": path, "run": run, "rows": accuracy, "note": note}
-        if raw.get("node_summary") is not None:  # a run with --skip-node keeps only a "Skipped" line
-            sections["node"] = {
-                "file": path,
-                "run": raw["node_run"],
-                "summary": raw["node_summary"],
-                "json": raw["node"],
-                "lines": raw["node_lines"],
-            }
+            sections.update(_reused_sections(path, json.loads(path.read_text())))
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise SystemExit(f"skd-bench: cannot reuse {path}: {exc!r}") from None
+    return sections
+
+
+def _reused_sections(path: Path, raw: dict) -> dict[str, dict]:
+    sections = {}
+    rows = [ModelRow(**row) for row in raw.get("model", [])]
+    accuracy = [AccuracyRow(**row) for row in raw.get("accuracy", [])]
+    skipped = raw.get("skipped", {})
+    cpu_rows = [r for r in rows if r.device.startswith("CPU")]
+    gpu_rows = [r for r in rows if not r.device.startswith("CPU")]
+    if cpu_rows:
+        sections["cpu_model"] = {
+            "file": path,
+            "run": raw["model_run"],
+            "rows": cpu_rows,
+            "sgemm": raw["sgemm"],
+            "skipped": {k: v for k, v in skipped.items() if not k.endswith(GPU_SUFFIX)},
+        }
+    if gpu_rows:
+        sections["gpu_model"] = {
+            "file": path,
+            "run": raw.get("gpu_run", raw["model_run"]),
+            "rows": gpu_rows,
+            "conditions": raw.get("gpu_conditions", {}),
+            "skipped": {k: v for k, v in skipped.items() if k.endswith(GPU_SUFFIX)},
+        }
+    if accuracy:
+        run = raw.get("accuracy_run", raw["node_run"])  # files from before accuracy_run: same run as node
+        note = raw.get("accuracy_note", f"as measured in the run of {run['date']}")
+        sections["accuracy"] = {"file": path, "run": run, "rows": accuracy, "note": note}
+    if raw.get("node_summary") is not None:  # a run with --skip-node keeps only a "Skipped" line
+        sections["node"] = {
+            "file": path,
+            "run": raw["node_run"],
+            "summary": raw["node_summary"],
+            "json": raw["node"],
+            "lines": raw["node_lines"],
+        }
     return sections
 
 

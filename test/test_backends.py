@@ -371,6 +371,10 @@ def test_bench_report_merges_a_cpu_run_and_a_gpu_run(tmp_path):
     assert again["gpu_conditions"]["driver"] == "999.1"
     with pytest.raises(SystemExit, match="cannot reuse"):
         bench.main(["--out", str(out), *skip_all, "--reuse", str(tmp_path / "missing.json")])
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(json.dumps({"model": gpu["model"]}))  # rows without the run they came from
+    with pytest.raises(SystemExit, match="cannot reuse .*truncated.json.*model_run"):
+        bench.main(["--out", str(out), *skip_all, "--reuse", str(truncated)])
 
 
 def test_node_bench_latency_accounting():
