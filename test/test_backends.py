@@ -408,6 +408,30 @@ def test_node_bench_relay_run_measures_both_paths_over_dds():
     assert run.overhead_p50_ms == pytest.approx(np.median([run.node.by_stamp[s] - run.bare.by_stamp[s] for s in both]))
 
 
+def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
+    """skd-bench's in-process profile times the node's calls twice (back to back, and one frame per camera
+    period), and the overhead reading splits the end-to-end overhead into relay, paced work and the rest."""
+    from skd_ros.bench_node import NodeOptions, findings, hot_path_table, profile_hot_path
+
+    hot = profile_hot_path("640x480", 4, NodeOptions(backend="eager"), paced_fps=50.0)
+    assert hot.stage_ms.keys() == hot.paced_stage_ms.keys()
+    assert hot.stage_ms["inference"] > 0 and hot.paced_stage_ms["inference"] > 0
+    table = hot_path_table(hot).splitlines()
+    assert table[0] == "| stage | back to back | 50 FPS |" and len(table) == 2 + len(hot.stage_ms) + 1
+    assert table[-1] == (
+        f"| **total** | **{sum(hot.stage_ms.values()):.2f}** | **{sum(hot.paced_stage_ms.values()):.2f}** |"
+    )
+    summary = {
+        "overhead_p50_ms_1080p": 6.0,
+        "work_ms_1080p": 3.0,
+        "paced_work_ms_1080p": 4.5,
+        "relay_overhead_p50_ms_1080p": 0.7,
+    }
+    reading = findings(hot, [], "shm-sync-heap", summary)[-2]
+    assert "remaining 5.30 ms" in reading and "take 4.50 ms in process instead of 3.00" in reading
+    assert "leaves +0.8 ms" in reading and "shrink to about 1.3 ms" in reading
+
+
 def test_malloc_settings_file_reaches_the_heap_transport(tmp_path):
     from skd_ros.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME
     from skd_ros.env_file import read_env_file
