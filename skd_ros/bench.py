@@ -823,7 +823,12 @@ def reading_notes(rows: list[ModelRow]) -> list[str]:
             "and Winograd removes about as many multiplications, so a Winograd fp32 engine lands next to a direct "
             "int8 one. Other int8 engines tried during development on this machine were no faster at 64x64 on "
             "one thread: OpenVINO 2026.4 on the same QDQ model (1.0 ms), ncnn's int8 path (1.0 ms direct, 1.3 ms "
-            "with its int8 Winograd), MNN 3.6 (1.6 ms, no faster with int8 weights). The int8 target read against "
+            "with its int8 Winograd), MNN 3.6 (1.6 ms, no faster with int8 weights). ONNX Runtime's own profile "
+            "of the int8 model (also during development) puts a fifth of its time in the first transposed "
+            "convolution, which it runs in fp32 (it has no int8 kernel for it), and another fifth in the two "
+            "first convolutions, whose 3 and 6 input channels make poor int8 matrix products; rewriting that "
+            "transposed convolution as an equivalent int8 3x3 convolution plus a pixel shuffle gained 7 % "
+            "(0.99 ms) and was not kept. The int8 target read against "
             "the fastest fp32 engine therefore needs an int8 kernel that also cuts multiplications and is fast "
             "on this CPU; read against its own engine's fp32 (the targets table shows both) int8 clears it.",
         )
