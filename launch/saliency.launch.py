@@ -9,6 +9,9 @@ camera with its own namespace, or saliency_multi_camera.launch.py. The pip-path 
 
     skd-saliency-node --ros-args -r __ns:=/cam0 -r image:=/cam0/image_raw --params-file config/saliency.yaml
 
+With cameras:=front,down the one node serves both cameras, batched into one forward pass: camera <name> reads
+<name>/<image_topic> inside the namespace and publishes under /<namespace>/saliency_node/<name>/.
+
 Transport: by default the node gets the Fast DDS profile config/fastdds_shm.xml (shared memory with segments
 big enough for full HD frames). It only pays off when the camera driver uses the same profile: export
 FASTDDS_DEFAULT_PROFILES_FILE=<that file> where the driver runs. The node also gets the glibc malloc settings of
@@ -68,6 +71,17 @@ def _saliency_node(context, *args, **kwargs):
     overrides = {"use_sim_time": value("use_sim_time").strip().lower() in TRUE_STRINGS}
     if value("device"):
         overrides["device"] = value("device")
+    cameras = [name.strip() for name in value("cameras").split(",") if name.strip()]
+    image_topic = value("image_topic")
+    remappings = [("image", image_topic)]
+    if cameras:  # the node checks the names
+        if image_topic.startswith("/"):
+            raise ValueError(
+                f"with cameras, image_topic must be relative (camera <name> reads <name>/<image_topic>), "
+                f"got {image_topic!r}"
+            )
+        overrides["cameras"] = ",".join(cameras)
+        remappings = [(f"{camera}/image", f"{camera}/{image_topic}") for camera in cameras]
     return [
         Node(
             package="skd_ros",
@@ -75,7 +89,7 @@ def _saliency_node(context, *args, **kwargs):
             name="saliency_node",
             namespace=value("namespace"),
             parameters=[value("params_file"), overrides],
-            remappings=[("image", value("image_topic"))],
+            remappings=remappings,
             additional_env={
                 **_fastdds_environment(context, value("fastdds_profile")),
                 **_malloc_environment(context, value("keep_image_buffers")),
@@ -101,6 +115,12 @@ def generate_launch_description():
                 default_value="image",
                 description="Input image topic; relative names resolve inside the namespace. With "
                 "input_compressed the node reads <image_topic>/compressed",
+            ),
+            DeclareLaunchArgument(
+                "cameras",
+                default_value="",
+                description="Several cameras in this one node, batched into one forward pass (front,down): camera "
+                "<name> reads <name>/<image_topic>; empty: one camera on image_topic",
             ),
             DeclareLaunchArgument(
                 "use_sim_time", default_value="false", description="Use /clock (e.g. with ros2 bag play --clock)"

@@ -5,6 +5,11 @@
 
 Camera ``front`` is read from /front/<image_topic> and gets /front/saliency_node/{saliency,rois,attention,
 overlay}; frames of different cameras are never mixed. All nodes share one params file.
+
+    ros2 launch skd_ros saliency_multi_camera.launch.py cameras:=front,down one_node:=true
+
+runs one node for all cameras instead, their frames batched into one forward pass: it reads the same topics
+and publishes /saliency_node/front/{saliency,...} and /saliency_node/down/{...}.
 """
 
 from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription, OpaqueFunction
@@ -23,6 +28,10 @@ def _one_node_per_camera(context, *args, **kwargs):
         raise ValueError("cameras must name at least one camera namespace, e.g. cameras:=front,down")
     single = PathJoinSubstitution([FindPackageShare("skd_ros"), "launch", "saliency.launch.py"])
     image_topic = LaunchConfiguration("image_topic").perform(context)
+    forwarded = {name: LaunchConfiguration(name) for name in FORWARDED}
+    if LaunchConfiguration("one_node").perform(context).strip().lower() in ("true", "1", "yes", "on"):
+        arguments = {"namespace": "", "cameras": ",".join(cameras), "image_topic": image_topic, **forwarded}
+        return [IncludeLaunchDescription(PythonLaunchDescriptionSource(single), launch_arguments=arguments.items())]
     return [
         GroupAction(
             [
@@ -31,7 +40,8 @@ def _one_node_per_camera(context, *args, **kwargs):
                     launch_arguments={
                         "namespace": camera,
                         "image_topic": image_topic,
-                        **{name: LaunchConfiguration(name) for name in FORWARDED},
+                        "cameras": "",  # this launch's own `cameras` would otherwise reach the included file
+                        **forwarded,
                     }.items(),
                 )
             ]
@@ -51,6 +61,11 @@ def generate_launch_description():
                 "image_topic",
                 default_value="image_raw",
                 description="Each camera's image topic, relative to its namespace",
+            ),
+            DeclareLaunchArgument(
+                "one_node",
+                default_value="false",
+                description="true: one node serves all cameras, batched into one forward pass; false: a node each",
             ),
             DeclareLaunchArgument("params_file", default_value=default_params, description="Shared parameter file"),
             DeclareLaunchArgument("use_sim_time", default_value="false", description="Use /clock"),

@@ -7,6 +7,8 @@ Processing model. The subscription callback only drops each message into a ``New
 (no decoding, no copy). One worker thread takes the newest message from it and runs the model, so
 when inference is slower than the camera, frames that arrived in between are *skipped* (counted)
 instead of queueing up: the node always works on the newest frame and never on a stale backlog.
+A node serving several cameras takes the newest frame of every camera that has one and runs them
+in one batched forward pass (``run_cameras``); each camera keeps its own pairing and outputs.
 
 Which pair. The map for the newest frame is computed from (the frame received just before it, the
 newest frame), in receive order: the temporal stream then always sees the camera's own frame
@@ -35,12 +37,13 @@ from skd_ros.backends import AUTO, BACKEND_CHOICES
 from skd_ros.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
 from skd_ros.postprocess import ROIParams, resize_map, to_uint8
 from skd_ros.roi_record import roi_peaks, rois_to_records
-from skd_ros.runtime import SaliencyPipeline, SaliencyResult
+from skd_ros.runtime import SaliencyPipeline, SaliencyResult, step_cameras
 from skd_ros.visualize import overlay
 
 SALIENCY_ENCODINGS = ("mono8", "32FC1")
 QOS_RELIABILITIES = ("best_effort", "reliable")
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+CAMERA_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,14 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "model inside a ROS process: more PyTorch threads spin against the executor's and DDS's threads.",
         read_only=True,
         value_range=(0, 256, 1),
+    ),
+    ParamSpec(
+        "cameras",
+        "",
+        "Serve several cameras from this node, batched into one forward pass per frame: comma-separated names "
+        "(front,down). Camera <name> is read from <name>/image and published under ~/<name>/. Empty: one camera "
+        "on image, outputs directly under ~/.",
+        read_only=True,
     ),
     ParamSpec(
         "input_compressed",
@@ -179,6 +190,7 @@ class NodeSettings:
     resolution: int
     backend: str
     cpu_threads: int
+    cameras: str
     input_compressed: bool
     qos_reliability: str
     qos_depth: int
@@ -203,6 +215,10 @@ class NodeSettings:
                 problems.append(f"resolution must be a multiple of 4 (or 0), got {values['resolution']}")
             if values["roi_threshold"] <= 0.0:
                 problems.append(f"roi_threshold must be in (0, 1], got {values['roi_threshold']}")
+            try:
+                camera_names(values["cameras"])
+            except ValueError as exc:
+                problems.append(str(exc))
         if problems:
             raise ValueError("invalid parameters: " + "; ".join(problems))
         return cls(**{f.name: type(PARAMETER_SPECS[f.name].default)(values[f.name]) for f in fields(cls)})
@@ -221,6 +237,21 @@ class NodeSettings:
         )
 
 
+def camera_names(cameras: str) -> list[str]:
+    """The ``cameras`` parameter ("front, down") -> ["front", "down"]; "" -> [] (one unnamed camera).
+    Each name becomes a topic namespace, so it must be a ROS name token, and names must differ."""
+    names = [name.strip() for name in cameras.split(",")] if cameras.strip() else []
+    bad = [name for name in names if not CAMERA_NAME_PATTERN.fullmatch(name)]
+    if bad:
+        raise ValueError(
+            f"cameras must be comma-separated names of letters, digits and underscores, each starting with a "
+            f"letter, got {cameras!r} (bad: {', '.join(map(repr, bad))})"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"cameras must not name a camera twice, got {cameras!r}")
+    return names
+
+
 def _check(spec: ParamSpec, value) -> str | None:
     expected = type(spec.default)
     if value is None:
@@ -237,40 +268,50 @@ def _check(spec: ParamSpec, value) -> str | None:
 
 
 class NewestPairMailbox:
-    """Hands the newest message, and the one received just before it, from the subscription callback
-    to the inference worker. ``put`` never blocks and never queues: a message that the worker has not
-    taken yet is replaced (and reported as skipped)."""
+    """Hands each camera's newest message, and the one received just before it, from the subscription
+    callbacks to the inference worker. ``put`` never blocks and never queues: a message that the worker
+    has not taken yet is replaced (and reported as skipped). One condition for all cameras, so that
+    the worker wakes for whichever camera sends first and takes every camera's newest frame at once."""
 
-    def __init__(self):
+    def __init__(self, cameras: int = 1):
+        if cameras < 1:
+            raise ValueError(f"a mailbox needs at least one camera, got {cameras}")
         self._cond = threading.Condition()
-        self._pending = None
-        self._before_pending = None
-        self._last_received = None
+        self._pending = [None] * cameras
+        self._before_pending = [None] * cameras
+        self._last_received = [None] * cameras
         self._closed = False
 
-    def put(self, message) -> bool:
-        """Store ``message`` as the newest; True when it replaced one the worker never took."""
+    def put(self, message, camera: int = 0) -> bool:
+        """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took."""
         with self._cond:
-            skipped = self._pending is not None
-            self._before_pending, self._last_received, self._pending = self._last_received, message, message
+            skipped = self._pending[camera] is not None
+            self._before_pending[camera] = self._last_received[camera]
+            self._last_received[camera] = self._pending[camera] = message
             self._cond.notify()
             return skipped
 
-    def take(self, timeout: float | None = None):
-        """(newest, the message received before it or None); None when closed or on timeout."""
+    def take(self, timeout: float | None = None) -> dict[int, tuple] | None:
+        """{camera: (newest, the message received before it or None)} for every camera with a message
+        waiting, once at least one has; None when closed or on timeout."""
         with self._cond:
-            self._cond.wait_for(lambda: self._pending is not None or self._closed, timeout)
-            if self._closed or self._pending is None:
+            self._cond.wait_for(lambda: self._closed or any(m is not None for m in self._pending), timeout)
+            if self._closed:
                 return None
-            pair = (self._pending, self._before_pending)
-            self._pending = None
-            return pair
+            pairs = {
+                camera: (newest, self._before_pending[camera])
+                for camera, newest in enumerate(self._pending)
+                if newest is not None
+            }
+            self._pending = [None] * len(self._pending)
+            return pairs or None
 
     def close(self) -> None:
         """Wake the worker and make ``take`` return None; drops what is stored."""
         with self._cond:
             self._closed = True
-            self._pending = self._before_pending = self._last_received = None
+            count = len(self._pending)
+            self._pending, self._before_pending, self._last_received = [None] * count, [None] * count, [None] * count
             self._cond.notify_all()
 
     def reopen(self) -> None:
@@ -286,7 +327,8 @@ def header_of(message) -> tuple[int, str]:
 
 class LiveSaliency:
     """A ``SaliencyPipeline`` fed from a live stream: ``run(newest, before)`` decodes the newest
-    message and computes its map, paired with ``before`` (the message received just before it)."""
+    message and computes its map, paired with ``before`` (the message received just before it).
+    ``run_cameras`` does the same for several streams in one forward pass."""
 
     def __init__(self, pipeline: SaliencyPipeline, compressed: bool = False):
         self.pipeline = pipeline
@@ -295,6 +337,13 @@ class LiveSaliency:
 
     def run(self, newest, before) -> tuple[SaliencyResult, DecodedImage]:
         """Raises ImageDecodeError (after restarting pairing) when ``newest`` cannot be read."""
+        (outcome,) = run_cameras([self], [(newest, before)])
+        if isinstance(outcome, ImageDecodeError):
+            raise outcome
+        return outcome
+
+    def _frame(self, newest, before) -> DecodedImage:
+        """Decode ``newest``, first pushing its true predecessor when frames were skipped."""
         last_run, self._last_run = self._last_run, newest
         buffer = self.pipeline.buffer
         try:
@@ -310,8 +359,33 @@ class LiveSaliency:
             else:
                 buffer.push(self.pipeline.estimator.prepare(previous.pixels, previous.order), *header_of(before))
         self.pipeline.encoding = frame.order
-        stamp_ns, frame_id = header_of(newest)
-        return self.pipeline.step(frame.pixels, stamp_ns, frame_id), frame
+        return frame
+
+
+def run_cameras(
+    streams: list[LiveSaliency], pairs: list[tuple]
+) -> list[tuple[SaliencyResult, DecodedImage] | ImageDecodeError]:
+    """One (newest, before) message pair per stream (streams sharing one estimator), all readable frames
+    in a single batched forward pass (``skd_ros.runtime.step_cameras``). An unreadable newest frame gives
+    its ImageDecodeError in its place, after restarting that stream's pairing; the others still run."""
+    outcomes: list = [None] * len(streams)
+    ready = []
+    for index, (stream, (newest, before)) in enumerate(zip(streams, pairs, strict=True)):
+        try:
+            ready.append((index, stream, newest, stream._frame(newest, before)))
+        except ImageDecodeError as exc:
+            outcomes[index] = exc
+    if ready:
+        headers = [header_of(newest) for _, _, newest, _ in ready]
+        results = step_cameras(
+            [stream.pipeline for _, stream, _, _ in ready],
+            [frame.pixels for *_, frame in ready],
+            [stamp for stamp, _ in headers],
+            [frame_id for _, frame_id in headers],
+        )
+        for (index, *_, frame), result in zip(ready, results, strict=True):
+            outcomes[index] = (result, frame)
+    return outcomes
 
 
 def saliency_pixels(result: SaliencyResult, encoding: str, full_size: bool) -> np.ndarray:

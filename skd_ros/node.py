@@ -17,6 +17,9 @@ Topics (``~`` is the node's name, e.g. ``/cam0/saliency_node``):
   built while subscribed), each stamped with the header of the input frame it belongs to;
   ``/diagnostics`` (diagnostic_msgs/DiagnosticArray).
 
+With ``cameras:=front,down`` one node serves several cameras, their newest frames batched into one
+forward pass: camera ``front`` is read from ``front/image`` and published under ``~/front/``.
+
 The work itself (parameters, pairing, skipping, statistics) lives in ROS-free ``skd_ros.live``.
 """
 
@@ -28,6 +31,7 @@ import sys
 import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 
 import rclpy
 import torch
@@ -52,8 +56,10 @@ from skd_ros.live import (
     ParamSpec,
     StreamStats,
     WarningThrottle,
+    camera_names,
     overlay_rgb,
     roi_records,
+    run_cameras,
     saliency_pixels,
 )
 from skd_ros.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP
@@ -62,6 +68,7 @@ from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 NODE_NAME = "saliency_node"
 WARN_PERIOD_S = 5.0
 WORKER_JOIN_TIMEOUT_S = 10.0
+OUTPUT_TYPES = {"saliency": Image, "rois": PointCloud2, "attention": PointStamped, "overlay": Image}
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -130,6 +137,22 @@ def attention_msg(peak, header) -> PointStamped:
     return msg
 
 
+@dataclass
+class CameraStream:
+    """One camera the node serves: its input, pairing, statistics and outputs."""
+
+    name: str  # "" for the single camera of a node without the `cameras` parameter
+    stats: StreamStats = field(default_factory=StreamStats)
+    live: LiveSaliency | None = None
+    subscription: object = None
+    input_topic: str = ""
+    outputs: dict = field(default_factory=dict)
+
+    def topic(self, name: str) -> str:
+        """``name`` inside this camera's namespace: "image" -> "front/image"."""
+        return f"{self.name}/{name}" if self.name else name
+
+
 class SaliencyNode(LifecycleNode):
     """See the module docstring. ``kwargs`` go to rclpy's LifecycleNode (namespace, context,
     parameter_overrides, ...)."""
@@ -140,15 +163,16 @@ class SaliencyNode(LifecycleNode):
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.settings: NodeSettings | None = None
-        self.stats = StreamStats()
+        # `cameras` is read-only: the streams are fixed for the node's lifetime
+        cameras = self.get_parameter("cameras").value
+        try:
+            self.cameras = [CameraStream(name) for name in camera_names(cameras) or [""]]
+        except ValueError as exc:
+            raise InvalidParameterValueException("cameras", cameras, str(exc)) from None
         self._throttle = WarningThrottle(WARN_PERIOD_S)
-        self._mailbox = NewestPairMailbox()
+        self._mailbox = NewestPairMailbox(len(self.cameras))
         self._estimator: SaliencyEstimator | None = None
-        self._live: LiveSaliency | None = None
         self._worker: threading.Thread | None = None
-        self._subscription = None
-        self._input_topic = ""
-        self._outputs = {}
         self._diagnostics_pub = None
         self._diagnostics_timer = None
         self._state = "unconfigured"
@@ -172,8 +196,9 @@ class SaliencyNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=str(exc))
         if self.settings is not None:
             self.settings = settings
-            if self._live is not None:
-                self._live.pipeline.roi_params = settings.roi_params
+            for camera in self.cameras:
+                if camera.live is not None:
+                    camera.live.pipeline.roi_params = settings.roi_params
         return SetParametersResult(successful=True)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -185,7 +210,7 @@ class SaliencyNode(LifecycleNode):
             self._load_model(settings)
         except (ValueError, CheckpointError, OSError, RuntimeError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
-            self._estimator = self._live = None
+            self._free_model()
             return TransitionCallbackReturn.FAILURE
         self.settings = settings
         output_qos = QoSProfile(
@@ -194,19 +219,19 @@ class SaliencyNode(LifecycleNode):
             reliability=ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.VOLATILE,
         )
-        self._outputs = {
-            "saliency": self.create_lifecycle_publisher(Image, "~/saliency", output_qos),
-            "rois": self.create_lifecycle_publisher(PointCloud2, "~/rois", output_qos),
-            "attention": self.create_lifecycle_publisher(PointStamped, "~/attention", output_qos),
-            "overlay": self.create_lifecycle_publisher(Image, "~/overlay", output_qos),
-        }
+        for camera in self.cameras:
+            camera.outputs = {
+                name: self.create_lifecycle_publisher(msg_type, "~/" + camera.topic(name), output_qos)
+                for name, msg_type in OUTPUT_TYPES.items()
+            }
         # /diagnostics keeps reporting while inactive, so it is an ordinary publisher
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self._state = "inactive"
+        outputs = ", ".join(f"{self.get_fully_qualified_name()}/{camera.topic('')}" for camera in self.cameras)
         self.get_logger().info(
             f"configured: model at {self._estimator.resolution}x{self._estimator.resolution}, inference backend "
-            f"{self._estimator.backend.describe()}, outputs under {self.get_fully_qualified_name()}/"
+            f"{self._estimator.backend.describe()}, outputs under {outputs}"
         )
         return super().on_configure(state)
 
@@ -230,15 +255,20 @@ class SaliencyNode(LifecycleNode):
             else ReliabilityPolicy.RELIABLE,
             durability=DurabilityPolicy.VOLATILE,
         )
-        if settings.input_compressed:
+        for index, camera in enumerate(self.cameras):
             # <image>/compressed after remapping, the image_transport convention: one remap of `image` covers both
-            self._input_topic = self.resolve_topic_name("image") + "/compressed"
-            self._subscription = self.create_subscription(CompressedImage, self._input_topic, self._on_image, input_qos)
-        else:
-            self._input_topic = self.resolve_topic_name("image")
-            self._subscription = self.create_subscription(Image, self._input_topic, self._on_image, input_qos)
+            camera.input_topic = self.resolve_topic_name(camera.topic("image"))
+            if settings.input_compressed:
+                camera.input_topic += "/compressed"
+            camera.subscription = self.create_subscription(
+                CompressedImage if settings.input_compressed else Image,
+                camera.input_topic,
+                functools.partial(self._on_image, index),
+                input_qos,
+            )
         self._state = "active"
-        self.get_logger().info(f"active: listening on {self._input_topic} ({settings.qos_reliability})")
+        topics = ", ".join(camera.input_topic for camera in self.cameras)
+        self.get_logger().info(f"active: listening on {topics} ({settings.qos_reliability})")
         return super().on_activate(state)
 
     @_transition
@@ -287,19 +317,23 @@ class SaliencyNode(LifecycleNode):
         )
         if self._estimator.untrained:
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
-        pipeline = SaliencyPipeline(self._estimator, settings.roi_params)
-        self._live = LiveSaliency(pipeline, compressed=settings.input_compressed)
+        for camera in self.cameras:  # one estimator, so that the cameras' frames batch into one forward pass
+            pipeline = SaliencyPipeline(self._estimator, settings.roi_params)
+            camera.live = LiveSaliency(pipeline, compressed=settings.input_compressed)
 
     def _free_model(self) -> None:
         on_gpu = self._estimator is not None and self._estimator.device.type == "cuda"
-        self._estimator = self._live = None
+        self._estimator = None
+        for camera in self.cameras:
+            camera.live = None
         if on_gpu:
             torch.cuda.empty_cache()
 
     def _stop_streaming(self) -> None:
-        if self._subscription is not None:
-            self.destroy_subscription(self._subscription)
-            self._subscription = None
+        for camera in self.cameras:
+            if camera.subscription is not None:
+                self.destroy_subscription(camera.subscription)
+                camera.subscription = None
         self._mailbox.close()
         if self._worker is not None:
             self._worker.join(WORKER_JOIN_TIMEOUT_S)
@@ -308,9 +342,10 @@ class SaliencyNode(LifecycleNode):
             self._worker = None
 
     def _release_outputs(self) -> None:
-        for publisher in self._outputs.values():
-            self.destroy_lifecycle_publisher(publisher)
-        self._outputs = {}
+        for camera in self.cameras:
+            for publisher in camera.outputs.values():
+                self.destroy_lifecycle_publisher(publisher)
+            camera.outputs = {}
         if self._diagnostics_timer is not None:
             self.destroy_timer(self._diagnostics_timer)
             self._diagnostics_timer = None
@@ -320,40 +355,54 @@ class SaliencyNode(LifecycleNode):
 
     # --- streaming ----------------------------------------------------------------------------
 
-    def _on_image(self, msg) -> None:
+    def _on_image(self, camera: int, msg) -> None:
         """Subscription callback: only hand the message over; the worker does the work."""
-        self.stats.count_received(skipped=self._mailbox.put(msg))
+        self.cameras[camera].stats.count_received(skipped=self._mailbox.put(msg, camera))
 
     def _work(self) -> None:
-        live, mailbox = self._live, self._mailbox
-        while (pair := mailbox.take()) is not None:
-            newest, before = pair
+        mailbox, lives = self._mailbox, [camera.live for camera in self.cameras]  # fixed until the worker stops
+        while (pairs := mailbox.take()) is not None:
+            cameras = [self.cameras[index] for index in pairs]
+            streams = [lives[index] for index in pairs]
             started = time.perf_counter()
-            resets = live.pipeline.buffer.resets
+            resets = [live.pipeline.buffer.resets for live in streams]
             try:
-                result, frame = live.run(newest, before)
-                self._publish_outputs(newest.header, result, frame)
-            except ImageDecodeError as exc:
-                self.stats.count_rejected(exc.kind)
-                self._warn(exc.kind, f"dropped a frame from {self._input_topic}: {exc}")
-                continue
-            except Exception as exc:  # a bad frame or a backend hiccup must not end the node
-                if not self.context.ok():  # Ctrl-C shut ROS down while this frame was being published
+                outcomes = run_cameras(streams, list(pairs.values()))
+            except Exception as exc:  # a backend hiccup must not end the node
+                if not self.context.ok():  # Ctrl-C shut ROS down meanwhile
                     return
-                self.stats.count_failed()
-                self._warn("failure", f"processing a frame from {self._input_topic} failed: {exc!r}", error=True)
+                for camera in cameras:
+                    camera.stats.count_failed()
+                    self._warn(camera, "failure", f"processing a frame failed: {exc!r}", error=True)
                 continue
-            self.stats.count_processed(time.perf_counter() - started, result.timings["inference"])
-            if live.pipeline.buffer.resets != resets:
-                self._warn(
-                    "pairing restart",
-                    f"frame_id changed or time went backwards (stamp {newest.header.stamp.sec}."
-                    f"{newest.header.stamp.nanosec:09d}, frame_id {newest.header.frame_id!r}): frame pairing restarted",
-                    info=True,
-                )
+            batch = zip(cameras, streams, pairs.values(), outcomes, resets, strict=True)
+            for camera, live, (newest, _), outcome, before in batch:
+                if isinstance(outcome, ImageDecodeError):
+                    camera.stats.count_rejected(outcome.kind)
+                    self._warn(camera, outcome.kind, f"dropped a frame: {outcome}")
+                    continue
+                result, frame = outcome
+                try:
+                    self._publish_outputs(camera, newest.header, result, frame)
+                except Exception as exc:  # a bad frame must not end the node
+                    if not self.context.ok():  # Ctrl-C shut ROS down while this frame was being published
+                        return
+                    camera.stats.count_failed()
+                    self._warn(camera, "failure", f"publishing the outputs of a frame failed: {exc!r}", error=True)
+                    continue
+                camera.stats.count_processed(time.perf_counter() - started, result.timings["inference"])
+                if live.pipeline.buffer.resets != before:
+                    self._warn(
+                        camera,
+                        "pairing restart",
+                        f"frame_id changed or time went backwards (stamp {newest.header.stamp.sec}."
+                        f"{newest.header.stamp.nanosec:09d}, frame_id {newest.header.frame_id!r}): frame pairing "
+                        "restarted",
+                        info=True,
+                    )
 
-    def _publish_outputs(self, header, result, frame) -> None:
-        settings, outputs = self.settings, self._outputs
+    def _publish_outputs(self, camera: CameraStream, header, result, frame) -> None:
+        settings, outputs = self.settings, camera.outputs
         outputs["saliency"].publish(
             image_msg(
                 saliency_pixels(result, settings.saliency_encoding, settings.saliency_full_size),
@@ -366,10 +415,12 @@ class SaliencyNode(LifecycleNode):
         if outputs["overlay"].get_subscription_count() > 0:
             outputs["overlay"].publish(image_msg(overlay_rgb(frame, result), "rgb8", header))
 
-    def _warn(self, kind: str, message: str, error: bool = False, info: bool = False) -> None:
-        held_back = self._throttle.allow(kind)
+    def _warn(self, camera: CameraStream, kind: str, message: str, error: bool = False, info: bool = False) -> None:
+        """A throttled log line about ``camera``'s input (throttled per camera and kind of problem)."""
+        held_back = self._throttle.allow(f"{camera.name}: {kind}")
         if held_back is None:
             return
+        message = f"{camera.input_topic}: {message}"
         if held_back:
             message += f" ({held_back} more like this in the last {WARN_PERIOD_S:g} s)"
         # one call site per severity: rclpy's logger refuses a different severity from the same line
@@ -383,14 +434,19 @@ class SaliencyNode(LifecycleNode):
     # --- diagnostics --------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
-        report = self.stats.report()
         estimator = self._estimator
         device = str(estimator.device) if estimator is not None else (self.settings.device if self.settings else "")
         if estimator is not None and estimator.device.type == "cuda":
             device += f" ({torch.cuda.get_device_name(estimator.device)})"
-        status = DiagnosticStatus(
-            name=f"{self.get_fully_qualified_name()}: saliency", hardware_id=device, level=DiagnosticStatus.OK
-        )
+        header = Header(stamp=self.get_clock().now().to_msg())
+        statuses = [self._camera_status(camera, device) for camera in self.cameras]
+        self._diagnostics_pub.publish(DiagnosticArray(header=header, status=statuses))
+
+    def _camera_status(self, camera: CameraStream, device: str) -> DiagnosticStatus:
+        """One DiagnosticStatus per camera, named after the camera's output namespace."""
+        report, estimator = camera.stats.report(), self._estimator
+        name = self.get_fully_qualified_name() + (f"/{camera.name}" if camera.name else "")
+        status = DiagnosticStatus(name=f"{name}: saliency", hardware_id=device, level=DiagnosticStatus.OK)
         problems = []
         if report.rejected_in_period:
             problems.append(f"{report.rejected_in_period} bad input frames dropped")
@@ -405,8 +461,9 @@ class SaliencyNode(LifecycleNode):
         status.message = "; ".join([summary, *problems])
         values = {
             "state": self._state,
-            "input topic": self._input_topic,
+            "input topic": camera.input_topic,
             "device": device,
+            "cameras served (batched)": str(len(self.cameras)),
             "input rate (Hz)": f"{report.input_hz:.2f}",
             "output rate (Hz)": f"{report.output_hz:.2f}",
             "inference latency mean (ms)": f"{report.inference_ms_mean:.2f}",
@@ -424,11 +481,10 @@ class SaliencyNode(LifecycleNode):
             values["model resolution"] = str(estimator.resolution)
             values["inference backend"] = estimator.backend.describe()
             values["weights"] = "untrained" if estimator.untrained else (self.settings.weights or "shipped default")
-        if self._live is not None:
-            values["pairing restarts"] = str(self._live.pipeline.buffer.resets)
+        if camera.live is not None:
+            values["pairing restarts"] = str(camera.live.pipeline.buffer.resets)
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        header = Header(stamp=self.get_clock().now().to_msg())
-        self._diagnostics_pub.publish(DiagnosticArray(header=header, status=[status]))
+        return status
 
 
 def main(args=None) -> int:

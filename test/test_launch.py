@@ -44,8 +44,8 @@ def arguments(description) -> dict:
 
 def test_launch_files_declare_their_arguments():
     common = {"params_file", "image_topic", "use_sim_time", "device", "fastdds_profile", "keep_image_buffers"}
-    assert set(arguments(load(SINGLE))) == {"namespace", *common}
-    assert set(arguments(load(MULTI))) == {"cameras", *common}
+    assert set(arguments(load(SINGLE))) == {"namespace", "cameras", *common}
+    assert set(arguments(load(MULTI))) == {"cameras", "one_node", *common}
 
 
 def test_single_camera_launch_makes_one_saliency_node():
@@ -59,11 +59,15 @@ def test_single_camera_launch_makes_one_saliency_node():
         device="",
         fastdds_profile="none",
         keep_image_buffers="false",
+        cameras="",
     )
     (opaque,) = [entity for entity in description.entities if isinstance(entity, OpaqueFunction)]
     (node,) = opaque.visit(context)
     assert isinstance(node, Node)
     assert (node.node_package, node.node_executable) == ("skd_ros", "saliency_node")
+    context.launch_configurations.update(cameras="front,down")  # one node for both: topics must be relative
+    with pytest.raises(ValueError, match="image_topic must be relative"):
+        opaque.visit(context)
 
 
 def installed_executable() -> Path | None:
@@ -123,18 +127,23 @@ needs_installed_package = pytest.mark.skipif(
 
 
 @needs_installed_package
-@pytest.mark.parametrize("launch_file", [SINGLE, MULTI], ids=["single", "multi_camera"])
-def test_launched_nodes_answer_each_camera(launch_file, probe_factory, namespace, tmp_path):
+@pytest.mark.parametrize(
+    "launch_file, one_node", [(SINGLE, False), (MULTI, False), (MULTI, True)], ids=["single", "multi", "one_node"]
+)
+def test_launched_nodes_answer_each_camera(launch_file, one_node, probe_factory, namespace, tmp_path):
     cameras = [f"{namespace.strip('/')}_front", f"{namespace.strip('/')}_down"]
     if launch_file == SINGLE:
         cameras = cameras[:1]
         args = [f"namespace:={cameras[0]}", f"image_topic:=/{cameras[0]}/image_raw", "device:=cpu"]
     else:
-        args = [f"cameras:={','.join(cameras)}", "image_topic:=image_raw", "device:=cpu"]
+        args = [f"cameras:={','.join(cameras)}", "image_topic:=image_raw", "device:=cpu", f"one_node:={one_node}"]
     log_path = tmp_path / "launch.log"
     process = launch(launch_file, log_path, *args)
     try:
-        probes = [probe_factory(f"/{camera}/saliency_node", f"/{camera}/image_raw") for camera in cameras]
+        outputs_of = {
+            camera: f"/saliency_node/{camera}" if one_node else f"/{camera}/saliency_node" for camera in cameras
+        }
+        probes = [probe_factory(outputs_of[camera], f"/{camera}/image_raw") for camera in cameras]
         for probe in probes:
             probe.spin_in_background()
         frames, _ = render_test_frames(2, 320, 240)

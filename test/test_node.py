@@ -199,19 +199,21 @@ def test_bad_raw_input_is_dropped_counted_and_the_node_keeps_serving(connect, na
     node, probe = connect(namespace)
     bad = bad_raw_messages(probe)
     for index, (kind, msg) in enumerate(bad):
-        rejected = node.stats.rejected[kind]
+        rejected = node.cameras[0].stats.rejected[kind]
         probe.publish(msg)
-        wait_until(lambda k=kind, n=rejected: node.stats.rejected[k] > n, what=f"rejection of a bad frame ({kind})")
+        wait_until(
+            lambda k=kind, n=rejected: node.cameras[0].stats.rejected[k] > n, what=f"rejection of a bad frame ({kind})"
+        )
         good = frame_msg(probe, index % len(FRAMES), stamp_ns=10 * SECOND + index * SECOND)
         assert probe.exchange(good).header.stamp == good.header.stamp  # still serving
     expected = {kind: sum(1 for k, _ in bad if k == kind) for kind, _ in bad}
-    assert node.stats.rejected == expected
+    assert node.cameras[0].stats.rejected == expected
     # /diagnostics reports them by kind, with a warning
     msg = probe.wait_for("diagnostics", lambda m: dict_of(m).get("frames dropped (bad input)") == str(len(bad)))
     values = dict_of(msg)
     for kind, count in expected.items():
         assert values[f"bad input: {kind}"] == str(count)
-    assert node.stats.failed == 0
+    assert node.cameras[0].stats.failed == 0
 
 
 def test_bad_compressed_input_is_dropped_and_the_node_keeps_serving(connect, namespace):
@@ -224,12 +226,14 @@ def test_bad_compressed_input_is_dropped_and_the_node_keeps_serving(connect, nam
         probe.compressed_msg(jpeg, SECOND, "cam", fmt="16UC1; compressedDepth"),
     ]
     for index, msg in enumerate(bad):
-        rejected = sum(node.stats.rejected.values())
+        rejected = sum(node.cameras[0].stats.rejected.values())
         probe.publish(msg)
-        wait_until(lambda n=rejected: sum(node.stats.rejected.values()) > n, what=f"rejection of bad frame {index}")
+        wait_until(
+            lambda n=rejected: sum(node.cameras[0].stats.rejected.values()) > n, what=f"rejection of bad frame {index}"
+        )
         good = probe.compressed_msg(jpeg, 2 * SECOND + index * SECOND, "cam")
         assert probe.exchange(good).header.stamp == good.header.stamp
-    assert node.stats.rejected == {
+    assert node.cameras[0].stats.rejected == {
         image_codec.UNDECODABLE: 2,
         image_codec.EMPTY: 1,
         image_codec.UNSUPPORTED_ENCODING: 1,
@@ -361,6 +365,56 @@ def test_one_node_per_camera_by_namespace(start_node, probe_factory, namespace, 
         assert {out.header.frame_id for out in probe.messages["saliency"]} == {f"{camera}_optical"}
 
 
+def test_one_node_serves_several_cameras_in_one_forward_pass(start_node, probe_factory, namespace):
+    """cameras:=front,down: each camera is read from <name>/image and published under ~/<name>/, and frames
+    waiting from both cameras go through the model together, each map back to its own camera."""
+    import threading
+
+    node = start_node(namespace, cameras="front,down")
+    batches, hold = [], threading.Event()
+    infer = node._estimator.infer
+
+    def recording_infer(previous, current):
+        batches.append(len(current))
+        hold.wait(10.0)  # the first call keeps the worker busy until both cameras have a frame waiting
+        return infer(previous, current)
+
+    node._estimator.infer = recording_infer
+    probes = {
+        camera: probe_factory(f"{namespace}/saliency_node/{camera}", f"{namespace}/{camera}/image")
+        for camera in ("front", "down")
+    }
+    probes["front"].spin_in_background(node, probes["down"].node)
+    for probe in probes.values():
+        probe.wait_for_subscriber()
+    first = frame_msg(probes["front"], 0, frame_id="front_optical")
+    probes["front"].publish(first)
+    wait_until(lambda: batches == [1], what="the first front frame in the model")
+    waiting = {"front": frame_msg(probes["front"], 1, frame_id="front_optical")}
+    waiting["down"] = frame_msg(probes["down"], 4, frame_id="down_optical")
+    for camera, msg in waiting.items():
+        probes[camera].publish(msg)
+        wait_until(lambda c=camera: node.cameras[["front", "down"].index(c)].stats.received >= 1 + (c == "front"))
+    hold.set()
+    for camera, msg in waiting.items():
+        outputs = probes[camera].outputs_for(msg.header)
+        assert outputs["rois"].header.frame_id == f"{camera}_optical"
+        # the map belongs to this camera's frame, paired within this camera (down: its first frame, with itself)
+        previous = FRAMES[0] if camera == "front" else FRAMES[4]
+        current = FRAMES[1] if camera == "front" else FRAMES[4]
+        estimator = node._estimator
+        expected = infer(estimator.prepare(previous), estimator.prepare(current))
+        published = image_codec.decode_output(outputs["saliency"]).astype(int)
+        assert np.abs(published - (expected * 255 + 0.5).astype(int)).max() <= 1
+    assert batches == [1, 2], "the two cameras' waiting frames were not batched into one forward pass"
+    msg = probes["down"].wait_for("diagnostics", lambda m: int(dict_of(m).get("frames processed", 0)) >= 2)
+    by_name = {status.name: dict_of_status(status) for status in msg.status}  # one status per camera
+    assert set(by_name) == {f"{namespace}/saliency_node/{camera}: saliency" for camera in ("front", "down")}
+    values = by_name[f"{namespace}/saliency_node/down: saliency"]
+    assert values["input topic"] == f"{namespace}/down/image" and values["cameras served (batched)"] == "2"
+    assert values["frames processed"] == "1"
+
+
 def test_diagnostics_report_rates_latency_drops_and_device(connect, namespace):
     node, probe = connect(namespace)
     for index in range(4):
@@ -390,6 +444,10 @@ def test_invalid_start_up_parameters_fail_configure_or_construction(start_node, 
     assert missing.trigger_configure() == TransitionCallbackReturn.FAILURE
     with pytest.raises(InvalidParameterValueException):
         start_node(f"{namespace}/c", activate=False, max_rois=1000)  # outside the declared range
+    with pytest.raises(InvalidParameterValueException, match="must not name a camera twice"):
+        start_node(f"{namespace}/d", activate=False, cameras="front,front")
+    with pytest.raises(InvalidParameterValueException, match="bad: '2nd'"):
+        start_node(f"{namespace}/e", activate=False, cameras="front, 2nd")
 
 
 def dict_of_status(status) -> dict:

@@ -20,6 +20,7 @@ from skd_ros.live import (
     WarningThrottle,
     overlay_rgb,
     roi_records,
+    run_cameras,
     saliency_pixels,
 )
 from skd_ros.postprocess import extract_rois
@@ -87,18 +88,31 @@ def test_the_node_guide_lists_every_parameter():
 def test_mailbox_hands_over_the_newest_message_and_its_predecessor():
     mailbox = NewestPairMailbox()
     assert mailbox.put("a") is False
-    assert mailbox.take() == ("a", None)
+    assert mailbox.take() == {0: ("a", None)}
     assert mailbox.put("b") is False
     assert mailbox.put("c") is True  # "b" was never taken: skipped
     assert mailbox.put("d") is True
-    assert mailbox.take() == ("d", "c")  # the predecessor in receive order, not the last one taken
+    assert mailbox.take() == {0: ("d", "c")}  # the predecessor in receive order, not the last one taken
     assert mailbox.take(timeout=0.01) is None
     mailbox.put("e")
     mailbox.close()
     assert mailbox.take() is None
     mailbox.reopen()
     mailbox.put("f")
-    assert mailbox.take() == ("f", None)  # closing forgot what came before
+    assert mailbox.take() == {0: ("f", None)}  # closing forgot what came before
+
+
+def test_mailbox_hands_over_every_camera_with_a_new_frame_at_once():
+    mailbox = NewestPairMailbox(cameras=3)
+    assert mailbox.put("front-1", 0) is False and mailbox.put("down-1", 2) is False
+    assert mailbox.put("front-2", 0) is True  # skipped front-1, and only that
+    assert mailbox.take() == {0: ("front-2", "front-1"), 2: ("down-1", None)}
+    mailbox.put("side-1", 1)
+    assert mailbox.take() == {1: ("side-1", None)}  # cameras without a new frame are not in the batch
+    mailbox.put("down-2", 2)
+    assert mailbox.take() == {2: ("down-2", "down-1")}  # predecessors are kept per camera
+    with pytest.raises(ValueError, match="at least one camera"):
+        NewestPairMailbox(cameras=0)
 
 
 def frame_msg(pixels: np.ndarray, stamp_ns: int, frame_id: str = "cam", encoding: str = "bgr8"):
@@ -194,6 +208,38 @@ def test_an_unreadable_frame_is_reported_and_restarts_pairing(live, estimator):
     result, _ = live.run(frame_msg(FRAMES[4], 1_400_000_000), truncated)
     assert not result.paired_with_previous
     assert_pair(live, estimator, 4, 4)
+
+
+def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimator):
+    """run_cameras: every camera's readable frame in one forward pass, each result the same as that camera
+    run alone; an unreadable frame comes back as its error in its camera's place."""
+    batches = []
+
+    def streams():
+        pipelines = [SaliencyPipeline(estimator) for _ in range(3)]
+        return [LiveSaliency(pipeline) for pipeline in pipelines]
+
+    batched = streams()
+    recording = SimpleNamespace(
+        prepare=estimator.prepare, infer=lambda p, c: batches.append(len(c)) or estimator.infer(p, c)
+    )
+    for stream in batched:
+        stream.pipeline.estimator = recording
+    first = [frame_msg(FRAMES[i], 1_000_000_000, f"cam{i}") for i in range(3)]
+    second = [frame_msg(FRAMES[i + 3], 1_100_000_000, f"cam{i}") for i in range(3)]
+    second[1].step = 3  # shorter than a row
+    run_cameras(batched, [(msg, None) for msg in first])
+    outcomes = run_cameras(batched, [(msg, before) for msg, before in zip(second, first, strict=True)])
+    assert batches == [3, 2]  # the unreadable frame left the second batch, the others still ran together
+    assert isinstance(outcomes[1], ImageDecodeError) and outcomes[1].kind == image_codec.BAD_STEP
+    alone = streams()
+    for index in (0, 2):
+        alone[index].run(first[index], None)
+        result, _ = alone[index].run(second[index], first[index])
+        assert outcomes[index][0].paired_with_previous
+        np.testing.assert_allclose(outcomes[index][0].saliency, result.saliency, atol=1e-6)
+        boxes = [(r.x, r.y, r.width, r.height) for r in outcomes[index][0].rois]  # scores: float sums, batch order
+        assert boxes == [(r.x, r.y, r.width, r.height) for r in result.rois]
 
 
 def test_rgb_frames_are_fed_to_the_model_in_the_right_order(live, estimator):
