@@ -411,7 +411,7 @@ def test_node_bench_relay_run_measures_both_paths_over_dds():
 def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     """skd-bench's in-process profile times the node's calls twice (back to back, and one frame per camera
     period), and the overhead reading splits the end-to-end overhead into relay, paced work and the rest."""
-    from skd_ros.bench_node import NodeOptions, findings, hot_path_table, profile_hot_path
+    from skd_ros.bench_node import Latencies, NodeOptions, Run, findings, hot_path_table, profile_hot_path
 
     hot = profile_hot_path("640x480", 4, NodeOptions(backend="eager"), paced_fps=50.0)
     assert hot.stage_ms.keys() == hot.paced_stage_ms.keys()
@@ -432,6 +432,29 @@ def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     assert "leaves 0.8 ms for scheduling" in reading and "shrink to about 1.3 ms" in reading
     reading = findings(hot, [], "shm-sync-heap", summary | {"paced_work_ms_1080p": 5.5})[-2]
     assert "account for the whole overhead" in reading and "leaves" not in reading
+    two = [Run(kind, "shm", "640x480", 30.0, cameras=2) for kind in ("batched", "per-camera")]
+    for run, p50 in zip(two, (9.0, 7.0), strict=True):
+        run.node = Latencies.from_latencies({(0, 1): p50, (1, 1): p50}, dropped=0)
+    several = findings(hot, [], "shm-sync-heap", summary, two)[-2]
+    assert "p50 9.00 ms with one node batching" in several and "one node per camera was faster" in several
+
+
+def test_node_bench_two_cameras_through_one_batching_node():
+    """A `batched` run: the publisher sends each frame on two camera topics, one saliency node serves both
+    (cameras:=cam0,cam1) and both cameras' maps come out; the node column pools the two cameras."""
+    import os
+
+    from skd_ros.bench_node import NodeOptions, Transport, measure
+
+    reliable = Transport("reliable-shm", "reliable, depth 10, shared memory", "reliable", 10, "fastdds_shm.xml")
+    domain = int(os.environ["ROS_DOMAIN_ID"])
+    run = measure("batched", reliable, "640x480", 10.0, 2.0, 1.0, domain, NodeOptions(backend="eager"), cameras=2)
+    assert not run.error and run.published >= 10 and run.cameras == 2
+    cameras = {camera for camera, _ in run.node.by_stamp}
+    assert cameras == {0, 1} and run.node.received >= 0.8 * 2 * run.published
+    assert run.overhead_p50_ms == run.overhead_p50_ms  # computed (not NaN)
+    with pytest.raises(ValueError, match="need 2 or more cameras"):
+        measure("node", reliable, "640x480", 10.0, 2.0, 1.0, domain, NodeOptions(), cameras=2)
 
 
 def test_malloc_settings_file_reaches_the_heap_transport(tmp_path):
