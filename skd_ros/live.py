@@ -277,10 +277,12 @@ class NewestPairMailbox:
         if cameras < 1:
             raise ValueError(f"a mailbox needs at least one camera, got {cameras}")
         self._cond = threading.Condition()
-        self._pending = [None] * cameras
-        self._before_pending = [None] * cameras
-        self._last_received = [None] * cameras
+        self._forget(cameras)
         self._closed = False
+
+    def _forget(self, cameras: int) -> None:
+        """Per camera: the message waiting for the worker, the one received before it, the last received."""
+        self._pending, self._before_pending, self._last_received = ([None] * cameras for _ in range(3))
 
     def put(self, message, camera: int = 0) -> bool:
         """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took."""
@@ -310,8 +312,7 @@ class NewestPairMailbox:
         """Wake the worker and make ``take`` return None; drops what is stored."""
         with self._cond:
             self._closed = True
-            count = len(self._pending)
-            self._pending, self._before_pending, self._last_received = [None] * count, [None] * count, [None] * count
+            self._forget(len(self._pending))
             self._cond.notify_all()
 
     def reopen(self) -> None:
