@@ -1,10 +1,23 @@
-"""skd_ros: one ament_python package (colcon build in a ROS 2 workspace) that also installs with pip."""
+"""skd_ros: one ament_python package (colcon build in a ROS 2 workspace) that also installs with pip.
+
+Three Python packages in layers (docs/ARCHITECTURE.md): ``skd_ros`` is the runtime a robot installs
+(core, inference engines, the node), ``skd_training`` the training and evaluation on top of its core
+and engines, ``skd_tools`` the desk tools above both. ``pip install .`` installs the runtime's
+dependencies; the extras ``[train]`` and ``[tools]`` add what training and the desk tools need.
+"""
 
 from glob import glob
 
 from setuptools import find_packages, setup
 
 PACKAGE = "skd_ros"
+PACKAGES = ("skd_ros", "skd_training", "skd_tools")
+
+# torch is deliberately in none of these lists, so that no resolver can pull an unpinned multi-GB CUDA build:
+# install it first (requirements-runtime.txt pins the CPU build; on a GPU machine, the build matching its CUDA).
+RUNTIME = ["numpy>=1.26", "opencv-python-headless>=4.8", "onnx>=1.16", "onnxruntime>=1.18", "ncnn", "pnnx"]
+TRAIN = ["tqdm", "matplotlib", "tensorboard", "pyyaml", "rosbags>=0.10", "rosbags-image>=0.10"]
+TOOLS = TRAIN
 
 setup(
     name=PACKAGE,
@@ -12,7 +25,7 @@ setup(
     description="Real-time aerial video saliency (SKD) for ROS 2: saliency maps and attention ROIs for drones",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["skd_ros", "skd_ros.*", "skd_training", "skd_training.*"]),
+    packages=find_packages(include=[*PACKAGES, *(f"{name}.*" for name in PACKAGES)]),
     package_data={"skd_ros": ["weights/*.pt", "weights/*.md"], "skd_training": ["configs/*.yaml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
@@ -20,28 +33,30 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.env")),
     ],
-    # Runtime dependencies are pinned in requirements.txt (pip path) and declared in package.xml (ROS path);
-    # torch is deliberately not listed here, so that no resolver can pull an unpinned CUDA build.
-    install_requires=["setuptools"],
+    install_requires=["setuptools", *RUNTIME],
+    extras_require={"train": TRAIN, "tools": TOOLS},
     zip_safe=True,
     maintainer="skd_ros developers",
     maintainer_email="skd-ros@example.org",
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "skd-demo = skd_ros.demo:main",
-            "skd-saliency-node = skd_ros.node:main",
-            "saliency_node = skd_ros.node:main",  # the name `ros2 run skd_ros saliency_node` finds
-            "skd-eval-bag = skd_ros.eval_bag:main",
-            "skd-bag = skd_ros.bag:main",
-            "skd-bench = skd_ros.bench:main",
+            # runtime
+            "skd-saliency-node = skd_ros.node.saliency_node:main",
+            "saliency_node = skd_ros.node.saliency_node:main",  # the name `ros2 run skd_ros saliency_node` finds
+            "skd-export = skd_ros.engines.export:main",
+            # training
             "skd-train = skd_training.train:main",
-            "skd-export = skd_training.export:main",
             "skd-eval = skd_training.evaluate:main",
-            "skd-reproduce = skd_training.reproduce:main",
             "skd-make-synthetic = skd_training.data.synthetic:main",
             "skd-dataset-summary = skd_training.data.summary:main",
             "skd-synthetic-difficulty = skd_training.data.difficulty:main",
+            # desk tools
+            "skd-demo = skd_tools.demo:main",
+            "skd-eval-bag = skd_tools.eval_bag:main",
+            "skd-bag = skd_tools.bags:main",
+            "skd-bench = skd_tools.bench:main",
+            "skd-reproduce = skd_tools.reproduce:main",
         ],
     },
 )

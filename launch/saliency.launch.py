@@ -27,7 +27,7 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from skd_ros.env_file import read_env_file
+from skd_ros.node.env_file import read_env_file
 
 TRUE_STRINGS = ("true", "1", "yes", "on")
 FASTDDS_PROFILES = {"shm": "fastdds_shm.xml"}

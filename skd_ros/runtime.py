@@ -2,7 +2,7 @@
 evaluator and the training evaluator so that all of them give the same numbers.
 
 ``SaliencyEstimator`` runs the model on batches of frame pairs through an inference backend
-(``skd_ros.backends``: the fastest available by default); ``SaliencyPipeline`` adds the frame-pair
+(``skd_ros.engines.backends``: the fastest available by default); ``SaliencyPipeline`` adds the frame-pair
 buffer and ROI extraction for a stream of frames from one camera, and ``step_cameras`` runs one frame
 from each of several cameras in a single forward pass.
 """
@@ -14,24 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from skd_ros.backends import AUTO, create_backend
-from skd_ros.checkpoint import load_default_or
-from skd_ros.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak
-from skd_ros.preprocess import FramePairBuffer, check_resolution, preprocess
-
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str) -> torch.device:
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise ValueError(f"device must be one of {DEVICES} or 'cuda:N', got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
-    return torch.device(device)
+from skd_ros.core.checkpoint import load_default_or
+from skd_ros.core.device import resolve_device
+from skd_ros.core.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak
+from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
+from skd_ros.engines.backends import AUTO, create_backend
 
 
 class SaliencyEstimator:
@@ -39,7 +27,7 @@ class SaliencyEstimator:
 
     weights: a fused-model checkpoint path; None takes the shipped weights (or untrained ones, with
     a warning, if this build ships none). resolution: None takes the checkpoint's. backend: an
-    inference backend name from ``skd_ros.backends.BACKEND_CHOICES``; "auto" races the available
+    inference backend name from ``skd_ros.engines.backends.BACKEND_CHOICES``; "auto" races the available
     full-precision ones and keeps the fastest (logged). threads: CPU threads for inference (None: the
     engine's default, all cores)."""
 

@@ -1,6 +1,6 @@
 """Non-learned saliency baselines, each a callable ``(previous_bgr, current_bgr) -> 2-D map``.
 
-Frames are H x W x 3 uint8 BGR (the pairing of ``skd_ros.preprocess``: the map belongs to ``current``;
+Frames are H x W x 3 uint8 BGR (the pairing of ``skd_ros.core.preprocess``: the map belongs to ``current``;
 the first frame of a video comes paired with itself). Maps are non-negative float32 at a small working
 size; the metrics resize every prediction to the ground truth, so no baseline needs the full size.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from skd_ros.preprocess import check_frame
+from skd_ros.core.preprocess import check_frame
 
 
 def _grey(frame: np.ndarray) -> np.ndarray:

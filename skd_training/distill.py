@@ -56,9 +56,9 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 from tqdm import tqdm
 
-from skd_ros.checkpoint import CheckpointError, read_checkpoint, save_fused
-from skd_ros.model import SKDModel, Student, Widths, count_parameters
-from skd_ros.preprocess import check_resolution
+from skd_ros.core.checkpoint import CheckpointError, read_checkpoint, save_fused
+from skd_ros.core.model import SKDModel, Student, Widths, count_parameters
+from skd_ros.core.preprocess import check_resolution
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import DatasetError
 from skd_training.data.soft_labels import MANIFEST, SoftLabelStore, build_soft_label_cache
@@ -1030,7 +1030,7 @@ def run_pipeline(
     """Python entry point: ``config`` is a PipelineConfig, a dict, a YAML path or a bundled config name.
 
     Returns the stages' best checkpoints and metrics and, when ``fuse`` ran, the final fused
-    checkpoint (``skd_ros.checkpoint`` format) with its validation metrics."""
+    checkpoint (``skd_ros.core.checkpoint`` format) with its validation metrics."""
     if isinstance(config, (str, Path)):
         config = load_config(config, overrides)
     elif isinstance(config, dict):

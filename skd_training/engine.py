@@ -42,8 +42,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from skd_ros.checkpoint import CheckpointError, read_checkpoint
-from skd_ros.preprocess import MEAN_RGB, STD_RGB
+from skd_ros.core.checkpoint import CheckpointError, read_checkpoint
+from skd_ros.core.device import resolve_device
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB
 from skd_training import metrics
 from skd_training.losses import per_map_l2
 
@@ -77,18 +78,6 @@ class DistEnv:
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()
-
-
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
-        return torch.device("cuda", local_rank) if device == "cuda" else torch.device(device)
-    if device != "cpu":
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
-    return torch.device("cpu")
 
 
 def setup_distributed(device: str = "auto") -> DistEnv:

@@ -2,7 +2,7 @@
 
 Predictors — the fused SKD model, the students, the teachers and the baselines — all take the same
 input, a pair of consecutive original frames (H x W x 3 uint8 BGR; the first frame of a video is
-paired with itself, as ``skd_ros.preprocess.FramePairBuffer`` does) and give a 2-D non-negative map
+paired with itself, as ``skd_ros.core.preprocess.FramePairBuffer`` does) and give a 2-D non-negative map
 for the newer frame, at any size. The metrics (``skd_training.metrics``) resize every map to the
 ground truth's original resolution. The fused model runs through ``skd_ros.runtime.SaliencyEstimator``
 (the node's preprocessing and model code), so the node, the bag evaluator and this evaluator give the
@@ -48,13 +48,14 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from skd_ros.model import Student, count_parameters
-from skd_ros.preprocess import preprocess
+from skd_ros.core.model import Student, count_parameters
+from skd_ros.core.preprocess import preprocess
 from skd_ros.runtime import SaliencyEstimator
 from skd_training import metrics
 from skd_training.baselines import CentreBias, FlowMagnitude, SpectralResidual
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import CATEGORIES, UNKNOWN_CATEGORY, DatasetError, Source, open_source
+from skd_training.tables import fmt, markdown_table
 
 log = logging.getLogger("skd_eval")
 
@@ -715,22 +716,6 @@ def evaluate_predictor(
 # Report: Markdown, CSV, figures
 
 
-def fmt(value, digits: int = 3) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return "—"
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence]) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(fmt(v) if not isinstance(v, str) else v for v in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def best_per_metric(rows: Sequence[dict]) -> dict[str, float]:
     best = {}
     for m in metrics.METRIC_NAMES:
@@ -1010,7 +995,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-students", action="store_true", help="with --run-dir: leave the students out")
     parser.add_argument("--no-teachers", action="store_true", help="with --run-dir: leave the teachers out")
     parser.add_argument(
-        "--backend", default="auto", help="inference backend of the fused model (skd_ros.backends; default auto)"
+        "--backend",
+        default="auto",
+        help="inference backend of the fused model (skd_ros.engines.backends; default auto)",
     )
     parser.add_argument(
         "--baselines",

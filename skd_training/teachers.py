@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from skd_ros.preprocess import MEAN_RGB, STD_RGB, check_resolution, preprocess
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, check_resolution, preprocess
 
 KINDS = ("spatial", "temporal")
 NORMALIZATIONS = ("imagenet", "unit")

@@ -22,7 +22,7 @@ import sys
 
 import yaml
 
-from skd_ros.checkpoint import CheckpointError
+from skd_ros.core.checkpoint import CheckpointError
 from skd_training.data.layouts import DatasetError
 from skd_training.distill import (
     STAGES,

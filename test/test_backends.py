@@ -11,7 +11,10 @@ import onnx
 import pytest
 import torch
 
-from skd_ros.backends import (
+from skd_ros.core.checkpoint import load_default_or, save_fused
+from skd_ros.core.model import SKDModel
+from skd_ros.core.preprocess import area_resize
+from skd_ros.engines.backends import (
     AUTO,
     AUTO_REDUCED,
     BACKENDS,
@@ -20,12 +23,10 @@ from skd_ros.backends import (
     create_backend,
     unavailable_backends,
 )
-from skd_ros.bench import AccuracyRow, ModelRow, count_macs, target_rows
-from skd_ros.checkpoint import load_default_or, save_fused
-from skd_ros.export import export_ncnn, export_onnx, export_torchscript, quantize_onnx_int8, synthetic_pairs
-from skd_ros.model import SKDModel
-from skd_ros.preprocess import area_resize
+from skd_ros.engines.export import export_ncnn, export_onnx, export_torchscript, quantize_onnx_int8
+from skd_ros.engines.probe import synthetic_pairs
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline, step_cameras
+from skd_tools.bench import AccuracyRow, ModelRow, count_macs, target_rows
 
 RESOLUTION = 32
 CPU = torch.device("cpu")
@@ -104,12 +105,12 @@ def test_reduced_precision_backends_really_differ(model, pairs, reference):
 
 
 def test_auto_picks_an_accurate_backend_and_logs_it(model, pairs, reference, caplog):
-    with caplog.at_level(logging.INFO, logger="skd_ros.backends"):
+    with caplog.at_level(logging.INFO, logger="skd_ros.engines.backends"):
         backend = create_backend(AUTO, model, RESOLUTION, CPU, threads=1)
     assert backend.precision in FULL_PRECISION and backend.name in BACKENDS
     assert f"inference backend: {backend.name}" in caplog.text
     assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance
-    with caplog.at_level(logging.INFO, logger="skd_ros.backends"):
+    with caplog.at_level(logging.INFO, logger="skd_ros.engines.backends"):
         again = create_backend(AUTO, model, RESOLUTION, CPU, threads=1)
     assert again.name == backend.name and "earlier race" in caplog.text
 
@@ -129,7 +130,7 @@ def test_auto_drops_a_backend_that_loses_a_flat_maps_pattern(model, pairs, caplo
         flat.head[8].bias.fill_(-0.15)
     if BACKENDS["torch-bf16"].unavailable_reason(CPU):
         pytest.skip("this CPU has no native bf16")
-    with caplog.at_level(logging.WARNING, logger="skd_ros.backends"):
+    with caplog.at_level(logging.WARNING, logger="skd_ros.engines.backends"):
         backend = create_backend(AUTO_REDUCED, flat, RESOLUTION, CPU, threads=1)
     assert backend.name != "torch-bf16"
     assert "torch-bf16 skipped" in caplog.text and "correlation" in caplog.text
@@ -161,7 +162,7 @@ def test_ncnn_names_what_is_missing_and_what_failed(model, monkeypatch, tmp_path
     hung.write_text("#!/bin/sh\nsleep 30\n")
     hung.chmod(0o755)
     monkeypatch.setattr(pnnx, "EXEC_PATH", str(hung))
-    monkeypatch.setattr("skd_ros.export.PNNX_TIMEOUT_S", 0.5)
+    monkeypatch.setattr("skd_ros.engines.export.PNNX_TIMEOUT_S", 0.5)
     with pytest.raises(RuntimeError, match="did not finish converting the model to ncnn within 0.5 s"):
         export_ncnn(model, RESOLUTION, tmp_path)
 
@@ -311,7 +312,7 @@ def test_flop_count_matches_torch_flop_counter():
 
 def test_bench_writes_a_report(tmp_path):
     """skd-bench's model-only part end to end on a tiny grid: a table row per backend, the targets, figures."""
-    from skd_ros import bench
+    from skd_tools import bench
 
     out = tmp_path / "BENCH.md"
     args = ["--out", str(out), "--skip-node", "--skip-accuracy", "--resolutions", "32", "--batches", "1"]
@@ -334,7 +335,7 @@ def test_bench_report_merges_a_cpu_run_and_a_gpu_run(tmp_path):
     the last --reuse file that holds it, with its own run's date and software."""
     import json
 
-    from skd_ros import bench
+    from skd_tools import bench
 
     cpu_json, gpu_json = tmp_path / "cpu.json", tmp_path / "gpu.json"
     args = ["--skip-node", "--skip-accuracy", "--resolutions", "32", "--batches", "1", "--threads", "1"]
@@ -379,7 +380,7 @@ def test_bench_report_merges_a_cpu_run_and_a_gpu_run(tmp_path):
 
 def test_node_bench_latency_accounting():
     """Drops are frames of the measured window that never arrived; pooled runs add up frames and drops."""
-    from skd_ros.bench_node import Latencies, Run, pool
+    from skd_tools.bench_node import Latencies, Run, pool
 
     ms = 1_000_000
     first = Latencies.of([1, 2, 3], [(0, 5 * ms), (1, 1 + 4 * ms), (3, 3 + 6 * ms)])  # stamp 0: before the window
@@ -398,7 +399,7 @@ def test_node_bench_relay_run_measures_both_paths_over_dds():
     QoS: best effort may lose frames on a busy test machine.)"""
     import os
 
-    from skd_ros.bench_node import NodeOptions, Transport, measure
+    from skd_tools.bench_node import NodeOptions, Transport, measure
 
     reliable = Transport("reliable-shm", "reliable, depth 10, shared memory", "reliable", 10, "fastdds_shm.xml")
     run = measure("relay", reliable, "640x480", 30.0, 2.0, 1.0, int(os.environ["ROS_DOMAIN_ID"]), NodeOptions())
@@ -411,7 +412,7 @@ def test_node_bench_relay_run_measures_both_paths_over_dds():
 def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     """skd-bench's in-process profile times the node's calls twice (back to back, and one frame per camera
     period), and the overhead reading splits the end-to-end overhead into relay, paced work and the rest."""
-    from skd_ros.bench_node import Latencies, NodeOptions, Run, findings, hot_path_table, profile_hot_path
+    from skd_tools.bench_node import Latencies, NodeOptions, Run, findings, hot_path_table, profile_hot_path
 
     hot = profile_hot_path("640x480", 4, NodeOptions(backend="eager"), paced_fps=50.0)
     assert hot.stage_ms.keys() == hot.paced_stage_ms.keys()
@@ -444,7 +445,7 @@ def test_node_bench_two_cameras_through_one_batching_node():
     (cameras:=cam0,cam1) and both cameras' maps come out; the node column pools the two cameras."""
     import os
 
-    from skd_ros.bench_node import NodeOptions, Transport, measure
+    from skd_tools.bench_node import NodeOptions, Transport, measure
 
     reliable = Transport("reliable-shm", "reliable, depth 10, shared memory", "reliable", 10, "fastdds_shm.xml")
     domain = int(os.environ["ROS_DOMAIN_ID"])
@@ -458,8 +459,8 @@ def test_node_bench_two_cameras_through_one_batching_node():
 
 
 def test_malloc_settings_file_reaches_the_heap_transport(tmp_path):
-    from skd_ros.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME
-    from skd_ros.env_file import read_env_file
+    from skd_ros.node.env_file import read_env_file
+    from skd_tools.bench_node import CONFIG_DIR, TRANSPORT_BY_NAME
 
     settings = read_env_file(CONFIG_DIR / "malloc_image_buffers.env")
     assert int(settings["MALLOC_MMAP_THRESHOLD_"]) >= 1920 * 1080 * 3  # a full-HD bgr8 frame stays in the heap

@@ -1,28 +1,13 @@
-"""skd_ros.bag and skd_ros.roi_record: reading image topics, writing the node's outputs, clear errors."""
+"""Bags in and out (skd_training.data.rosbag, skd_tools.bags) and skd_ros.core.roi_record: reading image topics,
+writing the node's outputs, clear errors."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from skd_ros.bag import (
-    TYPESTORE,
-    BagError,
-    BagReader,
-    OutputTopics,
-    SaliencyBagWriter,
-    as_map,
-    decode_image,
-    ns_to_stamp,
-    read_frames,
-    records_from_cloud,
-    render_test_frames,
-    saliency_from_msg,
-    stamp_to_ns,
-    write_test_bag,
-)
-from skd_ros.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak, to_uint8
-from skd_ros.roi_record import (
+from skd_ros.core.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak, to_uint8
+from skd_ros.core.roi_record import (
     ROI_DTYPE,
     ROI_POINT_FIELDS,
     ROI_POINT_STEP,
@@ -32,6 +17,24 @@ from skd_ros.roi_record import (
     rois_to_records,
 )
 from skd_ros.runtime import SaliencyResult
+from skd_tools.bags import (
+    OutputTopics,
+    SaliencyBagWriter,
+    records_from_cloud,
+    render_test_frames,
+    saliency_from_msg,
+    write_test_bag,
+)
+from skd_training.data.rosbag import (
+    TYPESTORE,
+    BagError,
+    BagReader,
+    as_map,
+    decode_image,
+    ns_to_stamp,
+    read_frames,
+    stamp_to_ns,
+)
 
 FRAMES, WIDTH, HEIGHT = 8, 96, 72
 

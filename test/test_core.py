@@ -2,12 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from skd_ros.checkpoint import CheckpointError, load_fused, save_fused
-from skd_ros.model import SKDModel
-from skd_ros.postprocess import ROIParams, extract_rois, find_peak, resize_map, to_uint8
-from skd_ros.preprocess import FramePairBuffer, preprocess
+from skd_ros.core.checkpoint import CheckpointError, load_fused, save_fused
+from skd_ros.core.model import SKDModel
+from skd_ros.core.postprocess import ROIParams, extract_rois, find_peak, resize_map, to_uint8
+from skd_ros.core.preprocess import FramePairBuffer, preprocess
+from skd_ros.core.visualize import stretch_for_display
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
-from skd_ros.visualize import stretch_for_display
 
 
 def blob_map(size, cx, cy, sigma=2.0):

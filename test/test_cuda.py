@@ -12,9 +12,9 @@ from test_backends import RESOLUTION, model, pairs, reference  # noqa: F401 - fi
 from test_evaluate import write_avs1k
 from test_train_pipeline import make_tiny_data, tiny_args
 
-from skd_ros.backends import BACKENDS, create_backend
-from skd_ros.checkpoint import load_fused
-from skd_ros.export import synthetic_pairs
+from skd_ros.core.checkpoint import load_fused
+from skd_ros.engines.backends import BACKENDS, create_backend
+from skd_ros.engines.probe import synthetic_pairs
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 from skd_training import metrics
 from skd_training.data.layouts import open_source

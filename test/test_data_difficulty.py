@@ -4,7 +4,7 @@ the baselines on a tiny generated benchmark, and its training recipe fits both n
 import cv2
 import numpy as np
 
-from skd_ros.model import SKDModel, Student
+from skd_ros.core.model import SKDModel, Student
 from skd_training.data import SaliencyVideoDataset
 from skd_training.data.difficulty import CompensatedDifference, main, train_on_ground_truth
 from skd_training.data.synthetic import generate

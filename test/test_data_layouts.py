@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from skd_ros.preprocess import preprocess
+from skd_ros.core.preprocess import preprocess
 from skd_training.data import DatasetError, SaliencyVideoDataset, category_from_name, detect_layout, open_source
 from skd_training.data.summary import main as summary_main
 
@@ -158,7 +158,7 @@ def test_frame_folders_and_video_files_are_unlabeled(tmp_path):
 
 
 def test_rosbag_layout_with_ground_truth_topics(tmp_path):
-    from skd_ros.bag import write_test_bag
+    from skd_tools.bags import write_test_bag
 
     bags = tmp_path / "bags"
     bags.mkdir()

@@ -1,7 +1,7 @@
 import cv2
 import numpy as np
 
-from skd_ros import demo
+from skd_tools import demo
 
 
 def write_frames(folder, count=5, size=(96, 72)):

@@ -6,19 +6,11 @@ import json
 import numpy as np
 import pytest
 
-from skd_ros.bag import (
-    IMAGE_TYPE,
-    TYPESTORE,
-    BagReader,
-    ns_to_stamp,
-    render_test_frames,
-    saliency_from_msg,
-    stamp_to_ns,
-    write_test_bag,
-)
-from skd_ros.eval_bag import DEFAULT_NODE_NAME, EvalSettings, _match, evaluate_offline, main, make_estimator
-from skd_ros.postprocess import to_uint8
+from skd_ros.core.postprocess import to_uint8
 from skd_ros.runtime import SaliencyPipeline
+from skd_tools.bags import render_test_frames, saliency_from_msg, write_test_bag
+from skd_tools.eval_bag import DEFAULT_NODE_NAME, EvalSettings, _match, evaluate_offline, main, make_estimator
+from skd_training.data.rosbag import IMAGE_TYPE, TYPESTORE, BagReader, ns_to_stamp, stamp_to_ns
 
 FRAMES, WIDTH, HEIGHT = 10, 160, 120
 IMAGE_TOPIC = "/camera/image_raw"
@@ -204,5 +196,5 @@ def test_outputs_match_the_latest_input_with_their_stamp():
 
 
 def test_output_topics_default_to_the_nodes_name():
-    node = pytest.importorskip("skd_ros.node")
+    node = pytest.importorskip("skd_ros.node.saliency_node")
     assert DEFAULT_NODE_NAME == node.NODE_NAME

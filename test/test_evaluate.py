@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from skd_ros.model import Student
+from skd_ros.core.model import Student
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 from skd_training import metrics
 from skd_training.baselines import CentreBias

@@ -8,14 +8,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from skd_ros.backends import load_ncnn, run_ncnn
-from skd_ros.checkpoint import save_fused
-from skd_ros.model import SKDModel
-from skd_training.export import (
+from skd_ros.core.checkpoint import save_fused
+from skd_ros.core.model import SKDModel
+from skd_ros.engines.export import (
     ExportError,
     export_checkpoint,
+    load_ncnn,
     main,
     ncnn_weights_path,
+    run_ncnn,
     verify_ncnn,
     verify_onnx,
     verify_torchscript,

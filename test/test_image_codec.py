@@ -1,4 +1,4 @@
-"""sensor_msgs/Image and CompressedImage <-> numpy (skd_ros.image_codec), with plain stand-in messages."""
+"""sensor_msgs/Image and CompressedImage <-> numpy (skd_ros.core.image_codec), with plain stand-in messages."""
 
 from types import SimpleNamespace
 
@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from skd_ros import image_codec
-from skd_ros.image_codec import ImageDecodeError, decode_compressed, decode_output, decode_raw, encode
+from skd_ros.core import image_codec
+from skd_ros.core.image_codec import ImageDecodeError, decode_compressed, decode_output, decode_raw, encode
 
 RNG = np.random.default_rng(7)
 BGR = RNG.integers(0, 256, size=(6, 5, 3), dtype=np.uint8)

@@ -22,7 +22,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction  # noqa: E402
 from launch.launch_context import LaunchContext  # noqa: E402
 from launch_ros.actions import Node  # noqa: E402
 
-from skd_ros.bag import render_test_frames  # noqa: E402
+from skd_tools.bags import render_test_frames
 
 LAUNCH_DIR = Path(__file__).resolve().parents[1] / "launch"
 SINGLE = LAUNCH_DIR / "saliency.launch.py"

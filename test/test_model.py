@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from skd_ros.model import SKDModel, Student, Widths, count_parameters
+from skd_ros.core.model import SKDModel, Student, Widths, count_parameters
 
 
 @pytest.mark.parametrize("size", [32, 64, 128, 256])

@@ -8,6 +8,9 @@ import time
 import cv2
 import numpy as np
 import pytest
+
+pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheels or a ROS install)")
+
 from lifecycle_msgs.msg import Transition
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -15,12 +18,12 @@ from rclpy.parameter import Parameter
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from skd_ros import image_codec
-from skd_ros.bag import render_test_frames
-from skd_ros.image_codec import decode_output
-from skd_ros.node import SaliencyNode
-from skd_ros.postprocess import ROIParams, extract_rois
-from skd_ros.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
+from skd_ros.core import image_codec
+from skd_ros.core.image_codec import decode_output
+from skd_ros.core.postprocess import ROIParams, extract_rois
+from skd_ros.core.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
+from skd_ros.node.saliency_node import SaliencyNode
+from skd_tools.bags import render_test_frames
 
 WIDTH, HEIGHT = 320, 240
 FRAMES, CENTRES = render_test_frames(6, WIDTH, HEIGHT)

@@ -1,5 +1,5 @@
-"""The ROS-free half of the node (skd_ros.live): parameters, the newest-pair mailbox, frame pairing under
-skips, resets and bad frames, outputs, throttling and statistics. No DDS here."""
+"""The ROS-free half of the node (skd_ros.node.settings, stream, stats, outputs): parameters, the newest-pair
+mailbox, frame pairing under skips, resets and bad frames, outputs, throttling and statistics. No DDS here."""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,22 +8,13 @@ import numpy as np
 import pytest
 import yaml
 
-from skd_ros import image_codec
-from skd_ros.image_codec import DecodedImage, ImageDecodeError
-from skd_ros.live import (
-    PARAMETER_SPECS,
-    PARAMETERS,
-    LiveSaliency,
-    NewestPairMailbox,
-    NodeSettings,
-    StreamStats,
-    WarningThrottle,
-    overlay_rgb,
-    roi_records,
-    run_cameras,
-    saliency_pixels,
-)
-from skd_ros.postprocess import extract_rois
+from skd_ros.core import image_codec
+from skd_ros.core.image_codec import DecodedImage, ImageDecodeError
+from skd_ros.core.postprocess import extract_rois
+from skd_ros.node.outputs import frame_outputs
+from skd_ros.node.settings import PARAMETER_SPECS, PARAMETERS, NodeSettings
+from skd_ros.node.stats import StreamStats, WarningThrottle
+from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, run_cameras
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
 CONFIG = Path(__file__).resolve().parents[1] / "config" / "saliency.yaml"
@@ -253,13 +244,15 @@ def test_published_arrays_match_the_result(estimator):
     frame = np.zeros((30, 40, 3), np.uint8)
     frame[5:12, 20:30] = 255
     result = SaliencyPipeline(estimator).step(frame, 1, "cam")
-    mono = saliency_pixels(result, "mono8", full_size=False)
+    mono = frame_outputs(result, "mono8", full_size=False).saliency
     assert mono.dtype == np.uint8 and mono.shape == (16, 16)
-    full = saliency_pixels(result, "32FC1", full_size=True)
+    full = frame_outputs(result, "32FC1", full_size=True).saliency
     assert full.dtype == np.float32 and full.shape == (30, 40)
-    exact = saliency_pixels(result, "32FC1", full_size=False)
+    outputs = frame_outputs(result, "32FC1", full_size=False)
+    exact = outputs.saliency
     np.testing.assert_array_equal(exact, result.saliency)
-    records = roi_records(result)
+    records = outputs.rois
+    assert outputs.overlay is None  # drawn only when asked for
     assert len(records) == len(result.rois)
     for record, roi in zip(records, result.rois, strict=True):
         assert (record["x_offset"], record["y_offset"], record["width"], record["height"]) == (
@@ -275,8 +268,8 @@ def test_published_arrays_match_the_result(estimator):
 def test_overlay_is_the_same_picture_for_rgb_and_bgr_input(estimator):
     bgr = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
     result = SaliencyPipeline(estimator).step(bgr, 1, "cam")
-    from_bgr = overlay_rgb(DecodedImage(bgr, "bgr8"), result)
-    from_rgb = overlay_rgb(DecodedImage(bgr[:, :, ::-1], "rgb8"), result)
+    from_bgr = frame_outputs(result, "mono8", False, DecodedImage(bgr, "bgr8")).overlay
+    from_rgb = frame_outputs(result, "mono8", False, DecodedImage(bgr[:, :, ::-1], "rgb8")).overlay
     assert from_bgr.shape == (30, 40, 3)
     np.testing.assert_array_equal(from_bgr, from_rgb)
 

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheels or a ROS install)")
+
 from sensor_msgs.msg import Image
 
-from skd_ros.bag import render_test_frames
-from skd_ros.image_codec import decode_output
-from skd_ros.roi_record import records_from_bytes
+from skd_ros.core.image_codec import decode_output
+from skd_ros.core.roi_record import records_from_bytes
+from skd_tools.bags import render_test_frames
 
 REPO = Path(__file__).resolve().parents[1]
 PARAMS_FILE = REPO / "config" / "saliency.yaml"
@@ -27,7 +30,7 @@ def console_script():
     if not SCRIPT.is_file():
         pytest.fail(
             f"{SCRIPT} is missing: setup.py must declare the console script "
-            "'skd-saliency-node = skd_ros.node:main' (then reinstall: pip install -e .)"
+            "'skd-saliency-node = skd_ros.node.saliency_node:main' (then reinstall: pip install -e .)"
         )
     return str(SCRIPT)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from skd_ros.model import Student, count_parameters
-from skd_training.export import export_onnx, export_torchscript
+from skd_ros.core.model import Student, count_parameters
+from skd_ros.engines.export import save_onnx, save_torchscript
 from skd_training.teachers import (
     BuiltinTeacher,
     ONNXTeacher,
@@ -65,10 +65,10 @@ def test_exported_teacher_file_reproduces_the_builtin_teacher(tmp_path, fmt):
     torch.manual_seed(0)
     net = TemporalTeacherNet((4, 8)).eval()
     if fmt == "torchscript":
-        path = export_torchscript(net, tmp_path / "teacher.pt", 16)
+        path = save_torchscript(net, tmp_path / "teacher.pt", 16)
         teacher = TorchScriptTeacher(path, "temporal")
     else:
-        path = export_onnx(net, tmp_path / "teacher.onnx", 16)
+        path = save_onnx(net, tmp_path / "teacher.onnx", 16)
         teacher = ONNXTeacher(path, "temporal")
     batch = batch_of()
     expected = minmax_per_map(BuiltinTeacher(net).predict(batch))

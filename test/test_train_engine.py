@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from skd_ros.checkpoint import CheckpointError
-from skd_ros.model import Student, Widths
+from skd_ros.core.checkpoint import CheckpointError
+from skd_ros.core.model import Student, Widths
 from skd_training.engine import ShardedBatchSampler, Stage, train_stage
 from skd_training.losses import normalized_l2
 

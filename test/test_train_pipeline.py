@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from skd_ros.checkpoint import load_fused
-from skd_ros.model import SKDModel, Student, Widths
+from skd_ros.core.checkpoint import load_fused
+from skd_ros.core.model import SKDModel, Student, Widths
 from skd_ros.runtime import SaliencyEstimator
 from skd_training import distill
 from skd_training.distill import (

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from skd_ros.checkpoint import CheckpointError, default_weights_path, load_fused
-from skd_ros.model import count_parameters
+from skd_ros.core.checkpoint import CheckpointError, default_weights_path, load_fused
+from skd_ros.core.model import count_parameters
 from skd_ros.runtime import SaliencyEstimator
 
 SHIPPED = default_weights_path()

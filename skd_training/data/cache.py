@@ -3,7 +3,7 @@
 Decoding PNGs or video and resizing 720p frames costs far more than a training step of a 64 x 64
 student, so it happens once: ``FrameCache.build`` writes, per video and per resolution R,
 
-* ``frames_R.npy``   N x R x R x 3 uint8, BGR, area-resized (what ``skd_ros.preprocess.preprocess``
+* ``frames_R.npy``   N x R x R x 3 uint8, BGR, area-resized (what ``skd_ros.core.preprocess.preprocess``
   would compute before normalising: resizing an R x R frame to R x R is the identity);
 * ``density_R.npy``  N x R x R uint16, the [0, 1] density map area-resized, times 65535;
 * ``fixation_R.npy`` N x R x R bool, a cell is True if any source pixel in it is fixated (no fixation
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from skd_ros.preprocess import area_resize
+from skd_ros.core.preprocess import area_resize
 from skd_training.data.layouts import DatasetError, Source
 
 CACHE_VERSION = 2  # 2: area_resize halves large frames first (a few grey levels from version 1)

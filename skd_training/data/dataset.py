@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from skd_ros.preprocess import check_resolution, preprocess
+from skd_ros.core.preprocess import check_resolution, preprocess
 from skd_training.data.cache import (
     FrameCache,
     density_as_float,
@@ -40,9 +40,9 @@ class SaliencyVideoDataset(Dataset):
     in video order; ``items[i]`` is (video, frame). ``dataset[i]`` is a dict:
 
     * ``previous``, ``current``: 3 x R x R float32 tensors at the student resolution R
-      (``resolution``), computed by ``skd_ros.preprocess.preprocess`` from the BGR frames (area resize,
+      (``resolution``), computed by ``skd_ros.core.preprocess.preprocess`` from the BGR frames (area resize,
       RGB, ImageNet normalisation). ``previous`` is frame t-1 of the same video; the first frame is
-      paired with itself (``skd_ros.preprocess.FramePairBuffer``'s convention).
+      paired with itself (``skd_ros.core.preprocess.FramePairBuffer``'s convention).
     * ``density``: 1 x R x R float32, the ground-truth density area-resized to R and scaled so its
       maximum is 1 (an empty map stays 0).
     * ``fixation``: 1 x R x R float32, 1 in every cell that contains at least one fixated source pixel

@@ -9,7 +9,7 @@ the ground truth's resolution, means over videos, per category):
   and ``CompensatedDifference`` (frame difference after aligning the previous frame by the camera motion);
 * unless ``--no-train``, two small networks trained the same way on the training split with the ground
   truth only, so that the sole difference is what they see: the spatial student
-  (``skd_ros.model.Student('spatial')``, the current frame: static-only) and the fused two-stream
+  (``skd_ros.core.model.Student('spatial')``, the current frame: static-only) and the fused two-stream
   ``SKDModel`` (previous and current frame: it can use motion).
 
     skd-synthetic-difficulty data/synthetic --split test --epochs 8 --out runs/difficulty
@@ -30,8 +30,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from skd_ros.model import SKDModel, Student
-from skd_ros.preprocess import preprocess
+from skd_ros.core.model import SKDModel, Student
+from skd_ros.core.preprocess import preprocess
 from skd_training.baselines import CentreBias, FlowMagnitude, SpectralResidual
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import DatasetError, open_source

@@ -28,7 +28,7 @@ Layouts (``open_source`` picks one by looking at the folder, or take ``layout=``
   or a folder of them. The frame count is the container's; a file that decodes fewer frames raises a
   ``DatasetError`` naming the video and the frame.
 * ``rosbag``: an image topic of a rosbag2 (sqlite3 or mcap) or ROS 1 bag, read with
-  ``skd_ros.bag.BagReader``; optional density/fixation image topics with the same message count make it
+  ``skd_training.data.rosbag.BagReader``; optional density/fixation image topics with the same message count make it
   labeled. ``root`` is one bag or a folder of bags; each bag is one video.
 
 Unlabeled sources put every video in the split ``all``. Every problem raises ``DatasetError`` naming
@@ -46,6 +46,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from skd_training.data.rosbag import BagError, BagReader
 
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
 UNKNOWN_CATEGORY = "Unknown"
@@ -508,8 +510,6 @@ class RosbagSource(_SequentialSource):
         density_topic: str | None = None,
         fixation_topic: str | None = None,
     ):
-        from skd_ros.bag import BagError, BagReader
-
         super().__init__(root)
         self.topic, self.density_topic, self.fixation_topic = topic, density_topic, fixation_topic
         bags = [self.root] if _is_bag(self.root) else []
@@ -548,8 +548,6 @@ class RosbagSource(_SequentialSource):
         return f"rosbag-{self.root.name}-{digest}"
 
     def _decode(self, video: str):
-        from skd_ros.bag import BagError, BagReader
-
         path = self._paths[video]
         colors = {self.topic: "bgr8"}
         colors.update({t: None for t in (self.density_topic, self.fixation_topic) if t is not None})

@@ -1,7 +1,7 @@
 """Teacher soft labels: run a teacher over a dataset once at the teacher resolution and keep its maps.
 
 ``build_soft_label_cache(dataset, teacher_fn, out_dir)`` feeds the dataset's high-resolution pairs
-(``previous_hr``, ``current_hr``: N x 3 x H x W, normalised like ``skd_ros.preprocess``) to
+(``previous_hr``, ``current_hr``: N x 3 x H x W, normalised like ``skd_ros.core.preprocess``) to
 ``teacher_fn`` in batches and stores each returned map (N x 1 x H x W or N x H x W, values in [0, 1])
 as a 16-bit PNG, ``{out_dir}/{video}/{frame:06d}.png``. Every file is written under a temporary name
 and renamed when complete, so an interrupted run leaves no half-written maps, and the next run skips

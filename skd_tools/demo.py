@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from skd_ros.postprocess import ROIParams, resize_map, to_uint8
+from skd_ros.core.postprocess import ROIParams, resize_map, to_uint8
+from skd_ros.core.visualize import overlay
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
-from skd_ros.visualize import overlay
+from skd_training.data.synthetic import render_clip
 
 FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 DEMO_FPS = 10.0
@@ -67,8 +68,6 @@ def iter_frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, fl
 
 
 def generated_clip() -> tuple[Iterator[tuple[str, np.ndarray]], int, float]:
-    from skd_training.data.synthetic import render_clip
-
     frames = render_clip(seed=7)
     return ((f"demo_{i:05d}", f) for i, f in enumerate(frames)), len(frames), DEMO_FPS
 

@@ -17,7 +17,7 @@ What it trains (``skd_training.distill.run_pipeline``; each variant in its own r
   averages three).
 
 Then one evaluation (``skd_training.evaluate``) of every model, the students, the teachers and the
-baselines on the test split, and the report (``skd_training.report``): Table I-style comparison with
+baselines on the test split, and the report (``skd_tools.report``): Table I-style comparison with
 parameters, memory and FPS, per-category scores, the resolution sweep, the ablations, the lambda
 curve, ROC curves and example maps, each next to the paper's numbers, with a verdict on each of the
 paper's findings.
@@ -40,9 +40,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from skd_ros.checkpoint import CheckpointError
+from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.runtime import SaliencyEstimator
+from skd_tools.report import Reproduction, write_reproduction_report
 from skd_training.baselines import default_baselines
+from skd_training.data import synthetic
 from skd_training.data.layouts import DatasetError, open_source
 from skd_training.distill import (
     ConfigError,
@@ -59,7 +61,6 @@ from skd_training.evaluate import (
     run_predictors,
     write_report,
 )
-from skd_training.report import Reproduction, write_reproduction_report
 from skd_training.teachers import TeacherError
 
 log = logging.getLogger("skd_reproduce")
@@ -330,7 +331,6 @@ def default_data(preset: str, work_dir: Path) -> Path:
 
 
 def generate_synthetic(path: Path, preset: Preset, progress: bool) -> None:
-    from skd_training.data import synthetic  # the generator is only needed when the data is missing
 
     size = synthetic.PRESETS[preset.synthetic]
     log.info(
@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend",
         default="eager",
-        help="inference backend of the fused models (skd_ros.backends; default eager, the reference)",
+        help="inference backend of the fused models (skd_ros.engines.backends; default eager, the reference)",
     )
     parser.add_argument("--retrain", action="store_true", help="retrain every stage instead of reusing finished ones")
     parser.add_argument(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from skd_ros.model import SKDModel, Widths
+from skd_ros.core.model import SKDModel, Widths
 
 FORMAT = "skd_ros.fused"
 VERSION = 1

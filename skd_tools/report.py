@@ -1,7 +1,7 @@
 """The reproduction report: our numbers next to the paper's, with plain verdicts on its findings.
 
 ``write_reproduction_report`` turns a ``Reproduction`` (one evaluation of every trained variant and
-baseline, see ``skd_training.reproduce``) into ``docs/REPRODUCTION.md`` with figures. The paper's
+baseline, see ``skd_tools.reproduce``) into ``docs/REPRODUCTION.md`` with figures. The paper's
 numbers (Li, Fu, Zhao, Ge, "Spatiotemporal Knowledge Distillation for Efficient Estimation of Aerial
 Video Saliency"; all on the AVS1K test set, spatial teacher DVA, temporal teacher TSNet) are copied
 from its tables below, so every comparison names its source.

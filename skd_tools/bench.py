@@ -3,7 +3,7 @@ against the paper, written to docs/BENCHMARKS.md with figures in docs/figures/be
 
 Sections (each can be skipped):
 
-1. **Model only** — every available inference backend (``skd_ros.backends``) x resolution x batch x
+1. **Model only** — every available inference backend (``skd_ros.engines.backends``) x resolution x batch x
    threads (1 and all cores): latency p50/p99 per call, frames per second (batch / p50), parameters,
    memory footprint (weights + the largest layer's working set, skd-eval's definition) and the
    achieved FLOP rate as a fraction of this machine's single-thread SGEMM rate (times the thread
@@ -11,7 +11,7 @@ Sections (each can be skipped):
    convolution and transposed convolution.
 2. **Reduced-precision accuracy** — int8 / bf16 versus fp32 on a labelled validation split (NSS, CC
    via skd-eval), plus the map difference on synthetic frames.
-3. **Node end to end and transport** — ``skd_ros.bench_node``: camera publisher -> node -> subscriber
+3. **Node end to end and transport** — ``skd_tools.bench_node``: camera publisher -> node -> subscriber
    next to bare transport, and the transport options (QoS, Fast DDS shared memory / data sharing,
    compressed input, camera-side resize), with a cProfile of the node's hot path.
 
@@ -40,11 +40,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from skd_ros.backends import BACKENDS, BackendUnavailable, create_backend, unavailable_backends
-from skd_ros.bench_node import DEFAULT_DOMAIN_ID
-from skd_ros.checkpoint import default_weights_path, load_default_or
-from skd_ros.export import synthetic_pairs
-from skd_ros.model import SKDModel, count_parameters
+from skd_ros.core.checkpoint import default_weights_path, load_default_or
+from skd_ros.core.model import SKDModel, count_parameters
+from skd_ros.engines.backends import BACKENDS, BackendUnavailable, create_backend, unavailable_backends
+from skd_ros.engines.probe import synthetic_pairs
+from skd_tools.bench_node import DEFAULT_DOMAIN_ID
 
 PAPER_TABLE_V = {  # resolution: (GPU FPS on a GTX 1080 Ti, CPU FPS on one 3.4 GHz core, memory MB)
     256: (707, 26.4, 9.24),
@@ -850,7 +850,7 @@ def accuracy_section(rows: list[AccuracyRow], note: str) -> list[str]:
         return lines + ["Skipped.", ""]
     return lines + [
         "Map differences against eager fp32 on 32 synthetic aerial-like frame pairs "
-        f"(`skd_ros.export.synthetic_pairs`, not the int8 calibration set); {note}.",
+        f"(`skd_ros.engines.probe.synthetic_pairs`, not the int8 calibration set); {note}.",
         "",
         accuracy_table(rows),
         "",
@@ -1033,7 +1033,7 @@ def main(argv=None) -> int:
 
     node_summary, node_lines, node_json = None, ["## Node end to end", "", "Skipped (--skip-node).", ""], {}
     if not args.skip_node:
-        from skd_ros import bench_node
+        from skd_tools import bench_node
 
         node_summary, node_lines, node_json = bench_node.run(args, figures_dir=args.figures)
     elif "node" in reused:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from skd_ros.postprocess import ROI, Peak, ROIParams, resize_map, to_uint8
+from skd_ros.core.postprocess import ROI, Peak, ROIParams, resize_map, to_uint8
 
 
 def stretch_for_display(saliency: np.ndarray, min_span: float = ROIParams.min_contrast) -> np.ndarray:

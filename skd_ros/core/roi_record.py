@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skd_ros.postprocess import ROI, Peak, find_peak
+from skd_ros.core.postprocess import ROI, Peak, find_peak
 
 # sensor_msgs/PointField datatype constants (the message defines them; repeated here to stay ROS-free).
 POINTFIELD_UINT32 = 6

@@ -5,7 +5,7 @@ ROS-free: messages are read by attribute (``height``, ``width``, ``encoding``, `
 and plain test objects all work. No cv_bridge: it is not installable from PyPI.
 
 Decoding gives an H x W x 3 uint8 frame plus its channel order (``"bgr8"`` or ``"rgb8"``), which is
-what ``skd_ros.preprocess`` takes; 8-bit colour images come back as views of the message buffer
+what ``skd_ros.core.preprocess`` takes; 8-bit colour images come back as views of the message buffer
 (no copy), so the hot path only copies once, when the frame is shrunk to the model resolution.
 
 Anything wrong with a message raises ``ImageDecodeError``, whose ``kind`` names the problem class

@@ -1,15 +1,15 @@
 """skd-eval-bag: evaluate the saliency node on a recorded rosbag2, offline and live.
 
 Offline: every message of ``--image-topic`` goes through the node's own processing path --
-``skd_ros.live.LiveSaliency`` (the node's image decoding) around ``skd_ros.runtime.SaliencyPipeline``
+``skd_ros.node.stream.LiveSaliency`` (the node's image decoding) around ``skd_ros.runtime.SaliencyPipeline``
 (the same estimator, ROI extraction, frame pairing and buffer resets on a frame_id change or time
 going backwards) -- and the node's outputs (saliency, rois, attention, built by the same
-``skd_ros.live`` conversions) are written to a new bag, stamped like the inputs: the input's header
+``skd_ros.node.outputs.frame_outputs``) are written to a new bag, stamped like the inputs: the input's header
 stamp and frame_id, recorded at the input's record time. With ground-truth maps in the bag
 (``--gt-topic`` density maps, ``--fixation-topic`` binary fixation maps, matched to the images by
 header stamp) the metrics of ``skd_training.metrics`` are computed per frame and averaged.
 
-Live (``--live``): the node (``python -m skd_ros.node``) runs as a separate process with the same
+Live (``--live``): the node (``python -m skd_ros.node.saliency_node``) runs as a separate process with the same
 weights, resolution, backend and ROI parameters and reliable input QoS; the bag's image messages are
 published to it over DDS, byte for byte as recorded, at the recorded rate (``--rate`` multiplier;
 0 = as fast as possible); its outputs are recorded into a second bag, and the report gives
@@ -39,26 +39,25 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from skd_ros.bag import (
+from skd_ros.core.image_codec import ImageDecodeError
+from skd_ros.core.postprocess import ROIParams
+from skd_ros.node.outputs import frame_outputs
+from skd_ros.node.stream import LiveSaliency
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+from skd_tools.bags import OutputTopics, SaliencyBagWriter, records_from_cloud, saliency_from_msg
+from skd_training import metrics
+from skd_training.data.rosbag import (
     COMPRESSED_IMAGE_TYPE,
     IMAGE_TYPE,
     TYPESTORE,
     BagError,
     BagReader,
-    OutputTopics,
-    SaliencyBagWriter,
     as_map,
     decode_image,
-    records_from_cloud,
-    saliency_from_msg,
     stamp_to_ns,
 )
-from skd_ros.image_codec import ImageDecodeError
-from skd_ros.live import LiveSaliency, roi_records, saliency_pixels
-from skd_ros.postprocess import ROIParams
-from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
-DEFAULT_NODE_NAME = "saliency_node"  # skd_ros.node.NODE_NAME (not imported: offline runs need no rclpy)
+DEFAULT_NODE_NAME = "saliency_node"  # skd_ros.node.saliency_node.NODE_NAME (not imported: offline runs need no rclpy)
 STAGES = ("read", "decode", "preprocess", "inference", "postprocess", "write")
 MONO8_STEP = 1.0 / 255.0
 NOT_COMPUTED_SAUC = "needs fixations of other videos as negatives; a single bag has none"
@@ -121,9 +120,6 @@ class GroundTruthScorer:
     bag, and scores each complete pair with ``skd_training.metrics`` (seeded, so runs repeat)."""
 
     def __init__(self, density: bool, fixations: bool, seed: int = 0):
-        from skd_training import metrics
-
-        self.metrics = metrics
         self.wanted = [kind for kind, on in (("density", density), ("fixations", fixations)) if on]
         self.pending: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
         self.scores: dict[str, list[float]] = defaultdict(list)
@@ -138,7 +134,7 @@ class GroundTruthScorer:
             self._score(stamp_ns, self.pending.pop(stamp_ns))
 
     def _score(self, stamp_ns: int, entry: dict[str, np.ndarray]) -> None:
-        m, sal = self.metrics, entry["prediction"]
+        m, sal = metrics, entry["prediction"]
         scores = {}
         if "density" in entry:
             den = entry["density"]
@@ -292,9 +288,9 @@ def evaluate_offline(
                     durations["write"].append(t3 - t2)
                     run.frame_log.append({"stamp_ns": stamp_ns, "processing_s": t2 - t1, **result.timings})
                     if keep_outputs:
-                        pixels = saliency_pixels(result, settings.saliency_encoding, settings.saliency_full_size)
-                        attention = (result.peak.x, result.peak.y, result.peak.value)
-                        run.outputs.append((published_map(pixels), roi_records(result), attention))
+                        outputs = frame_outputs(result, settings.saliency_encoding, settings.saliency_full_size)
+                        attention = (outputs.peak.x, outputs.peak.y, outputs.peak.value)
+                        run.outputs.append((published_map(outputs.saliency), outputs.rois, attention))
                     if scorer:
                         scorer.add(stamp_ns, "prediction", result.saliency)
                     frames += 1
@@ -352,7 +348,7 @@ def evaluate_offline(
 
 
 def node_command(settings: EvalSettings, estimator: SaliencyEstimator, input_topic: str, compressed: bool) -> list:
-    """The node started as ``python -m skd_ros.node`` with the offline run's configuration."""
+    """The node started as ``python -m skd_ros.node.saliency_node`` with the offline run's configuration."""
     params = {
         "resolution": estimator.resolution,
         "backend": estimator.backend.name,  # the engine the offline run used, not a separately raced one
@@ -367,7 +363,7 @@ def node_command(settings: EvalSettings, estimator: SaliencyEstimator, input_top
         "roi_merge_radius": settings.roi_params.merge_radius,
         "roi_min_score": settings.roi_params.min_score,
     }
-    command = [sys.executable, "-m", "skd_ros.node", "--ros-args", "-r", f"__node:={settings.node_name}"]
+    command = [sys.executable, "-m", "skd_ros.node.saliency_node", "--ros-args", "-r", f"__node:={settings.node_name}"]
     command += ["-r", f"image:={input_topic}"]
     if settings.weights:
         params["weights"] = str(Path(settings.weights).resolve())  # the node may run elsewhere

@@ -2,7 +2,7 @@
 user has, and a profile of the node's hot path.
 
 Every measurement runs separate processes, as a deployment would: a camera publisher, optionally the
-saliency node (``python -m skd_ros.node``), and a subscriber, on their own ROS domain
+saliency node (``python -m skd_ros.node.saliency_node``), and a subscriber, on their own ROS domain
 (``--domain-id``, default 77) so that other ROS traffic on the machine neither joins nor disturbs it.
 
 * **Latency** = the subscriber's receive time - the input frame's ``header.stamp``. The publisher
@@ -43,7 +43,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from skd_ros.env_file import read_env_file
+from skd_ros.node.env_file import read_env_file
 
 DEFAULT_DOMAIN_ID = 77
 NAMESPACE = "/skd_bench"
@@ -474,7 +474,10 @@ def start_saliency_nodes(
         if node.weights:  # rcl cannot parse an empty override; the node's default is the shipped weights
             ros_args += ["-p", f"weights:={node.weights}"]
         child = processes.start(
-            [sys.executable, "-m", "skd_ros.node", *ros_args], env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
+            [sys.executable, "-m", "skd_ros.node.saliency_node", *ros_args],
+            env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
         )
         OutputWatcher(child, child.stderr).wait_for("active:", NODE_START_TIMEOUT_S)
     return outputs
@@ -501,7 +504,7 @@ def measure(
     width, height = RESOLUTIONS[resolution]
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), **transport.environment(), "PYTHONUNBUFFERED": "1"}
     qos = ["--reliability", transport.reliability, "--depth", str(transport.depth)]
-    me = [sys.executable, "-m", "skd_ros.bench_node"]
+    me = [sys.executable, "-m", "skd_tools.bench_node"]
     inputs = camera_topics(cameras)
     processes = Processes()
     with tempfile.TemporaryDirectory(prefix="skd_bench_") as tmp:
@@ -600,9 +603,10 @@ def profile_hot_path(resolution: str, frames: int, node: NodeOptions, paced_fps:
     1/paced_fps s with the thread asleep in between, as a node fed by a camera lives."""
     from sensor_msgs.msg import Image
 
-    from skd_ros.live import LiveSaliency, roi_records, saliency_pixels
-    from skd_ros.node import attention_msg, image_msg, rois_msg
-    from skd_ros.preprocess import area_resize
+    from skd_ros.core.preprocess import area_resize
+    from skd_ros.node.messages import ros_messages
+    from skd_ros.node.outputs import frame_outputs
+    from skd_ros.node.stream import LiveSaliency
     from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
     width, height = RESOLUTIONS[resolution]
@@ -625,9 +629,7 @@ def profile_hot_path(resolution: str, frames: int, node: NodeOptions, paced_fps:
         result, _ = live.run(newest, before)
         stages["decode"] += time.perf_counter() - t0 - sum(result.timings.values())
         t0 = time.perf_counter()
-        image_msg(saliency_pixels(result, "mono8", False), "mono8", newest.header)
-        rois_msg(roi_records(result), newest.header)
-        attention_msg(result.peak, newest.header)
+        ros_messages(frame_outputs(result, "mono8", False), newest.header)
         stages["resize + normalise + pairing"] += result.timings["preprocess"]
         stages["inference"] += result.timings["inference"]
         stages["ROIs + peak"] += result.timings["postprocess"]
@@ -699,7 +701,7 @@ def _rate(rate: float) -> str:
 
 
 def e2e_table(runs: list[Run]) -> str:
-    from skd_ros.bench import markdown_table
+    from skd_tools.bench import markdown_table
 
     headers = [
         "node", "transport", "resolution", "rate FPS", "published", "node dropped", "node p50 ms", "node p99 ms",
@@ -718,7 +720,7 @@ def e2e_table(runs: list[Run]) -> str:
 
 
 def transport_table(runs: list[Run]) -> str:
-    from skd_ros.bench import markdown_table
+    from skd_tools.bench import markdown_table
 
     rows = [
         [r.transport, TRANSPORT_BY_NAME[r.transport].description, r.published, r.bare.dropped]
@@ -844,7 +846,7 @@ def run(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
         "## Node end to end",
         "",
         "Separate processes, one run per row: a camera publisher (bgr8 `sensor_msgs/Image`) -> `python -m "
-        f"skd_ros.node` (backend `{node.backend}`, cpu_threads {node.cpu_threads}, model at "
+        f"skd_ros.node.saliency_node` (backend `{node.backend}`, cpu_threads {node.cpu_threads}, model at "
         f"{node.resolution}x{node.resolution}) -> a subscriber on `~/saliency`; and, in the same run from the same "
         "publisher, an empty subscriber on the image topic (`bare`). The `relay` row puts an rclpy node that does "
         "no work in the saliency node's place (it answers each frame with a 64x64 mono8 image from its "
@@ -911,14 +913,14 @@ def findings(
         "",
         f"- **Resizing the camera frame was the largest cost in the node.** `{slow_name}` takes {slow:.2f} ms for one "
         "1920x1080 frame: the vertical factor 1080/64 = 16.875 is not a whole number, which sends OpenCV down its "
-        "general area path. `skd_ros.preprocess.area_resize` first halves the frame with OpenCV's 2x2 fast path "
+        "general area path. `skd_ros.core.preprocess.area_resize` first halves the frame with OpenCV's 2x2 fast path "
         "(0.5 ms for the whole frame), then, area averaging being separable, runs two 1-D passes: the "
         "whole-number axis (960/64 = 15) over the half frame, then the fractional one on a 64-pixel-wide image: "
         f"{fast:.2f} ms here. The 2x2 step moves a fractional block edge by up to half a source pixel: on camera "
         "frames the result stays within 1-3 grey levels of the 2-D call, mean difference about 0.2 "
         "(test_backends.py checks several sizes). The node, skd-eval, skd-demo and the training caches all "
         "resize with it, so they see the same pixels.",
-        "- Decoding costs nothing measurable for bgr8/rgb8: `skd_ros.image_codec` returns a view of the message "
+        "- Decoding costs nothing measurable for bgr8/rgb8: `skd_ros.core.image_codec` returns a view of the message "
         f"buffer ({hot.stage_ms['decode']:.3f} ms per frame), so the resize is the only pass over the full frame.",
         f"- Inference ({hot.stage_ms['inference']:.2f} ms with {hot.backend}) is the other large item; the model-only "
         "table above shows how far each backend is from this machine's limit. Idle inference threads sleep instead "
@@ -958,7 +960,7 @@ def findings(
             f"process (the stages above); end to end, `{best}` at 30 FPS gave {overhead:+.2f} ms p50 over the bare "
             "subscriber. "
         )
-        from skd_ros.bench import TARGETS
+        from skd_tools.bench import TARGETS
 
         relay, target = summary.get("relay_overhead_p50_ms_1080p"), TARGETS["node_overhead_ms"]
         if overhead >= work and relay is not None:
@@ -1040,7 +1042,7 @@ def _run_dict(run: Run) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m skd_ros.bench_node", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m skd_tools.bench_node", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     pub = commands.add_parser("publish", help="child: the camera publisher")
     pub.add_argument("--topic", nargs="+", default=[IMAGE_TOPIC], help="one topic per camera")

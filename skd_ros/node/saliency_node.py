@@ -13,19 +13,19 @@ Topics (``~`` is the node's name, e.g. ``/cam0/saliency_node``):
 * in:  ``image`` (sensor_msgs/Image), or ``<image>/compressed`` (sensor_msgs/CompressedImage) with
   ``input_compressed``; sensor-data QoS by default.
 * out: ``~/saliency`` (sensor_msgs/Image), ``~/rois`` (sensor_msgs/PointCloud2, layout in
-  ``skd_ros.roi_record``), ``~/attention`` (geometry_msgs/PointStamped), ``~/overlay`` (rgb8, only
+  ``skd_ros.core.roi_record``), ``~/attention`` (geometry_msgs/PointStamped), ``~/overlay`` (rgb8, only
   built while subscribed), each stamped with the header of the input frame it belongs to;
   ``/diagnostics`` (diagnostic_msgs/DiagnosticArray).
 
 With ``cameras:=front,down`` one node serves several cameras, their newest frames batched into one
 forward pass: camera ``front`` is read from ``front/image`` and published under ``~/front/``.
 
-The work itself (parameters, pairing, skipping, statistics) lives in ROS-free ``skd_ros.live``.
+The work itself lives in ROS-free modules beside this one: parameters (``settings``), the mailbox,
+decoding and pairing (``stream``), what each topic carries (``outputs``) and the counters (``stats``).
 """
 
 from __future__ import annotations
 
-import array
 import functools
 import sys
 import threading
@@ -36,39 +36,27 @@ from dataclasses import dataclass, field
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image, PointCloud2, PointField
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
-from skd_ros.checkpoint import CheckpointError
-from skd_ros.image_codec import ImageDecodeError, encode
-from skd_ros.live import (
-    PARAMETERS,
-    LiveSaliency,
-    NewestPairMailbox,
-    NodeSettings,
-    ParamSpec,
-    StreamStats,
-    WarningThrottle,
-    camera_names,
-    overlay_rgb,
-    roi_records,
-    run_cameras,
-    saliency_pixels,
-)
-from skd_ros.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP
+from skd_ros.core.checkpoint import CheckpointError
+from skd_ros.core.image_codec import ImageDecodeError
+from skd_ros.node.messages import OUTPUT_TYPES, ros_messages
+from skd_ros.node.outputs import frame_outputs
+from skd_ros.node.settings import PARAMETERS, NodeSettings, ParamSpec, camera_names
+from skd_ros.node.stats import StreamStats, WarningThrottle
+from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, run_cameras
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
 NODE_NAME = "saliency_node"
 WARN_PERIOD_S = 5.0
 WORKER_JOIN_TIMEOUT_S = 10.0
-OUTPUT_TYPES = {"saliency": Image, "rois": PointCloud2, "attention": PointStamped, "overlay": Image}
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -97,44 +85,6 @@ def _transition(callback):
             raise
 
     return logged
-
-
-def image_msg(pixels, encoding: str, header) -> Image:
-    fields = encode(pixels, encoding)
-    msg = Image(
-        header=header,
-        height=fields.height,
-        width=fields.width,
-        encoding=fields.encoding,
-        is_bigendian=int(fields.is_bigendian),
-        step=fields.step,
-    )
-    data = array.array("B")
-    data.frombytes(fields.data)  # one memcpy; handing rclpy an array.array skips its per-element checks
-    msg.data = data
-    return msg
-
-
-def rois_msg(records, header) -> PointCloud2:
-    data = array.array("B")
-    data.frombytes(records.tobytes())
-    return PointCloud2(
-        header=header,
-        height=1,
-        width=len(records),
-        fields=[PointField(name=n, offset=o, datatype=t, count=c) for n, o, t, c in ROI_POINT_FIELDS],
-        is_bigendian=False,
-        point_step=ROI_POINT_STEP,
-        row_step=ROI_POINT_STEP * len(records),
-        data=data,
-        is_dense=True,
-    )
-
-
-def attention_msg(peak, header) -> PointStamped:
-    msg = PointStamped(header=header)
-    msg.point.x, msg.point.y, msg.point.z = float(peak.x), float(peak.y), float(peak.value)
-    return msg
 
 
 @dataclass
@@ -402,18 +352,13 @@ class SaliencyNode(LifecycleNode):
                     )
 
     def _publish_outputs(self, camera: CameraStream, header, result, frame) -> None:
-        settings, outputs = self.settings, camera.outputs
-        outputs["saliency"].publish(
-            image_msg(
-                saliency_pixels(result, settings.saliency_encoding, settings.saliency_full_size),
-                settings.saliency_encoding,
-                header,
-            )
+        settings, publishers = self.settings, camera.outputs
+        wants_overlay = publishers["overlay"].get_subscription_count() > 0
+        outputs = frame_outputs(
+            result, settings.saliency_encoding, settings.saliency_full_size, frame if wants_overlay else None
         )
-        outputs["rois"].publish(rois_msg(roi_records(result), header))
-        outputs["attention"].publish(attention_msg(result.peak, header))
-        if outputs["overlay"].get_subscription_count() > 0:
-            outputs["overlay"].publish(image_msg(overlay_rgb(frame, result), "rgb8", header))
+        for name, message in ros_messages(outputs, header).items():
+            publishers[name].publish(message)
 
     def _warn(self, camera: CameraStream, kind: str, message: str, error: bool = False, info: bool = False) -> None:
         """A throttled log line about ``camera``'s input (throttled per camera and kind of problem)."""

@@ -1,0 +1,238 @@
+"""The node's parameters: each one's default, description and limits (``PARAMETERS``, the one list the
+node declares and ``config/saliency.yaml`` documents), and their validation into ``NodeSettings``.
+ROS-free, so that it is tested without DDS."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, fields
+
+from skd_ros.core.postprocess import ROIParams
+from skd_ros.engines.backends import AUTO, BACKEND_CHOICES
+
+SALIENCY_ENCODINGS = ("mono8", "32FC1")
+QOS_RELIABILITIES = ("best_effort", "reliable")
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d+)?")
+CAMERA_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One node parameter: its default (which fixes its type), what it does, and its limits.
+
+    ``read_only``: fixed for the node's lifetime (set it in the params file or on the command line);
+    ``value_range``: (low, high, step) for integers, (low, high) for floats, inclusive;
+    ``choices``: the allowed strings."""
+
+    name: str
+    default: bool | int | float | str
+    description: str
+    read_only: bool = False
+    value_range: tuple | None = None
+    choices: tuple[str, ...] | None = None
+
+
+PARAMETERS: tuple[ParamSpec, ...] = (
+    ParamSpec(
+        "weights",
+        "",
+        "Fused-model checkpoint (.pt). Empty: the weights shipped with the package (untrained, with a "
+        "warning, if this build ships none).",
+        read_only=True,
+    ),
+    ParamSpec(
+        "device",
+        "auto",
+        "Where the model runs: auto (CUDA when available, else CPU), cpu, cuda or cuda:N.",
+        read_only=True,
+    ),
+    ParamSpec(
+        "resolution",
+        64,
+        "Model input resolution (square, multiple of 4); 0 takes the checkpoint's own.",
+        read_only=True,
+        value_range=(0, 1024, 4),
+    ),
+    ParamSpec(
+        "backend",
+        AUTO,
+        "Inference engine (skd_ros.engines.backends): auto races the available full-precision ones at configure and "
+        "keeps the fastest; auto-reduced also races int8/bf16; any other name forces that engine.",
+        read_only=True,
+        choices=BACKEND_CHOICES,
+    ),
+    ParamSpec(
+        "cpu_threads",
+        1,
+        "CPU threads for inference (0: the engine's default, one per core). One is fastest for this small "
+        "model inside a ROS process: more PyTorch threads spin against the executor's and DDS's threads.",
+        read_only=True,
+        value_range=(0, 256, 1),
+    ),
+    ParamSpec(
+        "cameras",
+        "",
+        "Serve several cameras from this node, batched into one forward pass per frame: comma-separated names "
+        "(front,down). Camera <name> is read from <name>/image and published under ~/<name>/. Empty: one camera "
+        "on image, outputs directly under ~/.",
+        read_only=True,
+    ),
+    ParamSpec(
+        "input_compressed",
+        False,
+        "Subscribe to sensor_msgs/CompressedImage on <image>/compressed instead of sensor_msgs/Image on image.",
+        read_only=True,
+    ),
+    ParamSpec(
+        "qos_reliability",
+        "best_effort",
+        "Input reliability. best_effort (sensor-data QoS) accepts reliable and best-effort publishers; "
+        "reliable accepts reliable publishers only.",
+        read_only=True,
+        choices=QOS_RELIABILITIES,
+    ),
+    ParamSpec(
+        "qos_depth",
+        5,
+        "History depth (keep last) of the input subscription and of the outputs.",
+        read_only=True,
+        value_range=(1, 100, 1),
+    ),
+    ParamSpec(
+        "saliency_encoding",
+        "mono8",
+        "~/saliency encoding: mono8 (0..255) or 32FC1 (0..1).",
+        choices=SALIENCY_ENCODINGS,
+    ),
+    ParamSpec(
+        "saliency_full_size",
+        False,
+        "Publish ~/saliency at the input image's size (bilinear) instead of the model resolution.",
+    ),
+    ParamSpec("max_rois", 5, "Publish at most this many attention ROIs (best first).", value_range=(0, 64, 1)),
+    ParamSpec(
+        "roi_threshold",
+        0.5,
+        "A model cell is attended when saliency >= min + roi_threshold * (peak - min); in (0, 1].",
+        value_range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "roi_min_contrast",
+        0.05,
+        "Maps whose peak - min is below this are flat and give no ROI.",
+        value_range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "roi_merge_radius",
+        1,
+        "Blobs closer than this many model cells are merged into one ROI (0: no merging).",
+        value_range=(0, 16, 1),
+    ),
+    ParamSpec(
+        "roi_min_score",
+        ROIParams.min_score,
+        "Drop ROIs holding less than this share of the map's saliency mass.",
+        value_range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "auto_start",
+        True,
+        "Configure and activate on start-up. false: wait for a lifecycle manager (ros2 lifecycle set ...).",
+        read_only=True,
+    ),
+    ParamSpec(
+        "diagnostics_period",
+        1.0,
+        "Seconds between diagnostic_msgs/DiagnosticArray messages on /diagnostics.",
+        read_only=True,
+        value_range=(0.1, 60.0),
+    ),
+)
+PARAMETER_SPECS = {spec.name: spec for spec in PARAMETERS}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    """Validated parameter values (see ``PARAMETERS`` for what each one does)."""
+
+    weights: str
+    device: str
+    resolution: int
+    backend: str
+    cpu_threads: int
+    cameras: str
+    input_compressed: bool
+    qos_reliability: str
+    qos_depth: int
+    saliency_encoding: str
+    saliency_full_size: bool
+    max_rois: int
+    roi_threshold: float
+    roi_min_contrast: float
+    roi_merge_radius: int
+    roi_min_score: float
+    auto_start: bool
+    diagnostics_period: float
+
+    @classmethod
+    def from_values(cls, values: dict) -> NodeSettings:
+        """Check every value; raise ValueError naming each bad parameter, its value and what is allowed."""
+        problems = [problem for spec in PARAMETERS if (problem := _check(spec, values.get(spec.name)))]
+        if not problems:
+            if not DEVICE_PATTERN.fullmatch(values["device"]):
+                problems.append(f"device must be auto, cpu, cuda or cuda:N, got {values['device']!r}")
+            if values["resolution"] % 4:
+                problems.append(f"resolution must be a multiple of 4 (or 0), got {values['resolution']}")
+            if values["roi_threshold"] <= 0.0:
+                problems.append(f"roi_threshold must be in (0, 1], got {values['roi_threshold']}")
+            try:
+                camera_names(values["cameras"])
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("invalid parameters: " + "; ".join(problems))
+        return cls(**{f.name: type(PARAMETER_SPECS[f.name].default)(values[f.name]) for f in fields(cls)})
+
+    def values(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @property
+    def roi_params(self) -> ROIParams:
+        return ROIParams(
+            max_rois=self.max_rois,
+            rel_threshold=self.roi_threshold,
+            min_contrast=self.roi_min_contrast,
+            merge_radius=self.roi_merge_radius,
+            min_score=self.roi_min_score,
+        )
+
+
+def camera_names(cameras: str) -> list[str]:
+    """The ``cameras`` parameter ("front, down") -> ["front", "down"]; "" -> [] (one unnamed camera).
+    Each name becomes a topic namespace, so it must be a ROS name token, and names must differ."""
+    names = [name.strip() for name in cameras.split(",")] if cameras.strip() else []
+    bad = [name for name in names if not CAMERA_NAME_PATTERN.fullmatch(name)]
+    if bad:
+        raise ValueError(
+            f"cameras must be comma-separated names of letters, digits and underscores, each starting with a "
+            f"letter, got {cameras!r} (bad: {', '.join(map(repr, bad))})"
+        )
+    if len(set(names)) != len(names):
+        raise ValueError(f"cameras must not name a camera twice, got {cameras!r}")
+    return names
+
+
+def _check(spec: ParamSpec, value) -> str | None:
+    expected = type(spec.default)
+    if value is None:
+        return f"{spec.name} is missing"
+    if type(value) is not expected and not (expected is float and type(value) is int):
+        return f"{spec.name} must be a {expected.__name__}, got {value!r}"
+    if spec.choices is not None and value not in spec.choices:
+        return f"{spec.name} must be one of {', '.join(spec.choices)}, got {value!r}"
+    if spec.value_range is not None:
+        low, high = spec.value_range[:2]
+        if not (low <= value <= high) or (isinstance(value, float) and not math.isfinite(value)):
+            return f"{spec.name} must be in [{low}, {high}], got {value!r}"
+    return None

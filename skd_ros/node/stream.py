@@ -1,0 +1,151 @@
+"""The ROS-free path of a frame through the node: the newest-frame mailbox, decoding and pairing.
+
+The node (``skd_ros.node.saliency_node``) is a thin rclpy shell around these pieces, so that everything here can be
+tested without DDS and reused by other front ends (the bag evaluator runs the same path offline).
+
+Processing model. The subscription callback only drops each message into a ``NewestPairMailbox``
+(no decoding, no copy). One worker thread takes the newest message from it and runs the model, so
+when inference is slower than the camera, frames that arrived in between are *skipped* (counted)
+instead of queueing up: the node always works on the newest frame and never on a stale backlog.
+A node serving several cameras takes the newest frame of every camera that has one and runs them
+in one batched forward pass (``run_cameras``); each camera keeps its own pairing and outputs.
+
+Which pair. The map for the newest frame is computed from (the frame received just before it, the
+newest frame), in receive order: the temporal stream then always sees the camera's own frame
+interval, the one it was trained on, however far behind the node falls. (Pairing with the last
+*processed* frame instead would feed it larger, variable jumps whenever frames are skipped.) That
+predecessor is decoded and preprocessed only when it was skipped; otherwise it is already in the
+pipeline's ``FramePairBuffer``. The buffer restarts pairing when the ``frame_id`` changes or time goes
+backwards (a looping bag), so frames from different cameras or from before a jump are never paired;
+an unreadable frame also restarts it, since the next good frame has no valid predecessor.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from skd_ros.core.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
+from skd_ros.runtime import SaliencyPipeline, SaliencyResult, step_cameras
+
+
+class NewestPairMailbox:
+    """Hands each camera's newest message, and the one received just before it, from the subscription
+    callbacks to the inference worker. ``put`` never blocks and never queues: a message that the worker
+    has not taken yet is replaced (and reported as skipped). One condition for all cameras, so that
+    the worker wakes for whichever camera sends first and takes every camera's newest frame at once."""
+
+    def __init__(self, cameras: int = 1):
+        if cameras < 1:
+            raise ValueError(f"a mailbox needs at least one camera, got {cameras}")
+        self._cond = threading.Condition()
+        self._forget(cameras)
+        self._closed = False
+
+    def _forget(self, cameras: int) -> None:
+        """Per camera: the message waiting for the worker, the one received before it, the last received."""
+        self._pending, self._before_pending, self._last_received = ([None] * cameras for _ in range(3))
+
+    def put(self, message, camera: int = 0) -> bool:
+        """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took."""
+        with self._cond:
+            skipped = self._pending[camera] is not None
+            self._before_pending[camera] = self._last_received[camera]
+            self._last_received[camera] = self._pending[camera] = message
+            self._cond.notify()
+            return skipped
+
+    def take(self, timeout: float | None = None) -> dict[int, tuple] | None:
+        """{camera: (newest, the message received before it or None)} for every camera with a message
+        waiting, once at least one has; None when closed or on timeout."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._closed or any(m is not None for m in self._pending), timeout)
+            if self._closed:
+                return None
+            pairs = {
+                camera: (newest, self._before_pending[camera])
+                for camera, newest in enumerate(self._pending)
+                if newest is not None
+            }
+            self._pending = [None] * len(self._pending)
+            return pairs or None
+
+    def close(self) -> None:
+        """Wake the worker and make ``take`` return None; drops what is stored."""
+        with self._cond:
+            self._closed = True
+            self._forget(len(self._pending))
+            self._cond.notify_all()
+
+    def reopen(self) -> None:
+        with self._cond:
+            self._closed = False
+
+
+def header_of(message) -> tuple[int, str]:
+    """(stamp in ns, frame_id) of a message with a std_msgs/Header."""
+    stamp = message.header.stamp
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec), str(message.header.frame_id)
+
+
+class LiveSaliency:
+    """A ``SaliencyPipeline`` fed from a live stream: ``run(newest, before)`` decodes the newest
+    message and computes its map, paired with ``before`` (the message received just before it).
+    ``run_cameras`` does the same for several streams in one forward pass."""
+
+    def __init__(self, pipeline: SaliencyPipeline, compressed: bool = False):
+        self.pipeline = pipeline
+        self.decode: Callable[[object], DecodedImage] = decode_compressed if compressed else decode_raw
+        self._last_run = None
+
+    def run(self, newest, before) -> tuple[SaliencyResult, DecodedImage]:
+        """Raises ImageDecodeError (after restarting pairing) when ``newest`` cannot be read."""
+        (outcome,) = run_cameras([self], [(newest, before)])
+        if isinstance(outcome, ImageDecodeError):
+            raise outcome
+        return outcome
+
+    def _frame(self, newest, before) -> DecodedImage:
+        """Decode ``newest``, first pushing its true predecessor when frames were skipped."""
+        last_run, self._last_run = self._last_run, newest
+        buffer = self.pipeline.buffer
+        try:
+            frame = self.decode(newest)
+        except ImageDecodeError:
+            buffer.reset()
+            raise
+        if before is not None and before is not last_run:  # frames were skipped: restore the true predecessor
+            try:
+                previous = self.decode(before)
+            except ImageDecodeError:
+                buffer.reset()
+            else:
+                buffer.push(self.pipeline.estimator.prepare(previous.pixels, previous.order), *header_of(before))
+        self.pipeline.encoding = frame.order
+        return frame
+
+
+def run_cameras(
+    streams: list[LiveSaliency], pairs: list[tuple]
+) -> list[tuple[SaliencyResult, DecodedImage] | ImageDecodeError]:
+    """One (newest, before) message pair per stream (streams sharing one estimator), all readable frames
+    in a single batched forward pass (``skd_ros.runtime.step_cameras``). An unreadable newest frame gives
+    its ImageDecodeError in its place, after restarting that stream's pairing; the others still run."""
+    outcomes: list = [None] * len(streams)
+    ready = []
+    for index, (stream, (newest, before)) in enumerate(zip(streams, pairs, strict=True)):
+        try:
+            ready.append((index, stream, newest, stream._frame(newest, before)))
+        except ImageDecodeError as exc:
+            outcomes[index] = exc
+    if ready:
+        headers = [header_of(newest) for _, _, newest, _ in ready]
+        results = step_cameras(
+            [stream.pipeline for _, stream, _, _ in ready],
+            [frame.pixels for *_, frame in ready],
+            [stamp for stamp, _ in headers],
+            [frame_id for _, frame_id in headers],
+        )
+        for (index, *_, frame), result in zip(ready, results, strict=True):
+            outcomes[index] = (result, frame)
+    return outcomes

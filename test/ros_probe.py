@@ -1,0 +1,172 @@
+"""A test-side rclpy node that talks to the saliency node over DDS (``Probe``), for the ROS tests."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import time
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.srv import SetParameters
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+
+_probes = itertools.count()
+
+
+class Probe:
+    """A test-side rclpy node: publishes frames to a saliency node, records what it publishes, and calls its
+    lifecycle and parameter services. Call ``spin_in_background`` (or add ``node`` to a running executor)."""
+
+    OUTPUTS = ("saliency", "rois", "attention", "overlay")
+
+    def __init__(self, context, node_fqn: str, image_topic: str, overlay: bool = False):
+        self.node_fqn = node_fqn
+        self.context = context
+        self.node = rclpy.create_node(f"probe_{os.getpid()}_{next(_probes)}", context=context)
+        self._cond = threading.Condition()
+        self.messages: dict[str, list] = {name: [] for name in (*self.OUTPUTS, "diagnostics")}
+        reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
+        best_effort = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
+        types = {"saliency": Image, "rois": PointCloud2, "attention": PointStamped, "overlay": Image}
+        for name, msg_type in types.items():
+            if name != "overlay" or overlay:
+                self.node.create_subscription(msg_type, f"{node_fqn}/{name}", self._recorder(name), reliable)
+        self.node.create_subscription(DiagnosticArray, "/diagnostics", self._record_diagnostics, 50)
+        self.image_publishers = {
+            "reliable": self.node.create_publisher(Image, image_topic, reliable),
+            "best_effort": self.node.create_publisher(Image, image_topic, best_effort),
+        }
+        self.compressed_publisher = self.node.create_publisher(CompressedImage, f"{image_topic}/compressed", reliable)
+        self._change_state = self.node.create_client(ChangeState, f"{node_fqn}/change_state")
+        self._get_state = self.node.create_client(GetState, f"{node_fqn}/get_state")
+        self._set_parameters = self.node.create_client(SetParameters, f"{node_fqn}/set_parameters")
+        self._executor = None
+        self._thread = None
+
+    def _recorder(self, name):
+        def record(msg):
+            with self._cond:
+                self.messages[name].append(msg)
+                self._cond.notify_all()
+
+        return record
+
+    def _record_diagnostics(self, msg):
+        if any(status.name.startswith(f"{self.node_fqn}:") for status in msg.status):
+            self._recorder("diagnostics")(msg)
+
+    def spin_in_background(self, *nodes):
+        """Spin this probe (and ``nodes``, e.g. a saliency node in this process) in a background thread."""
+        self._executor = SingleThreadedExecutor(context=self.context)
+        for node in (self.node, *nodes):
+            self._executor.add_node(node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(timeout_sec=5.0)
+            self._thread.join(5.0)
+        self.node.destroy_node()
+
+    # publishing
+
+    def publish(self, msg, reliability: str = "reliable") -> None:
+        if hasattr(msg, "format"):
+            self.compressed_publisher.publish(msg)
+        else:
+            self.image_publishers[reliability].publish(msg)
+
+    def wait_for_subscriber(self, timeout: float = 10.0, compressed: bool = False) -> None:
+        publisher = self.compressed_publisher if compressed else self.image_publishers["reliable"]
+        deadline = time.monotonic() + timeout
+        while publisher.get_subscription_count() == 0:
+            assert time.monotonic() < deadline, f"nothing subscribed to {publisher.topic_name} within {timeout} s"
+            time.sleep(0.02)
+
+    def wait_for(self, name: str, predicate=lambda msg: True, timeout: float = 10.0):
+        """The first recorded message on output ``name`` that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for msg in self.messages[name]:
+                    if predicate(msg):
+                        return msg
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no matching message on {self.node_fqn}/{name} within {timeout} s"
+                self._cond.wait(remaining)
+
+    def exchange(self, msg, reliability: str = "reliable", timeout: float = 10.0, resend_every: float = 1.0):
+        """Publish ``msg`` until the node answers it (a ``~/saliency`` with its stamp and frame_id; resending
+        covers the moment a new subscription is still being matched) -> that answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.publish(msg, reliability)
+            try:
+                return self.wait_for("saliency", lambda out: same_header(out.header, msg.header), resend_every)
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def outputs_for(self, header, timeout: float = 10.0) -> dict:
+        """The saliency, rois and attention messages stamped with ``header``."""
+        return {
+            name: self.wait_for(name, lambda out: same_header(out.header, header), timeout)
+            for name in ("saliency", "rois", "attention")
+        }
+
+    # services
+
+    def _call(self, client, request, timeout: float = 10.0):
+        assert client.wait_for_service(timeout_sec=timeout), f"service {client.srv_name} is not available"
+        future = client.call_async(request)
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            assert time.monotonic() < deadline, f"no answer from {client.srv_name} within {timeout} s"
+            time.sleep(0.01)
+        return future.result()
+
+    def change_state(self, transition_id: int) -> bool:
+        request = ChangeState.Request(transition=Transition(id=transition_id))
+        return self._call(self._change_state, request).success
+
+    def state(self) -> str:
+        return self._call(self._get_state, GetState.Request()).current_state.label
+
+    def set_parameters(self, **values):
+        """Set parameters over the node's service -> list of SetParametersResult."""
+        parameters = [Parameter(name, value=value).to_parameter_msg() for name, value in values.items()]
+        request = SetParameters.Request(parameters=parameters)
+        return self._call(self._set_parameters, request).results
+
+    # messages
+
+    @staticmethod
+    def image_msg(pixels: np.ndarray, stamp_ns: int, frame_id: str, encoding: str = "bgr8") -> Image:
+        """A sensor_msgs/Image holding ``pixels`` (H x W x C or H x W), rows packed."""
+        msg = Image(height=pixels.shape[0], width=pixels.shape[1], encoding=encoding, step=pixels.strides[0])
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.header.frame_id = frame_id
+        msg.data = np.ascontiguousarray(pixels).tobytes()
+        return msg
+
+    @staticmethod
+    def compressed_msg(data: bytes, stamp_ns: int, frame_id: str, fmt: str = "jpeg") -> CompressedImage:
+        msg = CompressedImage(format=fmt)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+        msg.header.frame_id = frame_id
+        msg.data = data
+        return msg
+
+
+def same_header(a, b) -> bool:
+    return a.frame_id == b.frame_id and a.stamp.sec == b.stamp.sec and a.stamp.nanosec == b.stamp.nanosec
