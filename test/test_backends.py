@@ -19,6 +19,7 @@ from skd_ros.engines.backends import (
     AUTO_REDUCED,
     BACKENDS,
     FULL_PRECISION,
+    BackendDisagrees,
     BackendUnavailable,
     create_backend,
     unavailable_backends,
@@ -142,6 +143,22 @@ def test_unknown_and_unavailable_backends_are_named(model):
     assert "TensorRT needs a CUDA device" in unavailable_backends(CPU)["onnxruntime-tensorrt"]
     with pytest.raises(BackendUnavailable, match="onnxruntime-tensorrt.*unavailable on cpu"):
         create_backend("onnxruntime-tensorrt", model, RESOLUTION, CPU)
+
+
+def test_a_forced_engine_that_disagrees_here_is_refused_with_the_numbers(model, monkeypatch):
+    """A forced engine is checked against eager on this machine like a raced one: an int8 engine whose
+    kernels go wrong on this CPU (as u8 x s8 did without VNNI) is refused, never run unchecked."""
+    from skd_ros.engines.ort import OnnxRuntimeInt8Backend
+
+    wrong = OnnxRuntimeInt8Backend.run
+    monkeypatch.setattr(OnnxRuntimeInt8Backend, "run", lambda self, p, c: 1.0 - wrong(self, p, c))
+    with pytest.raises(BackendDisagrees) as refused:
+        create_backend("onnxruntime-int8", model, RESOLUTION, CPU, threads=1)
+    message = str(refused.value)
+    assert "'onnxruntime-int8' is refused on cpu" in message
+    assert "differ from eager fp32's by up to" in message and "correlation -" in message
+    assert "AVX2" in message and "AVX-512 VNNI" in message
+    assert isinstance(refused.value, BackendUnavailable)  # the node's configure reports it and fails
 
 
 def test_ncnn_names_what_is_missing_and_what_failed(model, monkeypatch, tmp_path):

@@ -53,7 +53,7 @@ import numpy as np
 import torch
 
 from skd_ros.core.model import SKDModel
-from skd_ros.engines.base import Backend, BackendUnavailable
+from skd_ros.engines.base import Backend, BackendDisagrees, BackendUnavailable, cpu_features
 from skd_ros.engines.ncnn_engine import NcnnBackend
 from skd_ros.engines.ort import OnnxRuntimeBackend, OnnxRuntimeInt8Backend, OnnxRuntimeTensorRTBackend
 from skd_ros.engines.probe import synthetic_pairs
@@ -65,7 +65,16 @@ from skd_ros.engines.pytorch import (
     TorchScriptBackend,
 )
 
-__all__ = ["AUTO", "AUTO_REDUCED", "BACKENDS", "BACKEND_CHOICES", "Backend", "BackendUnavailable", "create_backend"]
+__all__ = [
+    "AUTO",
+    "AUTO_REDUCED",
+    "BACKENDS",
+    "BACKEND_CHOICES",
+    "Backend",
+    "BackendDisagrees",
+    "BackendUnavailable",
+    "create_backend",
+]
 
 AUTO = "auto"
 AUTO_REDUCED = "auto-reduced"
@@ -89,7 +98,8 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 BACKEND_CHOICES = (AUTO, AUTO_REDUCED, *BACKENDS)
 FULL_PRECISION = ("fp32", "fp16")
-MIN_CORRELATION = 0.99  # auto only keeps backends whose maps correlate this well with eager fp32's
+MIN_CORRELATION = 0.99  # an engine's maps must correlate this well with eager fp32's on the probe pairs
+PROBE_PAIRS = 2  # synthetic aerial-like pairs every engine is checked on when it is built
 
 
 def unavailable_backends(device: torch.device) -> dict[str, str]:
@@ -120,7 +130,30 @@ def create_backend(
     reason = BACKENDS[name].unavailable_reason(device)
     if reason:
         raise BackendUnavailable(f"inference backend {name!r} is unavailable on {device}: {reason}")
-    return BACKENDS[name](model, resolution, device, threads)
+    backend = BACKENDS[name](model, resolution, device, threads)
+    if name != EagerBackend.name:
+        # An engine's kernels differ between CPUs (int8 overflowed on CPUs without VNNI): a forced engine is
+        # checked on this machine like a raced one, so it never publishes maps nobody compared.
+        reference = EagerBackend(model, resolution, device, threads)
+        problem = disagreement(backend, reference, synthetic_pairs(resolution, count=PROBE_PAIRS, seed=1))
+        if problem:
+            raise BackendDisagrees(
+                f"inference backend {name!r} is refused on {device}: {problem}; this CPU: {cpu_features()}"
+            )
+    return backend
+
+
+def disagreement(backend: Backend, reference: Backend, pairs: tuple[np.ndarray, np.ndarray]) -> str | None:
+    """None when ``backend`` computes ``reference``'s maps on ``pairs`` within its tolerance and correlation
+    >= MIN_CORRELATION; otherwise what differs, in words."""
+    error, correlation = agreement(backend, reference, pairs)
+    tolerance = type(backend).tolerance_on(backend.device)
+    if error <= tolerance and correlation >= MIN_CORRELATION:
+        return None
+    return (
+        f"its maps differ from eager fp32's by up to {error:.3g} (tolerance {tolerance:.3g}), correlation "
+        f"{correlation:.4f} (needs {MIN_CORRELATION})"
+    )
 
 
 def agreement(backend: Backend, reference: Backend, pairs: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
@@ -174,7 +207,7 @@ def select_fastest(
         log.info("inference backend: %s (fastest in this process's earlier race)", backend.describe())
         return backend
     reference = EagerBackend(model, resolution, device, threads)
-    probe = synthetic_pairs(resolution, count=2, seed=1)
+    probe = synthetic_pairs(resolution, count=PROBE_PAIRS, seed=1)
     single = (probe[0][:1], probe[1][:1])
     timings: dict[str, float] = {}
     built: dict[str, Backend] = {EagerBackend.name: reference}
@@ -185,20 +218,12 @@ def select_fastest(
             continue
         try:
             backend = built.get(name) or cls(model, resolution, device, threads)
-            error, correlation = agreement(backend, reference, probe)
+            problem = disagreement(backend, reference, probe)
         except Exception as exc:  # a backend that fails to build here must not stop the node
             log.warning("inference backend %s failed to build, skipped: %s", name, exc)
             continue
-        if error > cls.tolerance or correlation < MIN_CORRELATION:
-            log.warning(
-                "inference backend %s skipped: its maps differ from eager by up to %.3g (tolerance %.3g), "
-                "correlation %.4f (needs %.2f)",
-                name,
-                error,
-                cls.tolerance,
-                correlation,
-                MIN_CORRELATION,
-            )
+        if problem:
+            log.warning("inference backend %s skipped: %s", name, problem)
             continue
         built[name] = backend
         timings[name] = median_latency(backend, single)

@@ -20,6 +20,21 @@ class BackendUnavailable(RuntimeError):
     """The backend cannot run here (missing package, provider, GPU or CPU feature); says which."""
 
 
+class BackendDisagrees(BackendUnavailable):
+    """The backend builds here, but its maps differ from eager fp32's on this machine (says by how much)."""
+
+
+def cpu_features() -> str:
+    """The instruction sets that decide which kernels an engine runs (int8 and bf16 above all), as CPUID
+    reports them to this process (an emulated CPU's own, under qemu)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # a numpy without the (private) table: say so rather than guess
+        return "features unknown"
+    names = {"AVX2": "AVX2", "AVX512F": "AVX-512", "AVX512VNNI": "AVX-512 VNNI", "AVX512BF16": "AVX-512 BF16"}
+    return ", ".join(f"{label} {'yes' if features.get(key) else 'no'}" for key, label in names.items())
+
+
 class Backend:
     """A model compiled for one engine, resolution and device. Call it with (previous, current)."""
 

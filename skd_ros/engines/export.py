@@ -19,8 +19,12 @@ so an exported file runs exactly the graph the node runs.
   the traced model; weights kept in fp32 (pnnx's default stores them in fp16). Input blobs ``in0``
   (previous) and ``in1`` (current), output ``out0``, each one C x R x R image (ncnn has no batch axis).
   Files: graph ``*.ncnn.param``, fp32 weights ``*.ncnn.bin``, metadata ``*.ncnn.json``.
-* int8: ONNX Runtime static quantisation, QDQ format, per-channel int8 weights and uint8 activations
-  (the u8 x s8 pairing that x86 VNNI instructions run fastest), ranges calibrated on frame pairs.
+* int8: ONNX Runtime static quantisation, QDQ format, per-channel int8 weights in a 7-bit range and
+  uint8 activations, ranges calibrated on frame pairs. u8 x s8 is the pairing x86 CPUs run fastest; the
+  7-bit weights (``reduce_range``) keep it right on CPUs without VNNI (AVX2 only), whose u8 x s8 kernels
+  add pairs of products in 16 bits and overflow with full-range weights (the shipped model's maps were
+  off by up to 0.50, correlation 0.88, under an emulated Haswell; 0.040 and 0.9994 with 7-bit weights;
+  docs/BENCHMARKS.md, "int8 on CPUs without VNNI").
 
 Every saved file is verified: it is loaded back (``torch.jit.load`` / onnxruntime / ncnn) and run on a
 random batch of two pairs; a maximum absolute difference above ``atol`` raises ``ExportError``.
@@ -204,6 +208,7 @@ def quantize_onnx_int8(
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
+            reduce_range=True,  # 7-bit weights: no 16-bit overflow in the u8 x s8 kernels of CPUs without VNNI
             per_channel=True,
             nodes_to_exclude=output_layers(onnx_model),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from skd_ros.core.model import SKDModel
@@ -19,6 +20,28 @@ def _ort_providers(device: torch.device) -> list:
         cuda_options = {"device_id": device.index or 0, "use_tf32": 0}
         return [("CUDAExecutionProvider", cuda_options), "CPUExecutionProvider"]
     return ["CPUExecutionProvider"]
+
+
+def ort_session(onnx_model: bytes, providers: list, threads: int | None = None):
+    """An ONNX Runtime session set up as every ONNX Runtime engine runs: all graph optimisations, one
+    inter-op thread, ``threads`` intra-op threads (None: one per physical core), no spinning."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.inter_op_num_threads = 1
+    options.intra_op_num_threads = threads or 0  # 0: one per physical core
+    # Idle worker threads sleep instead of spinning: a node shares its cores with ROS transport.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return onnxruntime.InferenceSession(onnx_model, options, providers=providers)
+
+
+def run_session(session, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """N x R x R maps from a session of an exported model (inputs ``previous``, ``current``)."""
+    (saliency,) = session.run(None, {INPUT_NAMES[0]: previous, INPUT_NAMES[1]: current})
+    return saliency[:, 0]
 
 
 class OnnxRuntimeBackend(Backend):
@@ -37,27 +60,13 @@ class OnnxRuntimeBackend(Backend):
 
     def __init__(self, model, resolution, device, threads=None):
         super().__init__(model, resolution, device, threads)
-        self.session = self._session(self._onnx_model(model), _ort_providers(device))
+        self.session = ort_session(self._onnx_model(model), _ort_providers(device), threads)
 
     def _onnx_model(self, model: SKDModel) -> bytes:
         return export_onnx(model, self.resolution)
 
-    def _session(self, onnx_model: bytes, providers: list):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = self.threads or 0  # 0: one per physical core
-        # Idle worker threads sleep instead of spinning: a node shares its cores with ROS transport.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        return onnxruntime.InferenceSession(onnx_model, options, providers=providers)
-
     def run(self, previous, current):
-        (saliency,) = self.session.run(None, {INPUT_NAMES[0]: previous, INPUT_NAMES[1]: current})
-        return saliency[:, 0]
+        return run_session(self.session, previous, current)
 
 
 class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
@@ -98,7 +107,7 @@ class OnnxRuntimeTensorRTBackend(OnnxRuntimeBackend):
             "trt_profile_max_shapes": profile(self.max_batch),
         }
         providers = [("TensorrtExecutionProvider", trt_options), *_ort_providers(device)]
-        self.session = self._session(self._onnx_model(model), providers)
+        self.session = ort_session(self._onnx_model(model), providers, threads)
 
 
 class OnnxRuntimeInt8Backend(OnnxRuntimeBackend):
