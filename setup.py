@@ -53,9 +53,9 @@ setup(
             "skd-synthetic-difficulty = skd_training.data.difficulty:main",
             # desk tools
             "skd-demo = skd_tools.demo:main",
-            "skd-eval-bag = skd_tools.eval_bag:main",
+            "skd-eval-bag = skd_tools.eval_bag.cli:main",
             "skd-bag = skd_tools.bags:main",
-            "skd-bench = skd_tools.bench:main",
+            "skd-bench = skd_tools.bench.cli:main",
             "skd-reproduce = skd_tools.reproduce:main",
         ],
     },

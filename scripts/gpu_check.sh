@@ -22,7 +22,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 # are written under OUT_DIR (what the device tool brings back).
 status=0
 # cuda-graphs-fp16 first: it is the GPU's fast path and the one the target reads.
-timeout 300 "$python" -m skd_tools.bench --device cuda --gpu-only --skip-accuracy --skip-node \
+timeout 300 "$python" -m skd_tools.bench.cli --device cuda --gpu-only --skip-accuracy --skip-node \
     --backends cuda-graphs-fp16 eager torchscript onnxruntime onnxruntime-tensorrt torch-compile \
     --out "$out/BENCHMARKS_gpu.md" --figures "$out/figures" --json "$out/bench_gpu.json" \
     2>&1 | tee "$out/bench_gpu.log" || status=1

@@ -9,7 +9,9 @@ import pytest
 from skd_ros.core.postprocess import to_uint8
 from skd_ros.runtime import SaliencyPipeline
 from skd_tools.bags import render_test_frames, saliency_from_msg, write_test_bag
-from skd_tools.eval_bag import DEFAULT_NODE_NAME, EvalSettings, _match, evaluate_offline, main, make_estimator
+from skd_tools.eval_bag.cli import main
+from skd_tools.eval_bag.live import _match
+from skd_tools.eval_bag.offline import DEFAULT_NODE_NAME, EvalSettings, evaluate_offline, make_estimator
 from skd_training.data.rosbag import IMAGE_TYPE, TYPESTORE, BagReader, ns_to_stamp, stamp_to_ns
 
 FRAMES, WIDTH, HEIGHT = 10, 160, 120

@@ -1,0 +1,234 @@
+"""One measurement in fresh processes, as a deployment runs: a camera publisher, optionally the saliency
+node(s) (``python -m skd_ros.node.saliency_node``) or a do-nothing relay, and subscribers, on their own
+ROS domain (``--domain-id``, default 77) so that other ROS traffic on the machine neither joins nor
+disturbs it. The child programs are ``children``'s; this module starts, waits for and stops them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from skd_tools.bench.latencies import MULTI_CAMERA_KINDS, NODE_KINDS, Latencies, Run, pooled_cameras
+from skd_tools.bench.transports import (
+    IMAGE_TOPIC,
+    NAMESPACE,
+    NODE_OUTPUT_TOPIC,
+    RELAY_OUTPUT_TOPIC,
+    RESOLUTIONS,
+    Transport,
+)
+
+CHILDREN = "skd_tools.bench.children"  # run with -m; named, not imported: it imports this module (`measure`)
+NODE_START_TIMEOUT_S = 180.0
+CHILD_START_TIMEOUT_S = 180.0  # starting Python + rclpy took over a minute on the loaded 2-core machine
+DRAIN_S = 1.0
+
+
+class Processes:
+    """Child processes that are always stopped, by their own id, whatever happens."""
+
+    def __init__(self):
+        self.children: list[subprocess.Popen] = []
+
+    def start(self, command: list[str], env: dict, **kwargs) -> subprocess.Popen:
+        child = subprocess.Popen(command, env=env, text=True, **kwargs)
+        self.children.append(child)
+        return child
+
+    def stop(self, child: subprocess.Popen, timeout: float = 15.0) -> None:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+            try:
+                child.wait(timeout)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            self.stop(child)
+
+
+class OutputWatcher:
+    """Drains a child's text stream on a thread (a full pipe would block the child) and lets the caller
+    wait for a line containing a given text."""
+
+    def __init__(self, child: subprocess.Popen, stream):
+        self.child, self.lines, self._changed = child, [], threading.Condition()
+        threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
+
+    def _drain(self, stream) -> None:
+        for line in stream:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self.lines.append("")  # end of stream
+            self._changed.notify_all()
+
+    def wait_for(self, needle: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not any(needle in line for line in self.lines):
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.lines and self.lines[-1] == ""):
+                    tail = "".join(self.lines[-20:]).strip() or "(no output)"
+                    raise RuntimeError(f"waited for {needle!r} from {' '.join(self.child.args[:4])}: {tail}")
+                self._changed.wait(min(left, 0.5))
+
+
+@dataclass
+class NodeOptions:
+    """The saliency node's parameters in the node runs and in the hot-path profile."""
+
+    backend: str = "auto"
+    cpu_threads: int = 1
+    weights: str = ""
+    resolution: int = 64
+
+
+def camera_topics(cameras: int) -> list[str]:
+    return [IMAGE_TOPIC] if cameras == 1 else [f"{NAMESPACE}/cam{i}/image" for i in range(cameras)]
+
+
+def start_saliency_nodes(
+    processes: Processes, env: dict, kind: str, cameras: int, transport: Transport, node: NodeOptions
+) -> list[str]:
+    """Start the saliency node(s) of a run and wait until they listen -> one output topic per camera."""
+    names = [f"cam{i}" for i in range(cameras)]
+    if kind == "per-camera":  # node i in namespace .../cam<i>, reading that camera's topic
+        launches = [
+            (f"{NAMESPACE}/{name}", ["-r", f"image:={topic}"])
+            for name, topic in zip(names, camera_topics(cameras), strict=True)
+        ]
+        outputs = [f"{NAMESPACE}/{name}/saliency_node/saliency" for name in names]
+    elif kind == "batched":  # one node; camera <name> reads <name>/image in the node's namespace: the camera topics
+        launches = [(NAMESPACE, ["-p", f"cameras:={','.join(names)}"])]
+        outputs = [f"{NAMESPACE}/saliency_node/{name}/saliency" for name in names]
+    else:
+        launches = [(NAMESPACE, ["-r", f"image:={IMAGE_TOPIC}"])]
+        outputs = [NODE_OUTPUT_TOPIC]
+    for namespace, extra in launches:
+        ros_args = [
+            "--ros-args",
+            "-r", f"__ns:={namespace}",
+            *extra,
+            "-p", f"backend:={node.backend}",
+            "-p", f"cpu_threads:={node.cpu_threads}",
+            "-p", f"resolution:={node.resolution}",
+            "-p", f"qos_reliability:={transport.reliability}",
+            "-p", f"qos_depth:={transport.depth}",
+            "-p", f"input_compressed:={'true' if transport.compressed else 'false'}",
+        ]  # fmt: skip
+        if node.weights:  # rcl cannot parse an empty override; the node's default is the shipped weights
+            ros_args += ["-p", f"weights:={node.weights}"]
+        child = processes.start(
+            [sys.executable, "-m", "skd_ros.node.saliency_node", *ros_args],
+            env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+        OutputWatcher(child, child.stderr).wait_for("active:", NODE_START_TIMEOUT_S)
+    return outputs
+
+
+def measure(
+    kind: str,
+    transport: Transport,
+    resolution: str,
+    rate: float,
+    seconds: float,
+    warmup: float,
+    domain_id: int,
+    node: NodeOptions,
+    cameras: int = 1,
+) -> Run:
+    """One run in fresh processes (see ``Run``); a failure is recorded in ``Run.error``, not raised."""
+    if (cameras > 1) != (kind in MULTI_CAMERA_KINDS):
+        raise ValueError(
+            f"runs of kind {' and '.join(MULTI_CAMERA_KINDS)} need 2 or more cameras, the others one; "
+            f"got kind {kind!r} with {cameras} camera(s)"
+        )
+    run = Run(kind=kind, transport=transport.name, resolution=resolution, rate=rate, cameras=cameras)
+    width, height = RESOLUTIONS[resolution]
+    env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), **transport.environment(), "PYTHONUNBUFFERED": "1"}
+    qos = ["--reliability", transport.reliability, "--depth", str(transport.depth)]
+    me = [sys.executable, "-m", CHILDREN]
+    inputs = camera_topics(cameras)
+    processes = Processes()
+    with tempfile.TemporaryDirectory(prefix="skd_bench_") as tmp:
+        pub_out, bare_out = Path(tmp) / "pub.json", Path(tmp) / "bare.json"
+        node_outs = [Path(tmp) / f"node{i}.json" for i in range(cameras)]
+        try:
+            subscribers = []
+            if kind in NODE_KINDS:
+                outputs = start_saliency_nodes(processes, env, kind, cameras, transport, node)
+                subscribers += [[topic, out, "--wait-publisher"] for topic, out in zip(outputs, node_outs, strict=True)]
+            elif kind == "relay":
+                relay = processes.start(
+                    [*me, "relay", "--topic", IMAGE_TOPIC, "--output", RELAY_OUTPUT_TOPIC, *qos],
+                    env,
+                    stdout=subprocess.PIPE,
+                )
+                OutputWatcher(relay, relay.stdout).wait_for("ready", CHILD_START_TIMEOUT_S)
+                subscribers.append([RELAY_OUTPUT_TOPIC, node_outs[0], "--wait-publisher"])
+            subscribers.append([inputs[0] + ("/compressed" if transport.compressed else ""), bare_out])
+            for topic, out, *extra in subscribers:
+                child = processes.start(
+                    [*me, "subscribe", "--topic", topic, "--out", str(out), *qos, *extra], env, stdout=subprocess.PIPE
+                )
+                OutputWatcher(child, child.stdout).wait_for("ready", CHILD_START_TIMEOUT_S)
+            # what subscribes to the camera topics: the bare subscriber and one subscription per camera
+            # (the nodes' or the relay's)
+            readers = 1 + (cameras if kind != "bare" else 0)
+            publisher_args = [
+                *me, "publish", "--topic", *inputs, "--width", str(width), "--height", str(height),
+                "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(pub_out),
+                "--subscribers", str(readers), *qos,
+            ]  # fmt: skip
+            if transport.compressed:
+                publisher_args.append("--compressed")
+            if transport.resize:
+                publisher_args += ["--resize", *map(str, transport.resize)]
+            publisher = processes.start(publisher_args, env)
+            publisher.wait(timeout=warmup + seconds + 120.0)
+            if publisher.returncode != 0:
+                raise RuntimeError(f"the camera publisher failed (exit {publisher.returncode})")
+            time.sleep(DRAIN_S)
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            run.error = str(exc).splitlines()[0][:200]
+            return run
+        finally:
+            processes.stop_all()  # subscribers write their files when stopped
+        published = json.loads(pub_out.read_text())
+        window = [s for s in published["stamps"] if s >= published["measure_from_ns"]]
+        run.bare = Latencies.of(window, json.loads(bare_out.read_text())["received"])
+        per_camera = (
+            []
+            if kind == "bare"
+            else [Latencies.of(window, json.loads(out.read_text())["received"]) for out in node_outs]
+        )
+    run.published, run.publish_hz, run.camera_side_ms = (
+        len(window),  # on each camera's topic
+        published["publish_hz"],
+        published["camera_side_ms"],
+    )
+    if per_camera:
+        run.node = per_camera[0] if cameras == 1 else pooled_cameras(per_camera)
+        # every camera got the same frames at the same moment: each output is compared with the bare subscriber's
+        both = [
+            lat.by_stamp[s] - run.bare.by_stamp[s] for lat in per_camera for s in lat.by_stamp if s in run.bare.by_stamp
+        ]
+        if both:
+            run.overhead_p50_ms, run.overhead_p99_ms = float(np.median(both)), float(np.percentile(both, 99))
+    return run
