@@ -89,22 +89,30 @@ def step_cameras(
     frames: list[np.ndarray],
     stamps_ns: list[int | None] | None = None,
     frame_ids: list[str | None] | None = None,
+    sources: list[tuple[int, int, str]] | None = None,
 ) -> list[SaliencyResult]:
     """One new frame for each of several cameras (one pipeline each, all on the same estimator), run
     in a single batched forward pass; returns one result per camera, in order. ``timings`` are those
-    of the whole batch."""
+    of the whole batch.
+
+    ``sources``: per frame, (width, height, encoding) as the camera sent it. The width and height are
+    the pixels ROIs and peaks are reported in (a frame decoded at reduced size is smaller); a change of
+    any of the three restarts that camera's pairing. None: each frame's own size and its pipeline's
+    encoding."""
     count = len(pipelines)
     stamps_ns = stamps_ns if stamps_ns is not None else [None] * count
     frame_ids = frame_ids if frame_ids is not None else [None] * count
-    if not (len(frames) == len(stamps_ns) == len(frame_ids) == count) or count == 0:
+    if sources is None:
+        sources = [(frame.shape[1], frame.shape[0], p.encoding) for p, frame in zip(pipelines, frames, strict=True)]
+    if not (len(frames) == len(stamps_ns) == len(frame_ids) == len(sources) == count) or count == 0:
         raise ValueError(f"need one frame, stamp and frame_id per pipeline ({count} pipelines, {len(frames)} frames)")
     estimator = pipelines[0].estimator
     if any(p.estimator is not estimator for p in pipelines):
         raise ValueError("pipelines batched together must share one SaliencyEstimator")
     t0 = time.perf_counter()
     pairs = [
-        p.buffer.push(estimator.prepare(frame, p.encoding), stamp, frame_id)
-        for p, frame, stamp, frame_id in zip(pipelines, frames, stamps_ns, frame_ids, strict=True)
+        p.buffer.push(estimator.prepare(frame, p.encoding), stamp, frame_id, source)
+        for p, frame, stamp, frame_id, source in zip(pipelines, frames, stamps_ns, frame_ids, sources, strict=True)
     ]
     previous = np.stack([pair.previous for pair in pairs])
     current = np.stack([pair.current for pair in pairs])
@@ -112,8 +120,7 @@ def step_cameras(
     maps = estimator.infer(previous, current)
     t2 = time.perf_counter()
     results = []
-    for p, frame, pair, saliency in zip(pipelines, frames, pairs, maps, strict=True):
-        height, width = frame.shape[:2]
+    for p, (width, height, _), pair, saliency in zip(pipelines, sources, pairs, maps, strict=True):
         results.append(
             SaliencyResult(
                 saliency=saliency,

@@ -12,6 +12,7 @@ i.e. the temporal stream sees no motion for it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import cv2
@@ -91,29 +92,45 @@ class FramePair:
 class FramePairBuffer:
     """Pairs each new frame with the one before it from the same camera.
 
-    The buffer resets (the next frame is paired with itself) when the ``frame_id`` changes or time
-    goes backwards (a looping bag, a restarted camera): frames from different cameras or from before
-    a jump are never paired."""
+    The buffer resets (the next frame is paired with itself) when the ``frame_id`` changes, time goes
+    backwards (a looping bag, a restarted camera) or the image's size or encoding changes: frames from
+    different cameras, from before a jump or of a different kind are never paired. ``resets`` counts the
+    restarts, ``reset_reasons`` counts them by reason."""
+
+    FRAME_ID_CHANGED = "frame_id changed"
+    TIME_WENT_BACKWARDS = "time went backwards"
+    IMAGE_CHANGED = "image size or encoding changed"
 
     def __init__(self):
         self._last: np.ndarray | None = None
         self._last_stamp: int | None = None
         self._last_frame_id: str | None = None
+        self._last_source: tuple | None = None
         self.resets = 0
+        self.reset_reasons: Counter = Counter()
 
-    def reset(self) -> None:
+    def reset(self, reason: str | None = None) -> None:
+        """Forget the last frame; ``reason`` (e.g. an unreadable frame in between) counts it as a restart."""
+        if reason is not None and self._last is not None:
+            self.resets += 1
+            self.reset_reasons[reason] += 1
         self._last = None
         self._last_stamp = None
         self._last_frame_id = None
+        self._last_source = None
 
-    def push(self, tensor: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> FramePair:
-        if self._last is not None and (
-            frame_id != self._last_frame_id
-            or (stamp_ns is not None and self._last_stamp is not None and stamp_ns < self._last_stamp)
-        ):
-            self.reset()
-            self.resets += 1
+    def push(
+        self, tensor: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None, source: tuple | None = None
+    ) -> FramePair:
+        """``source``: what the frame was sent as, e.g. (width, height, encoding); a change restarts pairing."""
+        if self._last is not None:
+            if frame_id != self._last_frame_id:
+                self.reset(self.FRAME_ID_CHANGED)
+            elif stamp_ns is not None and self._last_stamp is not None and stamp_ns < self._last_stamp:
+                self.reset(self.TIME_WENT_BACKWARDS)
+            elif source != self._last_source:
+                self.reset(self.IMAGE_CHANGED)
         previous = tensor if self._last is None else self._last
         pair = FramePair(previous=previous, current=tensor, first=self._last is None)
-        self._last, self._last_stamp, self._last_frame_id = tensor, stamp_ns, frame_id
+        self._last, self._last_stamp, self._last_frame_id, self._last_source = tensor, stamp_ns, frame_id, source
         return pair

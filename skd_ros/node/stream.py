@@ -91,12 +91,36 @@ def header_of(message) -> tuple[int, str]:
 class LiveSaliency:
     """A ``SaliencyPipeline`` fed from a live stream: ``run(newest, before)`` decodes the newest
     message and computes its map, paired with ``before`` (the message received just before it).
-    ``run_cameras`` does the same for several streams in one forward pass."""
+    ``run_cameras`` does the same for several streams in one forward pass.
 
-    def __init__(self, pipeline: SaliencyPipeline, compressed: bool = False):
+    ``max_pixels``: frames declaring more pixels are refused before decoding. ``min_side``: the smallest
+    frame side the model needs, so that a JPEG can be decoded at reduced size (None: always full size;
+    ``full_frames`` forces full size while someone needs the frame itself, e.g. for the overlay).
+    ``on_refused``: called with the ImageDecodeError of a skipped predecessor that could not be read
+    (the newest frame's own error is raised)."""
+
+    UNREADABLE = "unreadable frame"
+
+    def __init__(
+        self,
+        pipeline: SaliencyPipeline,
+        compressed: bool = False,
+        max_pixels: int | None = None,
+        min_side: int | None = None,
+        on_refused: Callable[[ImageDecodeError], None] | None = None,
+    ):
         self.pipeline = pipeline
-        self.decode: Callable[[object], DecodedImage] = decode_compressed if compressed else decode_raw
+        self.compressed = compressed
+        self.max_pixels = max_pixels
+        self.min_side = min_side
+        self.full_frames = False
+        self.on_refused = on_refused or (lambda error: None)
         self._last_run = None
+
+    def decode(self, message) -> DecodedImage:
+        if self.compressed:
+            return decode_compressed(message, self.max_pixels, None if self.full_frames else self.min_side)
+        return decode_raw(message, self.max_pixels)
 
     def run(self, newest, before) -> tuple[SaliencyResult, DecodedImage]:
         """Raises ImageDecodeError (after restarting pairing) when ``newest`` cannot be read."""
@@ -112,15 +136,17 @@ class LiveSaliency:
         try:
             frame = self.decode(newest)
         except ImageDecodeError:
-            buffer.reset()
+            buffer.reset(self.UNREADABLE)
             raise
         if before is not None and before is not last_run:  # frames were skipped: restore the true predecessor
             try:
                 previous = self.decode(before)
-            except ImageDecodeError:
-                buffer.reset()
+            except ImageDecodeError as error:
+                buffer.reset(self.UNREADABLE)
+                self.on_refused(error)
             else:
-                buffer.push(self.pipeline.estimator.prepare(previous.pixels, previous.order), *header_of(before))
+                tensor = self.pipeline.estimator.prepare(previous.pixels, previous.order)
+                buffer.push(tensor, *header_of(before), previous.source)
         self.pipeline.encoding = frame.order
         return frame
 
@@ -145,6 +171,7 @@ def run_cameras(
             [frame.pixels for *_, frame in ready],
             [stamp for stamp, _ in headers],
             [frame_id for _, frame_id in headers],
+            [frame.source for *_, frame in ready],
         )
         for (index, *_, frame), result in zip(ready, results, strict=True):
             outcomes[index] = (result, frame)
