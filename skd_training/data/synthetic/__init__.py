@@ -14,6 +14,13 @@ difficulty (centre bias vs static vs motion baselines).
     frames = render_clip(seed=3, frames=48, size=(640, 360))  # BGR frames in memory (demos)
 
 Command line: ``skd-make-synthetic OUT [--preset full|medium|small|test] [--videos N] ...``.
+
+Where things are: ``clip`` plans and renders one clip; ``scenes`` holds the recipe per scene, which
+lays out the world (``world.WorldBuilder`` with ``terrain``, ``roads``, ``paving``, ``buildings``,
+``trees``, ``statics``, drawn on a ``canvas`` and recorded in ``zones``, lit by ``lighting``; shared
+layouts in ``layouts``) and its moving things (``population``, simulated by ``actors``); ``sprites``
+draws what moves, ``camera`` plans the drone's path, ``observers`` simulates the gaze; ``geometry``
+and ``noise`` are shared helpers.
 """
 
 from __future__ import annotations

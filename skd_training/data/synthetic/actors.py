@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from skd_training.data.synthetic.roads import Road
 from skd_training.data.synthetic.sprites import Look
-from skd_training.data.synthetic.world import WATER, ZONE_CELL, Road, World
+from skd_training.data.synthetic.world import World
+from skd_training.data.synthetic.zones import WATER, ZONE_CELL
 
 
 @dataclass
@@ -87,7 +89,7 @@ class Walker:
             return
         step = actor.speed * dt * np.array([math.cos(actor.heading), math.sin(actor.heading)])
         ahead = actor.position + step * max(1.0, 0.6 / max(np.linalg.norm(step), 1e-6))
-        if sim.world.zone_at(ahead) in self.zones:
+        if sim.world.zones.at(ahead) in self.zones:
             actor.position = actor.position + step
             actor.phase += np.linalg.norm(step) * 2 * math.pi / 1.3
         else:
@@ -120,7 +122,7 @@ class Cruiser:
         actor.speed += float(np.clip(self.cruise - actor.speed, -1.0 * dt, 0.8 * dt))
         nxt = actor.position + actor.speed * dt * np.array([math.cos(actor.heading), math.sin(actor.heading)])
         bow = nxt + actor.look.length * 0.6 * np.array([math.cos(actor.heading), math.sin(actor.heading)])
-        if sim.world.zone_at(bow) == WATER:
+        if sim.world.zones.at(bow) == WATER:
             actor.position = nxt
         else:
             actor.speed *= 0.5

@@ -13,9 +13,10 @@ import numpy as np
 
 from skd_training.data.synthetic.actors import Simulation
 from skd_training.data.synthetic.camera import MAX_SPEED, TRACK_SPEED, ZOOM_RANGE, plan_camera, view_half_extent
+from skd_training.data.synthetic.geometry import Focus
 from skd_training.data.synthetic.noise import fractal_noise, smoothstep
 from skd_training.data.synthetic.observers import SEMANTIC, AttentionModel, Candidates, simulate_gaze
-from skd_training.data.synthetic.scenes import Focus, build_scene, choose_scene
+from skd_training.data.synthetic.scenes import build_scene, choose_scene
 from skd_training.data.synthetic.sprites import Light, draw_layers, sprite, wake_layers
 
 CATEGORIES = ("Vehicle", "Human", "Building", "Others")
