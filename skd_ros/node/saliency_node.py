@@ -31,12 +31,14 @@ import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -123,9 +125,15 @@ class SaliencyNode(LifecycleNode):
         self._mailbox = NewestPairMailbox(len(self.cameras))
         self._estimator: SaliencyEstimator | None = None
         self._worker: threading.Thread | None = None
-        self._diagnostics_pub = None
-        self._diagnostics_timer = None
         self._state = "unconfigured"
+        # /diagnostics reports in every lifecycle state, on the steady clock: with use_sim_time and no /clock
+        # (or a paused bag) a ROS-time timer would never fire, and a monitor could not tell stopped from dead
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_timer = self.create_timer(
+            self.get_parameter("diagnostics_period").value,
+            self._publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
 
     @property
     def model_loaded(self) -> bool:
@@ -149,6 +157,7 @@ class SaliencyNode(LifecycleNode):
             for camera in self.cameras:
                 if camera.live is not None:
                     camera.live.pipeline.roi_params = settings.roi_params
+                    camera.live.max_pixels = settings.max_input_pixels
         return SetParametersResult(successful=True)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -174,9 +183,6 @@ class SaliencyNode(LifecycleNode):
                 name: self.create_lifecycle_publisher(msg_type, "~/" + camera.topic(name), output_qos)
                 for name, msg_type in OUTPUT_TYPES.items()
             }
-        # /diagnostics keeps reporting while inactive, so it is an ordinary publisher
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._diagnostics_timer = self.create_timer(settings.diagnostics_period, self._publish_diagnostics)
         self._state = "inactive"
         outputs = ", ".join(f"{self.get_fully_qualified_name()}/{camera.topic('')}" for camera in self.cameras)
         self.get_logger().info(
@@ -269,7 +275,14 @@ class SaliencyNode(LifecycleNode):
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
         for camera in self.cameras:  # one estimator, so that the cameras' frames batch into one forward pass
             pipeline = SaliencyPipeline(self._estimator, settings.roi_params)
-            camera.live = LiveSaliency(pipeline, compressed=settings.input_compressed)
+            camera.live = LiveSaliency(
+                pipeline,
+                compressed=settings.input_compressed,
+                max_pixels=settings.max_input_pixels,
+                # a JPEG twice the model's size on each side still feeds a full area average
+                min_side=2 * self._estimator.resolution,
+                on_refused=functools.partial(self._refused_predecessor, camera),
+            )
 
     def _free_model(self) -> None:
         on_gpu = self._estimator is not None and self._estimator.device.type == "cuda"
@@ -296,12 +309,6 @@ class SaliencyNode(LifecycleNode):
             for publisher in camera.outputs.values():
                 self.destroy_lifecycle_publisher(publisher)
             camera.outputs = {}
-        if self._diagnostics_timer is not None:
-            self.destroy_timer(self._diagnostics_timer)
-            self._diagnostics_timer = None
-        if self._diagnostics_pub is not None:
-            self.destroy_publisher(self._diagnostics_pub)
-            self._diagnostics_pub = None
 
     # --- streaming ----------------------------------------------------------------------------
 
@@ -315,7 +322,9 @@ class SaliencyNode(LifecycleNode):
             cameras = [self.cameras[index] for index in pairs]
             streams = [lives[index] for index in pairs]
             started = time.perf_counter()
-            resets = [live.pipeline.buffer.resets for live in streams]
+            for camera, live in zip(cameras, streams, strict=True):  # the overlay is drawn on the full frame
+                live.full_frames = camera.outputs["overlay"].get_subscription_count() > 0
+            resets = [Counter(live.pipeline.buffer.reset_reasons) for live in streams]
             try:
                 outcomes = run_cameras(streams, list(pairs.values()))
             except Exception as exc:  # a backend hiccup must not end the node
@@ -341,24 +350,41 @@ class SaliencyNode(LifecycleNode):
                     self._warn(camera, "failure", f"publishing the outputs of a frame failed: {exc!r}", error=True)
                     continue
                 camera.stats.count_processed(time.perf_counter() - started, result.timings["inference"])
-                if live.pipeline.buffer.resets != before:
+                reasons = live.pipeline.buffer.reset_reasons - before
+                if reasons:
                     self._warn(
                         camera,
                         "pairing restart",
-                        f"frame_id changed or time went backwards (stamp {newest.header.stamp.sec}."
-                        f"{newest.header.stamp.nanosec:09d}, frame_id {newest.header.frame_id!r}): frame pairing "
-                        "restarted",
+                        f"{', '.join(sorted(reasons))} (stamp {newest.header.stamp.sec}."
+                        f"{newest.header.stamp.nanosec:09d}, frame_id {newest.header.frame_id!r}, "
+                        f"{frame.source_width}x{frame.source_height} {frame.source_encoding}): frame pairing restarted",
                         info=True,
                     )
 
     def _publish_outputs(self, camera: CameraStream, header, result, frame) -> None:
+        """Every output of one frame; one that cannot be published is counted and logged, the others still go."""
         settings, publishers = self.settings, camera.outputs
         wants_overlay = publishers["overlay"].get_subscription_count() > 0
         outputs = frame_outputs(
-            result, settings.saliency_encoding, settings.saliency_full_size, frame if wants_overlay else None
+            result,
+            settings.saliency_encoding,
+            settings.saliency_full_size,
+            frame if wants_overlay else None,
+            settings.max_output_pixels,
         )
         for name, message in ros_messages(outputs, header).items():
-            publishers[name].publish(message)
+            try:
+                publishers[name].publish(message)
+            except Exception as exc:  # rclpy raises for a message the middleware cannot take
+                if not self.context.ok():
+                    raise
+                camera.stats.count_unpublished(name)
+                self._warn(camera, f"unpublished {name}", f"~/{camera.topic(name)} not published: {exc!r}", error=True)
+
+    def _refused_predecessor(self, camera: CameraStream, error: ImageDecodeError) -> None:
+        """A skipped frame, decoded as the predecessor of the newest one, that could not be read."""
+        camera.stats.count_rejected(error.kind)
+        self._warn(camera, error.kind, f"dropped a frame (the predecessor of the newest): {error}")
 
     def _warn(self, camera: CameraStream, kind: str, message: str, error: bool = False, info: bool = False) -> None:
         """A throttled log line about ``camera``'s input (throttled per camera and kind of problem)."""
@@ -379,6 +405,8 @@ class SaliencyNode(LifecycleNode):
     # --- diagnostics --------------------------------------------------------------------------
 
     def _publish_diagnostics(self) -> None:
+        if not self.context.ok():
+            return
         estimator = self._estimator
         device = str(estimator.device) if estimator is not None else (self.settings.device if self.settings else "")
         if estimator is not None and estimator.device.type == "cuda":
@@ -397,12 +425,14 @@ class SaliencyNode(LifecycleNode):
             problems.append(f"{report.rejected_in_period} bad input frames dropped")
         if estimator is not None and estimator.untrained:
             problems.append("untrained weights")
+        if report.unpublished_in_period:
+            problems.append(f"{report.unpublished_in_period} outputs not published")
         if problems:
             status.level = DiagnosticStatus.WARN
         if self._state == "active":
             summary = f"active: {report.input_hz:.1f} Hz in, {report.output_hz:.1f} Hz out"
         else:
-            summary = self._state
+            summary = f"{self._state}: not processing"
         status.message = "; ".join([summary, *problems])
         values = {
             "state": self._state,
@@ -422,12 +452,15 @@ class SaliencyNode(LifecycleNode):
             "frames failed": str(report.failed),
         }
         values.update({f"bad input: {kind}": str(count) for kind, count in sorted(report.rejected.items())})
+        values.update({f"not published: {name}": str(count) for name, count in sorted(report.unpublished.items())})
         if estimator is not None:
             values["model resolution"] = str(estimator.resolution)
             values["inference backend"] = estimator.backend.describe()
             values["weights"] = "untrained" if estimator.untrained else (self.settings.weights or "shipped default")
         if camera.live is not None:
-            values["pairing restarts"] = str(camera.live.pipeline.buffer.resets)
+            buffer = camera.live.pipeline.buffer
+            values["pairing restarts"] = str(buffer.resets)
+            values.update({f"pairing restarts: {why}": str(n) for why, n in sorted(buffer.reset_reasons.items())})
         status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
         return status
 

@@ -110,6 +110,19 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         False,
         "Publish ~/saliency at the input image's size (bilinear) instead of the model resolution.",
     ),
+    ParamSpec(
+        "max_input_pixels",
+        7680 * 4320,
+        "Refuse input frames that declare more pixels than this (8K by default), from the message fields or the "
+        "JPEG/PNG header, before decoding them; counted and logged.",
+        value_range=(1, 2**31 - 1, 1),
+    ),
+    ParamSpec(
+        "max_output_pixels",
+        3840 * 2160,
+        "Full-size ~/saliency and ~/overlay larger than this many pixels are scaled down to fit (aspect kept).",
+        value_range=(4096, 2**31 - 1, 1),
+    ),
     ParamSpec("max_rois", 5, "Publish at most this many attention ROIs (best first).", value_range=(0, 64, 1)),
     ParamSpec(
         "roi_threshold",
@@ -167,6 +180,8 @@ class NodeSettings:
     qos_depth: int
     saliency_encoding: str
     saliency_full_size: bool
+    max_input_pixels: int
+    max_output_pixels: int
     max_rois: int
     roi_threshold: float
     roi_min_contrast: float

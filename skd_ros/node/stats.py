@@ -46,11 +46,13 @@ class StatsReport:
     latency_ms_mean: float
     latency_ms_max: float
     rejected_in_period: int
+    unpublished_in_period: int
     received: int
     processed: int
     skipped: int
     failed: int
     rejected: dict[str, int] = field(default_factory=dict)
+    unpublished: dict[str, int] = field(default_factory=dict)
 
 
 class StreamStats:
@@ -61,11 +63,13 @@ class StreamStats:
         self._lock = threading.Lock()
         self.received = self.processed = self.skipped = self.failed = 0
         self.rejected: Counter = Counter()
+        self.unpublished: Counter = Counter()  # outputs the middleware would not take, by output name
         self._period_start = clock()
         self._reset_period()
 
     def _reset_period(self) -> None:
         self._received_in_period = self._processed_in_period = self._rejected_in_period = 0
+        self._unpublished_in_period = 0
         self._inference_s: list[float] = []
         self._latency_s: list[float] = []
 
@@ -79,6 +83,11 @@ class StreamStats:
         with self._lock:
             self.rejected[kind] += 1
             self._rejected_in_period += 1
+
+    def count_unpublished(self, output: str) -> None:
+        with self._lock:
+            self.unpublished[output] += 1
+            self._unpublished_in_period += 1
 
     def count_failed(self) -> None:
         with self._lock:
@@ -107,11 +116,13 @@ class StreamStats:
                 latency_ms_mean=float(latency.mean()) if latency.size else math.nan,
                 latency_ms_max=float(latency.max()) if latency.size else math.nan,
                 rejected_in_period=self._rejected_in_period,
+                unpublished_in_period=self._unpublished_in_period,
                 received=self.received,
                 processed=self.processed,
                 skipped=self.skipped,
                 failed=self.failed,
                 rejected=dict(self.rejected),
+                unpublished=dict(self.unpublished),
             )
             self._period_start = now
             self._reset_period()
