@@ -47,7 +47,7 @@ setup(
             "skd-export = skd_ros.engines.export:main",
             # training
             "skd-train = skd_training.train:main",
-            "skd-eval = skd_training.evaluate:main",
+            "skd-eval = skd_training.evaluate.cli:main",
             "skd-make-synthetic = skd_training.data.synthetic:main",
             "skd-dataset-summary = skd_training.data.summary:main",
             "skd-synthetic-difficulty = skd_training.data.difficulty:main",

@@ -1,91 +1,46 @@
 """The reproduction report: our numbers next to the paper's, with plain verdicts on its findings.
 
-``write_reproduction_report`` turns a ``Reproduction`` (one evaluation of every trained variant and
-baseline, see ``skd_tools.reproduce``) into ``docs/REPRODUCTION.md`` with figures. The paper's
-numbers (Li, Fu, Zhao, Ge, "Spatiotemporal Knowledge Distillation for Efficient Estimation of Aerial
-Video Saliency"; all on the AVS1K test set, spatial teacher DVA, temporal teacher TSNet) are copied
-from its tables below, so every comparison names its source.
-
-The findings checked (NSS is the paper's primary metric, Sec. IV-A; the other metrics are counted):
-
-* Table III: the model at R = 64 beats the ones at R = 32 and R = 256;
-* Table IV: full SKD beats each ablation (S: spatial only, T: temporal only, O: no distillation);
-* Fig. 8: lambda around 0.5 is best (NSS high for lambda in [0, 0.6], dropping sharply above);
-* Table I: SKD beats the heuristic baselines and is on par with or better than its teachers.
+``write_reproduction_report`` turns a ``Reproduction`` (``skd_tools.findings``: one evaluation of every
+trained variant and baseline, see ``skd_tools.reproduce``) into ``docs/REPRODUCTION.md`` with figures:
+each of our tables next to the paper's (``skd_tools.paper``), in the cells and formats of skd-eval's
+report (``skd_training.evaluate.report``).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from skd_training.evaluate import (
+from skd_tools.findings import Reproduction, findings, lambda_curve, seed_noise
+from skd_tools.paper import (
+    PAPER_BASE_RESOLUTION,
+    PAPER_BEST_LAMBDA,
+    PAPER_LAMBDA_PLATEAU,
+    PAPER_METRICS,
+    PAPER_TABLE_I,
+    PAPER_TABLE_II,
+    PAPER_TABLE_III,
+    PAPER_TABLE_IV,
+    PAPER_TABLE_V,
+)
+from skd_training.evaluate.report import (
     METRIC_HEADERS,
-    Evaluation,
     best_per_metric,
     busy_note,
-    fmt,
-    markdown_table,
+    cost_cells,
     metric_cells,
     overall_table,
     plot_examples,
     plot_roc,
+    pyplot,
 )
-from skd_training.metrics import LOWER_IS_BETTER
+from skd_training.tables import fmt, markdown_table
 
-PAPER_METRICS = ("AUC", "sAUC", "NSS", "SIM", "CC")
-
-# Table I (AVS1K test set): AUC, sAUC, NSS, SIM, CC, parameters (M), memory (MB), GPU FPS, CPU FPS
-PAPER_TABLE_I = [
-    ("HFT", "heuristic", 0.789, 0.715, 1.671, 0.408, 0.539, None, None, None, 7.6),
-    ("SP", "heuristic", 0.781, 0.706, 1.602, 0.422, 0.520, None, None, None, 3.6),
-    ("PNSP", "heuristic", 0.787, 0.634, 1.140, 0.321, 0.370, None, None, None, None),
-    ("SSD", "shallow learning", 0.737, 0.692, 1.564, 0.404, 0.503, None, None, None, 32.2),
-    ("LDS", "shallow learning", 0.808, 0.720, 1.743, 0.452, 0.565, None, None, None, 4.6),
-    ("eDN", "deep", 0.855, 0.732, 1.262, 0.289, 0.417, None, None, None, 0.2),
-    ("iSEEL", "deep", 0.801, 0.767, 1.974, 0.458, 0.636, None, None, None, None),
-    ("DVA (spatial teacher)", "deep", 0.864, 0.761, 2.044, 0.544, 0.658, 25.07, 59.01, 49, 2.5),
-    ("SalNet", "deep", 0.797, 0.769, 1.835, 0.410, 0.593, 25.81, 43.22, 28, 1.5),
-    ("STS", "deep", 0.804, 0.732, 1.821, 0.472, 0.578, 41.25, 86.94, 17, 0.9),
-    ("SKD-DVA-32", "SKD", 0.859, 0.760, 2.040, 0.527, 0.657, 0.30, 0.14, 28738, 1490.5),
-    ("SKD-DVA-64", "SKD", 0.867, 0.770, 2.100, 0.534, 0.674, 0.30, 0.58, 8522, 411.7),
-]
-# Table II: SKD-DVA-64 per AVS1K category
-PAPER_TABLE_II = {
-    "Building": (0.858, 0.762, 1.901, 0.535, 0.663),
-    "Human": (0.903, 0.795, 2.465, 0.551, 0.719),
-    "Vehicle": (0.883, 0.804, 2.396, 0.551, 0.728),
-    "Others": (0.849, 0.804, 1.934, 0.519, 0.637),
-}
-# Table III, spatial teacher DVA: resolution -> metrics
-PAPER_TABLE_III = {
-    256: (0.800, 0.708, 1.624, 0.391, 0.514),
-    128: (0.844, 0.735, 1.860, 0.455, 0.593),
-    64: (0.867, 0.770, 2.100, 0.534, 0.674),
-    32: (0.859, 0.760, 2.040, 0.527, 0.657),
-}
-# Table V: resolution -> (GPU ms, GPU FPS, CPU ms, CPU FPS, memory footprint MB)
-PAPER_TABLE_V = {
-    256: (1.414, 707, 37.828, 26.4, 9.24),
-    128: (0.381, 2626, 9.675, 103.4, 2.31),
-    64: (0.117, 8522, 2.429, 411.7, 0.58),
-    32: (0.035, 28738, 0.671, 1490.5, 0.14),
-}
-# Table IV
-PAPER_TABLE_IV = {
-    "full": (0.867, 0.770, 2.100, 0.534, 0.674),
-    "S": (0.865, 0.769, 2.085, 0.536, 0.669),
-    "T": (0.866, 0.762, 2.007, 0.506, 0.647),
-    "O": (0.845, 0.751, 1.943, 0.489, 0.621),
-}
-PAPER_BASE_RESOLUTION = 64
-PAPER_BEST_LAMBDA = 0.5
-PAPER_LAMBDA_PLATEAU = (0.0, 0.6)  # "average NSS relatively high (greater than 2.08)" in this range
+# the cost columns of skd-eval's overall table that the paper's Table V reports per resolution
+SPEED_HEADERS = ["Activations (MB)", "Memory (MB)", "FPS (model)"]
 ABLATION_NAMES = {
     "S": "Ablation-S (spatial only)",
     "T": "Ablation-T (temporal only)",
@@ -93,195 +48,12 @@ ABLATION_NAMES = {
 }
 
 
-@dataclass
-class Reproduction:
-    """Everything the report needs: one evaluation holding every model, and which model is which."""
-
-    evaluation: Evaluation
-    base_name: str
-    base_resolution: int
-    base_lambda: float
-    resolution_models: dict[int, str]  # R -> predictor name
-    ablation_models: dict[str, str]  # "S" / "T" / "O" -> predictor name
-    lambda_models: dict[float, list[str]]  # lambda -> predictor names (one per seed)
-    table1_models: list[str]
-    setup: dict = field(default_factory=dict)
-    training: list[dict] = field(default_factory=list)  # per variant: name, run_dir, val metrics
-
-
-@dataclass
-class Finding:
-    claim: str
-    paper: str
-    ours: str
-    verdict: str  # "agrees", "partly agrees", "disagrees", "not tested"
-
-
-# --------------------------------------------------------------------------------------------------
-# Comparisons
-
-
-def _better(metric: str, a: float, b: float) -> bool:
-    return a < b if metric in LOWER_IS_BETTER else a > b
-
-
-def _wins(ours: dict, other: dict, metrics: Sequence[str] = PAPER_METRICS) -> int:
-    return sum(_better(m, ours[m], other[m]) for m in metrics if math.isfinite(ours[m]) and math.isfinite(other[m]))
-
-
-def _available(metrics_row: dict) -> list[str]:
-    return [m for m in PAPER_METRICS if math.isfinite(metrics_row[m])]
-
-
-def _noise_note(noise: float | None, difference: float) -> str:
-    if noise is None or not math.isfinite(noise):
-        return ""
-    return " (within seed-to-seed noise)" if abs(difference) <= noise else ""
-
-
-def lambda_curve(rep: Reproduction, metric: str = "NSS") -> list[tuple[float, float, float, int]]:
-    """(lambda, mean, std over seeds, seeds) per lambda, sorted."""
-    curve = []
-    for lam in sorted(rep.lambda_models):
-        values = [rep.evaluation.overall_of(n)[metric] for n in rep.lambda_models[lam]]
-        values = [v for v in values if math.isfinite(v)]
-        mean = float(np.mean(values)) if values else float("nan")
-        std = float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-        curve.append((lam, mean, std, len(values)))
-    return curve
-
-
-def seed_noise(rep: Reproduction, metric: str = "NSS") -> float | None:
-    """The largest seed-to-seed standard deviation of ``metric`` over the lambda points (None with one seed)."""
-    stds = [std for _, _, std, n in lambda_curve(rep, metric) if n > 1 and math.isfinite(std)]
-    return max(stds) if stds else None
-
-
-def findings(rep: Reproduction, metric: str = "NSS") -> list[Finding]:
-    ev = rep.evaluation
-    base = ev.overall_of(rep.base_name)
-    noise = seed_noise(rep, metric)
-    out = []
-    if not math.isfinite(base[metric]):
-        return [Finding("all", "—", f"{metric} could not be computed (no fixation maps)", "not tested")]
-
-    # Table III: resolution
-    resolutions = sorted(rep.resolution_models)
-    low, high = resolutions[0], resolutions[-1]
-    if low < rep.base_resolution < high:
-        lo, hi = ev.overall_of(rep.resolution_models[low]), ev.overall_of(rep.resolution_models[high])
-        beats = [_better(metric, base[metric], lo[metric]), _better(metric, base[metric], hi[metric])]
-        verdict = "agrees" if all(beats) else "partly agrees" if any(beats) else "disagrees"
-        n = len(_available(base))
-        ours = (
-            f"{metric} {fmt(base[metric])} at R={rep.base_resolution} vs {fmt(lo[metric])} at R={low}"
-            f"{_noise_note(noise, base[metric] - lo[metric])} and {fmt(hi[metric])} at R={high}"
-            f"{_noise_note(noise, base[metric] - hi[metric])}; better on {_wins(base, lo)}/{n} and "
-            f"{_wins(base, hi)}/{n} metrics"
-        )
-        out.append(
-            Finding(
-                f"the middle resolution (R={rep.base_resolution}; 64 in the paper) beats the smallest and the largest",
-                "NSS 2.100 at 64 vs 2.040 at 32 and 1.624 at 256 (Table III, DVA)",
-                ours,
-                verdict,
-            )
-        )
-    else:
-        out.append(
-            Finding(
-                "R=64 beats R=32 and R=256", "Table III", "the sweep does not bracket the base resolution", "not tested"
-            )
-        )
-
-    # Table IV: ablations
-    if rep.ablation_models:
-        parts, wins = [], []
-        for key in ("S", "T", "O"):
-            if key in rep.ablation_models:
-                row = ev.overall_of(rep.ablation_models[key])
-                wins.append(_better(metric, base[metric], row[metric]))
-                parts.append(f"{key} {fmt(row[metric])}{_noise_note(noise, base[metric] - row[metric])}")
-        verdict = "agrees" if all(wins) else "partly agrees" if any(wins) else "disagrees"
-        out.append(
-            Finding(
-                "full SKD beats each ablation",
-                "NSS 2.100 vs S 2.085, T 2.007, O 1.943 (Table IV)",
-                f"{metric} {fmt(base[metric])} vs " + ", ".join(parts),
-                verdict,
-            )
-        )
-
-    # Fig. 8: lambda
-    curve = [c for c in lambda_curve(rep, metric) if math.isfinite(c[1])]
-    if len(curve) >= 2:
-        best_lam, best_value = max(((lam, mean) for lam, mean, _, _ in curve), key=lambda c: c[1])
-        if 0.4 <= best_lam <= 0.6:
-            verdict = "agrees"
-        elif PAPER_LAMBDA_PLATEAU[0] <= best_lam <= PAPER_LAMBDA_PLATEAU[1]:
-            verdict = "partly agrees"
-        else:
-            verdict = "disagrees"
-        swept = ", ".join(f"{c[0]:g}" for c in curve)
-        soft_only = dict((lam, mean) for lam, mean, _, _ in curve).get(1.0)
-        tail = ""
-        if soft_only is not None and best_lam != 1.0:
-            tail = f"; soft labels alone (lambda=1) give {fmt(soft_only)}"
-        out.append(
-            Finding(
-                "lambda around 0.5 is best",
-                "best at 0.5; NSS > 2.08 for lambda in [0, 0.6], dropping sharply above (Fig. 8)",
-                f"best {metric} {fmt(best_value)} at lambda={best_lam:g} (of {swept}){tail}",
-                verdict,
-            )
-        )
-
-    # Table I: baselines and teachers
-    summaries = {s.name: s for s in ev.predictors}
-    baselines = [n for n in rep.table1_models if summaries[n].group == "baseline"]
-    if baselines:
-        rows = {n: ev.overall_of(n) for n in baselines}
-        beaten = [n for n in baselines if _better(metric, base[metric], rows[n][metric])]
-        verdict = "agrees" if len(beaten) == len(baselines) else "partly agrees" if beaten else "disagrees"
-        out.append(
-            Finding(
-                "SKD beats the heuristic baselines",
-                "SKD-DVA-64 NSS 2.100 vs heuristics 1.140-1.671 (Table I)",
-                f"{metric} {fmt(base[metric])} vs " + ", ".join(f"{n} {fmt(rows[n][metric])}" for n in baselines),
-                verdict,
-            )
-        )
-    teachers = [n for n in rep.table1_models if summaries[n].group == "teacher"]
-    if teachers:
-        rows = {n: ev.overall_of(n) for n in teachers}
-        beaten = [n for n in teachers if not _better(metric, rows[n][metric], base[metric])]
-        verdict = "agrees" if len(beaten) == len(teachers) else "partly agrees" if beaten else "disagrees"
-        out.append(
-            Finding(
-                "the distilled model is on par with or better than its teachers",
-                "SKD-DVA-64 NSS 2.100 vs its spatial teacher DVA 2.044 (Table I)",
-                f"{metric} {fmt(base[metric])} vs " + ", ".join(f"{n} {fmt(rows[n][metric])}" for n in teachers),
-                verdict,
-            )
-        )
-    return out
-
-
 # --------------------------------------------------------------------------------------------------
 # Figures
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_resolution(rep: Reproduction, path: Path, metric: str = "NSS") -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     resolutions = sorted(rep.resolution_models)
     ours = [rep.evaluation.overall_of(rep.resolution_models[r])[metric] for r in resolutions]
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -305,7 +77,7 @@ def plot_resolution(rep: Reproduction, path: Path, metric: str = "NSS") -> Path:
 
 def plot_ablation(rep: Reproduction, path: Path, metric: str = "NSS") -> Path:
     """Full SKD and each ablation, ours and the paper's, as labelled points (the values are close)."""
-    plt = _pyplot()
+    plt = pyplot()
     keys = ["full", *[k for k in ("S", "T", "O") if k in rep.ablation_models]]
     names = {"full": rep.base_name, **rep.ablation_models}
     ours = [rep.evaluation.overall_of(names[k])[metric] for k in keys]
@@ -334,7 +106,7 @@ def plot_ablation(rep: Reproduction, path: Path, metric: str = "NSS") -> Path:
 
 
 def plot_lambda(rep: Reproduction, path: Path, metric: str = "NSS") -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     curve = lambda_curve(rep, metric)
     lams = [c[0] for c in curve]
     means = [c[1] for c in curve]
@@ -364,6 +136,7 @@ def plot_lambda(rep: Reproduction, path: Path, metric: str = "NSS") -> Path:
 
 
 def resolution_table(rep: Reproduction) -> str:
+    """Tables III and V side by side: metrics, memory and speed at each R, ours and the paper's."""
     ev = rep.evaluation
     summaries = {s.name: s for s in ev.predictors}
     rows_ours = [ev.overall_of(rep.resolution_models[r]) for r in sorted(rep.resolution_models, reverse=True)]
@@ -371,25 +144,17 @@ def resolution_table(rep: Reproduction) -> str:
     body = []
     for r in sorted(rep.resolution_models, reverse=True):
         name = rep.resolution_models[r]
-        profile = summaries[name].profile
-        cost = (
-            ["—"] * 3
-            if profile is None
-            else [fmt(profile.activations_mb, 2), fmt(profile.memory_mb, 2), f"{profile.fps:,.0f}"]
-        )
         paper = PAPER_TABLE_III.get(r)
         paper_cells = [fmt(paper[2]), fmt(PAPER_TABLE_V[r][4], 2), f"{PAPER_TABLE_V[r][3]:,}"] if paper else ["—"] * 3
-        body.append([str(r), *metric_cells(ev.overall_of(name), best), *cost, *paper_cells])
-    headers = [
-        "R",
-        *METRIC_HEADERS,
-        "Activations (MB)",
-        "Memory (MB)",
-        "FPS (model)",
-        "paper NSS",
-        "paper memory (MB)",
-        "paper CPU FPS",
-    ]
+        body.append(
+            [
+                str(r),
+                *metric_cells(ev.overall_of(name), best),
+                *cost_cells(summaries[name], SPEED_HEADERS),
+                *paper_cells,
+            ]
+        )
+    headers = ["R", *METRIC_HEADERS, *SPEED_HEADERS, "paper NSS", "paper memory (MB)", "paper CPU FPS"]
     return markdown_table(headers, body)
 
 

@@ -4,7 +4,7 @@
     skd-reproduce --data /data/AVS1K                # the same on AVS1K (trainSet/validSet/testSet)
     skd-reproduce --preset tiny --data DIR          # seconds-long smoke run (tests)
 
-What it trains (``skd_training.distill.run_pipeline``; each variant in its own run directory under
+What it trains (``skd_training.pipeline.run_pipeline``; each variant in its own run directory under
 ``--work-dir``, resumable: a rerun reuses every finished stage and refuses changed settings):
 
 * ``base``: teachers -> soft labels -> students -> fused model at the config's resolution R and lambda
@@ -19,8 +19,8 @@ What it trains (``skd_training.distill.run_pipeline``; each variant in its own r
 Then one evaluation (``skd_training.evaluate``) of every model, the students, the teachers and the
 baselines on the test split, and the report (``skd_tools.report``): Table I-style comparison with
 parameters, memory and FPS, per-category scores, the resolution sweep, the ablations, the lambda
-curve, ROC curves and example maps, each next to the paper's numbers, with a verdict on each of the
-paper's findings.
+curve, ROC curves and example maps, each next to the paper's numbers (``skd_tools.paper``), with a
+verdict on each of the paper's findings (``skd_tools.findings``).
 """
 
 from __future__ import annotations
@@ -42,25 +42,17 @@ from tqdm import tqdm
 
 from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.runtime import SaliencyEstimator
-from skd_tools.report import Reproduction, write_reproduction_report
+from skd_tools.findings import Reproduction
+from skd_tools.report import write_reproduction_report
 from skd_training.baselines import default_baselines
+from skd_training.config import ConfigError, apply_overrides, config_from_dict, read_config_file
 from skd_training.data import synthetic
 from skd_training.data.layouts import DatasetError, open_source
-from skd_training.distill import (
-    ConfigError,
-    _git_commit,
-    apply_overrides,
-    config_from_dict,
-    read_config_file,
-    run_pipeline,
-)
-from skd_training.evaluate import (
-    baseline_predictor,
-    evaluate,
-    fused_predictor,
-    run_predictors,
-    write_report,
-)
+from skd_training.evaluate.predictors import baseline_predictor, fused_predictor
+from skd_training.evaluate.report import write_report
+from skd_training.evaluate.scoring import evaluate
+from skd_training.finished_run import run_predictors
+from skd_training.pipeline import git_commit, run_pipeline
 from skd_training.teachers import TeacherError
 
 log = logging.getLogger("skd_reproduce")
@@ -487,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
         setup={
             "command": command.strip(),
             "date": datetime.date.today().isoformat(),
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "wall_time_s": time.perf_counter() - started,
             "synthetic": synthetic,
             "data_path": str(data),

@@ -1,4 +1,4 @@
-"""``skd-train``: the SKD training pipeline from a YAML config (see ``skd_training.distill``).
+"""``skd-train``: the SKD training pipeline from a YAML config (see ``skd_training.pipeline``).
 
     skd-train all         --config default                # teachers, soft labels, students, fused model
     skd-train teachers    --config my.yaml --run-dir runs/a
@@ -23,17 +23,10 @@ import sys
 import yaml
 
 from skd_ros.core.checkpoint import CheckpointError
+from skd_training.config import ConfigError, apply_overrides, bundled_config_names, config_from_dict, read_config_file
 from skd_training.data.layouts import DatasetError
-from skd_training.distill import (
-    STAGES,
-    ConfigError,
-    Pipeline,
-    apply_overrides,
-    bundled_config_names,
-    config_from_dict,
-    read_config_file,
-)
 from skd_training.engine import setup_distributed, teardown_distributed
+from skd_training.pipeline import STAGES, Pipeline
 from skd_training.teachers import TeacherError
 
 COMMANDS = {**{stage: (stage,) for stage in STAGES}, "all": STAGES}

@@ -18,7 +18,8 @@ from skd_ros.engines.probe import synthetic_pairs
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 from skd_training import metrics
 from skd_training.data.layouts import open_source
-from skd_training.evaluate import evaluate, fused_predictor
+from skd_training.evaluate.predictors import fused_predictor
+from skd_training.evaluate.scoring import evaluate
 from skd_training.train import main as train_main
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -16,22 +16,18 @@ from skd_training import metrics
 from skd_training.baselines import CentreBias
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import open_source
-from skd_training.evaluate import (
-    Evaluation,
-    FixationBank,
+from skd_training.evaluate.cli import main
+from skd_training.evaluate.cost import NetworkProfile, peak_activation_bytes, profile_network
+from skd_training.evaluate.predictors import (
     Predictor,
     baseline_predictor,
-    evaluate,
-    evaluate_predictor,
     fused_predictor,
-    main,
-    peak_activation_bytes,
-    profile_network,
-    select_frames,
     student_predictor,
     teacher_predictor,
-    write_report,
 )
+from skd_training.evaluate.report import busy_note, write_report
+from skd_training.evaluate.results import Evaluation, PredictorSummary
+from skd_training.evaluate.scoring import FixationBank, evaluate, evaluate_predictor, select_frames
 from skd_training.teachers import BuiltinTeacher, build_teacher_net
 
 VIDEOS = ("Vehicle_00001", "Human_00002", "Building_00003")
@@ -238,8 +234,6 @@ def test_a_bad_prediction_is_an_error_naming_the_predictor(data_root):
 
 
 def test_timings_on_a_busy_machine_are_flagged():
-    from skd_training.evaluate import NetworkProfile, PredictorSummary, busy_note
-
     def evaluation_with_load(load):
         profile = NetworkProfile(1, 0.1, 0.1, 1.0, "cpu", 2, load)
         return Evaluation([PredictorSummary("m", "SKD", 64, profile)], [], {}, {}, [], {})

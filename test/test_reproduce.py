@@ -7,10 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from skd_tools.report import Reproduction, findings
+from skd_tools.findings import Reproduction, findings
 from skd_tools.reproduce import main, make_plan
-from skd_training.evaluate import Evaluation, PredictorSummary
-from skd_training.evaluate import main as evaluate_main
+from skd_training.evaluate.cli import main as evaluate_main
+from skd_training.evaluate.results import Evaluation, PredictorSummary
 
 SPLITS = {
     "trainSet": ("Vehicle_00001", "Human_00002"),

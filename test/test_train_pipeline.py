@@ -12,14 +12,11 @@ import torch
 from skd_ros.core.checkpoint import load_fused
 from skd_ros.core.model import SKDModel, Student, Widths
 from skd_ros.runtime import SaliencyEstimator
-from skd_training import distill
-from skd_training.distill import (
-    ConfigError,
-    fused_from_student,
-    load_config,
-    open_run,
-    write_precomputed_soft_labels,
-)
+from skd_training import pipeline
+from skd_training.config import ConfigError, load_config
+from skd_training.finished_run import open_run
+from skd_training.init_fused import fused_from_student
+from skd_training.pipeline import write_precomputed_soft_labels
 from skd_training.teachers import PrecomputedTeacher
 from skd_training.train import main
 
@@ -80,17 +77,17 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     data = make_tiny_data(root / "data")
     initial = {}
-    original = distill.train_stage
+    original = pipeline.train_stage
 
     def spy(stage, *args, **kwargs):
         initial[stage.name] = {k: v.clone() for k, v in stage.model.state_dict().items()}
         return original(stage, *args, **kwargs)
 
-    distill.train_stage = spy
+    pipeline.train_stage = spy
     try:
         assert main(["all", *tiny_args(data, root / "run")]) == 0
     finally:
-        distill.train_stage = original
+        pipeline.train_stage = original
     return {"data": data, "run": root / "run", "initial": initial}
 
 

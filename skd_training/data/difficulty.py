@@ -35,15 +35,9 @@ from skd_ros.core.preprocess import preprocess
 from skd_training.baselines import CentreBias, FlowMagnitude, SpectralResidual
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import DatasetError, open_source
-from skd_training.evaluate import (
-    Predictor,
-    baseline_predictor,
-    category_table,
-    evaluate,
-    overall_table,
-    student_predictor,
-    write_report,
-)
+from skd_training.evaluate.predictors import Predictor, baseline_predictor, student_predictor
+from skd_training.evaluate.report import category_table, overall_table, write_report
+from skd_training.evaluate.scoring import evaluate
 from skd_training.losses import MapLoss
 
 log = logging.getLogger("skd_difficulty")

@@ -1,7 +1,10 @@
 """The SKD training pipeline (paper Sec. III): teachers -> soft labels -> students -> fused model.
 
 ``run_pipeline(config, stages)`` runs any sequence of the four stages on one run directory; the
-``skd-train`` command (``skd_training.train``) is a thin layer over it. Layout of a run directory::
+``skd-train`` command (``skd_training.train``) is a thin layer over it. Around this module: the run's
+configuration (``skd_training.config``), its datasets (``skd_training.run_datasets``), the fused model
+made from the students (``skd_training.init_fused``) and a finished run opened for evaluation
+(``skd_training.finished_run``). Layout of a run directory::
 
     <run_dir>/config.yaml                 the resolved configuration of the last invocation
     <run_dir>/teacher_spatial_pretrain/   spatial teacher on still images with human fixations (MIT1003)
@@ -29,38 +32,41 @@ The steps, as in the paper:
   ``resolution`` R, loss ``lam * L2(pred, soft) + (1 - lam) * L2(pred, hard)`` with the paper's
   normalised L2 (``skd_training.losses``); frames without ground truth get the soft term alone.
 * **Step 2 — fused model.** Streams copied from the students' first eight layers, the fusion head
-  drawn from a truncated normal (``SKDModel.init_from_students``), trained on the hard loss.
+  drawn from a truncated normal (``init_fused.init_from_students``), trained on the hard loss.
 
 Ablations (``ablation``): ``S`` / ``T`` stop after the spatial / temporal student, whose exact
-function is written as a fused checkpoint (``fused_from_student``: the other stream's weights in the
-head are zero) so that every variant is evaluated and deployed the same way; ``O`` trains the fused
-model from scratch on the hard loss, without teachers or students.
+function is written as a fused checkpoint (``init_fused.fused_from_student``: the other stream's
+weights in the head are zero) so that every variant is evaluated and deployed the same way; ``O``
+trains the fused model from scratch on the hard loss, without teachers or students.
 """
 
 from __future__ import annotations
 
-import copy
 import json
-import logging
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field, fields
-from importlib import resources
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
 import torch
 import yaml
 from torch import nn
-from torch.utils.data import ConcatDataset, Dataset, Subset
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from skd_ros.core.checkpoint import CheckpointError, read_checkpoint, save_fused
-from skd_ros.core.model import SKDModel, Student, Widths, count_parameters
-from skd_ros.core.preprocess import check_resolution
+from skd_ros.core.model import SKDModel, Student, count_parameters
+from skd_training.config import (
+    ConfigError,
+    PipelineConfig,
+    TeacherConfig,
+    apply_overrides,
+    config_from_dict,
+    load_config,
+)
 from skd_training.data.dataset import SaliencyVideoDataset
-from skd_training.data.layouts import DatasetError
 from skd_training.data.soft_labels import MANIFEST, SoftLabelStore, build_soft_label_cache
 from skd_training.engine import (
     DistEnv,
@@ -71,10 +77,11 @@ from skd_training.engine import (
     train_stage,
     validate,
 )
-from skd_training.losses import MapLoss, check_lambda, distillation_loss
+from skd_training.init_fused import fused_from_student, init_from_students
+from skd_training.losses import distillation_loss
+from skd_training.run_datasets import DataSets, every_nth, soft_label_dir, source_exists
 from skd_training.teachers import (
     KINDS,
-    NORMALIZATIONS,
     BuiltinTeacher,
     ONNXTeacher,
     PrecomputedTeacher,
@@ -86,472 +93,16 @@ from skd_training.teachers import (
     teacher_multiple,
 )
 
-log = logging.getLogger(__name__)
-
 STAGES = ("teachers", "soft-labels", "students", "fuse")
-ABLATIONS = ("none", "S", "T", "O")
-TEACHER_TYPES = ("builtin", "torchscript", "onnx", "precomputed")
-SELECT = ("cc", "nss", "l2")
 
 
-class ConfigError(ValueError):
-    """The training configuration is invalid; the message names the key."""
+# How each network of the pipeline reads a batch
 
 
-# --------------------------------------------------------------------------------------------------
-# Configuration
-
-
-def _from_dict(cls, data, where: str):
-    """Build dataclass ``cls`` from a mapping, refusing unknown keys (typos must not pass silently)."""
-    if data is None:
-        return cls()
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where} must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown key {where}.{unknown[0]} (known: {', '.join(sorted(known))})")
-    kwargs = {}
-    for name, value in data.items():
-        nested = getattr(cls, "_nested", {}).get(name)
-        if nested is not None and isinstance(nested, list):
-            if value is None:
-                value = []
-            if not isinstance(value, list):
-                raise ConfigError(f"{where}.{name} must be a list")
-            value = [_from_dict(nested[0], v, f"{where}.{name}[{i}]") for i, v in enumerate(value)]
-        elif nested is not None:
-            value = (
-                None
-                if value is None and name in getattr(cls, "_optional", ())
-                else _from_dict(nested, value, f"{where}.{name}")
-            )
-        kwargs[name] = value
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
-
-
-@dataclass
-class LossConfig:
-    """Per-target criterion weights (``skd_training.losses.MapLoss``): the paper uses l2 alone."""
-
-    l2: float = 1.0
-    kld: float = 0.0
-    cc: float = 0.0
-
-    def criterion(self) -> MapLoss:
-        return MapLoss(l2_weight=self.l2, kld_weight=self.kld, cc_weight=self.cc)
-
-
-@dataclass
-class SourceConfig:
-    """One dataset (``skd_training.data``): a folder/file, its layout, which split, every n-th frame.
-    optional: skip it with a warning when ``path`` does not exist (for data that only some machines have)."""
-
-    path: str = ""
-    layout: str = "auto"
-    split: str | None = None
-    frame_step: int = 1
-    topic: str | None = None
-    videos: list[str] | None = None
-    optional: bool = False
-
-    def __post_init__(self):
-        if not self.path:
-            raise ValueError("a data source needs a path")
-        if self.frame_step < 1:
-            raise ValueError(f"frame_step must be >= 1, got {self.frame_step}")
-
-
-@dataclass
-class StillImagesConfig:
-    """Still images with human fixation maps (MIT1003 layout: ``images``/<name>.jpg, ``maps``/<name>.jpg)."""
-
-    images: str = ""
-    maps: str = ""
-    optional: bool = False
-
-
-@dataclass
-class DataConfig:
-    """train: annotated (or unannotated) training sources; val: annotated validation sources (best
-    checkpoint, metrics); unlabeled: sources used only through their soft labels (Step 1)."""
-
-    train: list[SourceConfig] = field(default_factory=list)
-    val: list[SourceConfig] = field(default_factory=list)
-    unlabeled: list[SourceConfig] = field(default_factory=list)
-    cache_dir: str | None = None
-    _nested = {"train": [SourceConfig], "val": [SourceConfig], "unlabeled": [SourceConfig]}
-
-
-@dataclass
-class PretrainConfig:
-    """Spatial-teacher pretraining on still images with real human fixations."""
-
-    data: StillImagesConfig = field(default_factory=StillImagesConfig)
-    epochs: int = 10
-    lr: float = 3e-4
-    batch_size: int = 8
-    val_fraction: float = 0.1
-    _nested = {"data": StillImagesConfig}
-
-
-@dataclass
-class TeacherConfig:
-    """type: builtin (trained here), torchscript / onnx (a model file), precomputed (a folder of maps).
-    frame_step: a built-in teacher trains on every n-th annotated training frame (a teacher step costs
-    many student steps; neighbouring video frames are nearly alike)."""
-
-    type: str = "builtin"
-    path: str | None = None
-    normalization: str = "imagenet"
-    widths: list[int] | None = None
-    frame_step: int = 1
-    epochs: int = 4
-    lr: float = 3e-4
-    batch_size: int = 8
-    loss: LossConfig = field(default_factory=LossConfig)
-    pretrain: PretrainConfig | None = None
-    _nested = {"loss": LossConfig, "pretrain": PretrainConfig}
-    _optional = ("pretrain",)
-
-    def __post_init__(self):
-        if self.type not in TEACHER_TYPES:
-            raise ValueError(f"teacher type must be one of {TEACHER_TYPES}, got {self.type!r}")
-        if self.type != "builtin" and not self.path:
-            raise ValueError(f"a {self.type} teacher needs a path")
-        if self.normalization not in NORMALIZATIONS:
-            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
-        if self.frame_step < 1:
-            raise ValueError(f"frame_step must be >= 1, got {self.frame_step}")
-
-
-@dataclass
-class TeachersConfig:
-    spatial: TeacherConfig = field(default_factory=TeacherConfig)
-    temporal: TeacherConfig = field(default_factory=TeacherConfig)
-    _nested = {"spatial": TeacherConfig, "temporal": TeacherConfig}
-
-
-@dataclass
-class StudentsConfig:
-    """Step 1: lam weighs the soft (teacher) loss against the hard (ground truth) loss."""
-
-    epochs: int = 10
-    lr: float = 1e-3
-    batch_size: int = 16
-    lam: float = 0.5
-    loss: LossConfig = field(default_factory=LossConfig)
-    _nested = {"loss": LossConfig}
-
-    def __post_init__(self):
-        check_lambda(self.lam)
-
-
-@dataclass
-class FuseConfig:
-    """Step 2 (and Ablation-O): the fused model on the hard loss (the paper's Step 2, lam = 0).
-
-    head_std: the fusion head's truncated-normal standard deviation; null (default) scales it per layer
-    as sqrt(2 / fan_in). A small fixed value (0.02) leaves the five-layer head's output almost constant
-    (a contrast of 0.002 after Step 2 in our runs), which CC and NSS do not see but the node's ROIs do.
-
-    lam > 0 goes beyond the paper: Step 2 also learns from the ``soft_from`` teacher's soft labels
-    ('spatial', 'temporal' or 'both': the mean of the two maps), as the students do (same lam mix), and
-    so also from ``data.unlabeled`` video. Ablation-O has no
-    teachers and always uses the hard loss alone."""
-
-    epochs: int = 10
-    lr: float = 1e-3
-    batch_size: int = 16
-    lam: float = 0.0
-    soft_from: str = "temporal"
-    head_std: float | None = None
-    loss: LossConfig = field(default_factory=LossConfig)
-    _nested = {"loss": LossConfig}
-
-    def __post_init__(self):
-        check_lambda(self.lam)
-        if self.head_std is not None and self.head_std <= 0:
-            raise ValueError(f"fuse.head_std must be positive or null, got {self.head_std}")
-        if self.soft_from not in (*KINDS, "both"):
-            raise ValueError(f"fuse.soft_from must be one of {(*KINDS, 'both')}, got {self.soft_from!r}")
-
-
-@dataclass
-class PipelineConfig:
-    name: str = "skd"
-    run_dir: str = "runs/skd"
-    seed: int = 0
-    device: str = "auto"
-    num_workers: int = 0
-    progress: bool = True
-    resolution: int = 64
-    teacher_resolution: int = 128
-    widths: dict = field(default_factory=lambda: Widths().as_dict())
-    ablation: str = "none"
-    select_metric: str = "cc"
-    data: DataConfig = field(default_factory=DataConfig)
-    teachers: TeachersConfig = field(default_factory=TeachersConfig)
-    students: StudentsConfig = field(default_factory=StudentsConfig)
-    fuse: FuseConfig = field(default_factory=FuseConfig)
-    _nested = {"data": DataConfig, "teachers": TeachersConfig, "students": StudentsConfig, "fuse": FuseConfig}
-
-    def __post_init__(self):
-        check_resolution(self.resolution)
-        check_resolution(self.teacher_resolution)
-        if self.ablation not in ABLATIONS:
-            raise ValueError(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
-        if self.select_metric not in SELECT:
-            raise ValueError(f"select_metric must be one of {SELECT}, got {self.select_metric!r}")
-        try:
-            Widths(**self.widths)
-        except TypeError as exc:
-            raise ValueError(f"widths must have the keys c1, c2, c3, head: {exc}") from exc
-
-    @property
-    def model_widths(self) -> Widths:
-        return Widths(**self.widths)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def kinds(self) -> tuple[str, ...]:
-        """The teacher/student kinds this configuration uses."""
-        return {"none": KINDS, "S": ("spatial",), "T": ("temporal",), "O": ()}[self.ablation]
-
-
-def config_from_dict(data: dict) -> PipelineConfig:
-    return _from_dict(PipelineConfig, data, "config")
-
-
-def bundled_config_names() -> list[str]:
-    folder = resources.files("skd_training") / "configs"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def read_config_file(path_or_name: str | Path) -> dict:
-    """A YAML file, or the name of a bundled config (``tiny``, ``default``)."""
-    path = Path(path_or_name)
-    if not path.is_file():
-        bundled = resources.files("skd_training") / "configs" / f"{path_or_name}.yaml"
-        if not bundled.is_file():
-            raise ConfigError(
-                f"config {path_or_name} is neither a file nor a bundled config ({', '.join(bundled_config_names())})"
-            )
-        text = bundled.read_text()
-    else:
-        text = path.read_text()
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path_or_name} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"config {path_or_name} must be a YAML mapping")
-    return data
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """``key.sub=value`` overrides (value parsed as YAML; list items by index: ``data.train.0.path=...``)."""
-    data = copy.deepcopy(data)
-    for override in overrides:
-        if "=" not in override:
-            raise ConfigError(f"override {override!r} must look like key.sub=value")
-        key, raw = override.split("=", 1)
-        value = yaml.safe_load(raw) if raw else None
-        node = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            if isinstance(node, list):
-                node = node[int(part)]
-            else:
-                node = node.setdefault(part, {})
-                if node is None:
-                    raise ConfigError(f"override {override!r}: {part} is empty in the config")
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = value
-        else:
-            node[last] = value
-    return data
-
-
-def load_config(path_or_name: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
-    return config_from_dict(apply_overrides(read_config_file(path_or_name), overrides or []))
-
-
-# --------------------------------------------------------------------------------------------------
-# Data
-
-
-def _source_exists(source: SourceConfig | StillImagesConfig, what: str) -> bool:
-    paths = [source.path] if isinstance(source, SourceConfig) else [source.images, source.maps]
-    missing = [p for p in paths if not Path(p).exists()]
-    if not missing:
-        return True
-    if source.optional:
-        tqdm.write(f"warning: {what} {missing[0]} does not exist; skipping it (marked optional)")
-        return False
-    raise DatasetError(
-        f"{what} {missing[0]} does not exist (run from the folder the config's relative paths start from, "
-        "fix the path, or mark the source optional)"
-    )
-
-
-@dataclass
-class DataSets:
-    """The datasets of one pipeline run, opened once."""
-
-    config: PipelineConfig
-    cache_dir: Path
-    progress: bool = True
-    _open: dict = field(default_factory=dict)
-
-    def _dataset(self, source: SourceConfig, teacher_res: bool, soft_dir: Path | None = None) -> SaliencyVideoDataset:
-        key = (source.path, source.split, source.frame_step, teacher_res, str(soft_dir))
-        if key not in self._open:
-            self._open[key] = SaliencyVideoDataset(
-                source.path,
-                split=source.split,
-                resolution=self.config.resolution,
-                teacher_resolution=self.config.teacher_resolution if teacher_res else None,
-                cache_dir=self.cache_dir,
-                soft_labels=soft_dir,
-                frame_step=source.frame_step,
-                videos=source.videos,
-                layout=source.layout,
-                topic=source.topic,
-                progress=self.progress,
-            )
-        return self._open[key]
-
-    def sources(self, which: str) -> list[SourceConfig]:
-        listed = getattr(self.config.data, which)
-        return [s for s in listed if _source_exists(s, f"{which} data source")]
-
-    def train_sources(self, with_unlabeled: bool) -> list[SourceConfig]:
-        return self.sources("train") + (self.sources("unlabeled") if with_unlabeled else [])
-
-    def train(
-        self, teacher_res: bool, annotated_only: bool, soft_kind: str | None = None, run_dir: Path | None = None
-    ) -> Dataset:
-        """soft_kind: attach that teacher's soft labels as ``soft`` ('spatial', 'temporal', or 'both' for
-        the mean of the two teachers' maps)."""
-        parts = []
-        for source in self.train_sources(with_unlabeled=soft_kind is not None and not annotated_only):
-            if soft_kind == "both":
-                dataset = MeanSoftLabels(
-                    *(
-                        self._dataset(source, teacher_res, soft_label_dir(run_dir, kind, self._dataset(source, False)))
-                        for kind in KINDS
-                    )
-                )
-            else:
-                soft_dir = None
-                if soft_kind is not None:
-                    soft_dir = soft_label_dir(run_dir, soft_kind, self._dataset(source, False))
-                dataset = self._dataset(source, teacher_res, soft_dir)
-            parts.append(annotated_subset(dataset) if annotated_only else dataset)
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            what = "annotated training frames (ground-truth density maps)" if annotated_only else "training frames"
-            raise DatasetError(f"no {what} in data.train{'' if annotated_only else ' / data.unlabeled'}")
-        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
-
-    def val(self, teacher_res: bool) -> Dataset | None:
-        parts = [annotated_subset(self._dataset(s, teacher_res)) for s in self.sources("val")]
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else ConcatDataset(parts)
-
-    def describe(self) -> dict:
-        """Sources and frame counts, for checkpoints' provenance."""
-        out = {}
-        for which in ("train", "val", "unlabeled"):
-            out[which] = [
-                {
-                    "path": s.path,
-                    "layout": s.layout,
-                    "split": s.split,
-                    "frame_step": s.frame_step,
-                    "frames": len(self._dataset(s, False)),
-                }
-                for s in self.sources(which)
-            ]
-        return out
-
-
-class MeanSoftLabels(Dataset):
-    """The items of ``first`` with ``soft`` the mean of both datasets' soft labels (same items, two
-    teachers' soft-label folders)."""
-
-    def __init__(self, first: SaliencyVideoDataset, second: SaliencyVideoDataset):
-        if first.items != second.items:
-            raise DatasetError("cannot average soft labels of datasets with different items")
-        self.first, self.second = first, second
-        self.items, self.source = first.items, first.source
-
-    def __len__(self) -> int:
-        return len(self.first)
-
-    def __getitem__(self, index: int) -> dict:
-        item = self.first[index]
-        item["soft"] = 0.5 * (item["soft"] + self.second[index]["soft"])
-        item.pop("soft_hr", None)
-        return item
-
-
-def annotated_subset(dataset: SaliencyVideoDataset) -> Dataset:
-    """The items with a ground-truth density map."""
-    keep = [i for i, (video, _) in enumerate(dataset.items) if dataset.source.video(video).has_density]
-    return dataset if len(keep) == len(dataset) else Subset(dataset, keep)
-
-
-def every_nth(dataset: Dataset, step: int) -> Dataset:
-    return dataset if step == 1 else Subset(dataset, range(0, len(dataset), step))
-
-
-def soft_label_dir(run_dir: Path, kind: str, dataset: SaliencyVideoDataset) -> Path:
-    return Path(run_dir) / "soft_labels" / kind / dataset.source.key
-
-
-# --------------------------------------------------------------------------------------------------
-# Models
-
-
-def fused_from_student(student: Student) -> SKDModel:
-    """A fused model that computes exactly what ``student`` computes (Ablation-S/T in the deployable
-    format): the student's stream in its slot, the head copied, and the head's first layer given zero
-    weights for the other stream's features."""
-    model = SKDModel(student.widths)
-    own, other = (model.spatial, model.temporal) if student.kind == "spatial" else (model.temporal, model.spatial)
-    own.load_state_dict(student.stream.state_dict())
-    for parameter in other.parameters():
-        nn.init.zeros_(parameter)
-    head = model.head.state_dict()
-    for key, value in student.head.state_dict().items():
-        if head[key].shape == value.shape:
-            head[key] = value.clone()
-        else:  # the 1x1 reduction over [spatial features, temporal features]
-            c3 = student.stream.out_channels
-            merged = torch.zeros_like(head[key])
-            offset = 0 if student.kind == "spatial" else c3
-            merged[:, offset : offset + c3] = value
-            head[key] = merged
-    model.head.load_state_dict(head)
-    return model.eval()
-
-
-def _student_input(kind: str, batch: dict, suffix: str = "") -> torch.Tensor:
+def _student_input(kind: str, batch: dict) -> torch.Tensor:
     if kind == "spatial":
-        return batch["current" + suffix]
-    return torch.cat([batch["previous" + suffix], batch["current" + suffix]], dim=1)
+        return batch["current"]
+    return torch.cat([batch["previous"], batch["current"]], dim=1)
 
 
 def _predict_student(kind: str):
@@ -564,10 +115,6 @@ def _predict_fused(model, batch):
 
 def _predict_teacher(model, batch):
     return model(batch["previous_hr"], batch["current_hr"])
-
-
-# --------------------------------------------------------------------------------------------------
-# The pipeline
 
 
 @dataclass
@@ -656,15 +203,25 @@ class Pipeline:
     def _data_fingerprint(self, with_unlabeled: bool) -> list:
         return [[s.path, s.split, s.frame_step, s.videos] for s in self.data.train_sources(with_unlabeled)]
 
-    # -- teachers ----------------------------------------------------------------------------------
-    def _teacher_config(self, kind: str) -> TeacherConfig:
-        return getattr(self.config.teachers, kind)
-
     def _datasets(self, with_data: bool, train, val) -> tuple[Dataset | None, Dataset | None]:
         """(train, val) datasets, opened rank 0 first; (None, None) when only loading finished weights."""
         if not with_data:
             return None, None
         return self._main_first(train), self._main_first(val)
+
+    def _student_res_datasets(self, with_data: bool, lam: float, soft_kind: str | None):
+        """(train, val) at the student resolution, for the students and the fused model: annotated frames
+        only when the loss is the hard one alone (lam = 0), else with ``soft_kind``'s soft labels and the
+        unlabeled video too."""
+        return self._datasets(
+            with_data,
+            lambda: self.data.train(False, annotated_only=lam == 0, soft_kind=soft_kind, run_dir=self.run_dir),
+            lambda: self.data.val(teacher_res=False),
+        )
+
+    # -- teachers ----------------------------------------------------------------------------------
+    def _teacher_config(self, kind: str) -> TeacherConfig:
+        return getattr(self.config.teachers, kind)
 
     def _teacher_stage(self, kind: str, with_data: bool = True) -> Stage:
         cfg = self._teacher_config(kind)
@@ -707,7 +264,7 @@ class Pipeline:
 
     def _pretrain_stage(self, cfg: TeacherConfig) -> Stage | None:
         pre = cfg.pretrain
-        if pre is None or not _source_exists(pre.data, "still-image pretraining data"):
+        if pre is None or not source_exists(pre.data, "still-image pretraining data"):
             return None
         res = self.config.teacher_resolution
         everything = StillSaliencyDataset(pre.data.images, pre.data.maps, res, augment=False)
@@ -778,7 +335,7 @@ class Pipeline:
             for kind in self.config.kinds():
                 teacher = self.teacher(kind)
                 for source in self.data.train_sources(with_unlabeled=True):
-                    dataset = self.data._dataset(source, teacher_res=True)
+                    dataset = self.data.dataset(source, teacher_res=True)
                     out_dir = soft_label_dir(self.run_dir, kind, dataset)
                     self._label(teacher, dataset, out_dir)
         self.env.barrier()
@@ -821,11 +378,7 @@ class Pipeline:
             )
 
         teacher_cfg = self._teacher_config(kind)
-        train_set, val_set = self._datasets(
-            with_data,
-            lambda: self.data.train(False, annotated_only=lam == 0, soft_kind=soft_kind, run_dir=self.run_dir),
-            lambda: self.data.val(teacher_res=False),
-        )
+        train_set, val_set = self._student_res_datasets(with_data, lam, soft_kind)
         return Stage(
             name=f"student_{kind}",
             model=student,
@@ -869,11 +422,7 @@ class Pipeline:
             )
         self._seed(30)
         model = SKDModel(self.config.model_widths)
-        train_set, val_set = self._datasets(
-            True,
-            lambda: self.data.train(False, annotated_only=lam == 0, soft_kind=soft_kind, run_dir=self.run_dir),
-            lambda: self.data.val(teacher_res=False),
-        )
+        train_set, val_set = self._student_res_datasets(True, lam, soft_kind)
 
         def loss_fn(m, batch):
             pred = _predict_fused(m, batch)
@@ -914,10 +463,8 @@ class Pipeline:
         else:
             stage = self._fused_stage(from_students=ablation == "none")
             if ablation == "none" and not (self.resume and (self.run_dir / stage.name / "last.pt").exists()):
-                students = self.students()
-                generator = torch.Generator().manual_seed(self.config.seed * 1000 + 31)
-                stage.model.init_from_students(
-                    students["spatial"], students["temporal"], generator=generator, std=self.config.fuse.head_std
+                init_from_students(
+                    stage.model, self.students(), self.config.seed * 1000 + 31, self.config.fuse.head_std
                 )
             final_model = self._train(stage).model
         return self._write_final(final_model)
@@ -940,7 +487,7 @@ class Pipeline:
                 "val_metrics": metrics,
                 "stages": self.result.stages,
                 "parameters": count_parameters(model),
-                "git_commit": _git_commit(),
+                "git_commit": git_commit(),
             }
             save_fused(model.cpu(), path, self.config.resolution, meta=json.loads(json.dumps(meta, default=str)))
             (path.parent / "metrics.json").write_text(
@@ -1000,7 +547,8 @@ def write_precomputed_soft_labels(
     return done
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The commit this code was checked out at, for provenance; None outside a git checkout."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).resolve().parent
@@ -1008,16 +556,6 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return (out.stdout.strip() or None) if out.returncode == 0 else None
-
-
-def open_run(run_dir: str | Path, device: str = "cpu") -> Pipeline:
-    """A finished (or partly finished) run, for evaluation: ``.teacher(kind)`` gives a ``Teacher``,
-    ``.students()`` the best students, ``.config`` the run's configuration (read from its config.yaml)."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a skd-train run directory (no config.yaml)")
-    config = load_config(path, [f"run_dir={run_dir}", f"device={device}"])
-    return Pipeline(config, DistEnv(device=torch.device(device)), write_config=False)
 
 
 def run_pipeline(
