@@ -102,10 +102,12 @@ def step_cameras(
     count = len(pipelines)
     stamps_ns = stamps_ns if stamps_ns is not None else [None] * count
     frame_ids = frame_ids if frame_ids is not None else [None] * count
+    if not (len(frames) == len(stamps_ns) == len(frame_ids) == count) or count == 0:
+        raise ValueError(f"need one frame, stamp and frame_id per pipeline ({count} pipelines, {len(frames)} frames)")
     if sources is None:
         sources = [(frame.shape[1], frame.shape[0], p.encoding) for p, frame in zip(pipelines, frames, strict=True)]
-    if not (len(frames) == len(stamps_ns) == len(frame_ids) == len(sources) == count) or count == 0:
-        raise ValueError(f"need one frame, stamp and frame_id per pipeline ({count} pipelines, {len(frames)} frames)")
+    if len(sources) != count:
+        raise ValueError(f"need one source size per frame ({count} frames, {len(sources)} sources)")
     estimator = pipelines[0].estimator
     if any(p.estimator is not estimator for p in pipelines):
         raise ValueError("pipelines batched together must share one SaliencyEstimator")
