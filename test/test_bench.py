@@ -22,6 +22,12 @@ from skd_tools.bench.node_runs import NodeOptions, measure
 from skd_tools.bench.targets import target_rows
 from skd_tools.bench.transports import CONFIG_DIR, TRANSPORT_BY_NAME, Transport
 
+try:  # the node rows run the saliency node and rclpy publishers and subscribers
+    import rclpy  # noqa: F401
+except ImportError:
+    rclpy = None
+needs_ros = pytest.mark.skipif(rclpy is None, reason="needs ROS 2's rclpy (the ros-kilted-* wheels or a ROS install)")
+
 
 @pytest.mark.parametrize(
     "overhead,work,drops,verdict",
@@ -129,6 +135,7 @@ def test_node_bench_latency_accounting():
     assert merged.bare.p50_ms == 4.0 and "no subscriber matched" in merged.error
 
 
+@needs_ros
 def test_node_bench_relay_run_measures_both_paths_over_dds():
     """A relay run in real processes: the camera's frames reach the bare subscriber and, answered by the
     do-nothing relay node, the relay's subscriber; the overhead is their per-frame difference. (Reliable
@@ -141,6 +148,7 @@ def test_node_bench_relay_run_measures_both_paths_over_dds():
     assert run.overhead_p50_ms == pytest.approx(np.median([run.node.by_stamp[s] - run.bare.by_stamp[s] for s in both]))
 
 
+@needs_ros
 def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     """skd-bench's in-process profile times the node's calls twice (back to back, and one frame per camera
     period), and the overhead reading splits the end-to-end overhead into relay, paced work and the rest."""
@@ -170,6 +178,7 @@ def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     assert "p50 9.00 ms with one node batching" in several and "one node per camera was faster" in several
 
 
+@needs_ros
 def test_node_bench_two_cameras_through_one_batching_node():
     """A `batched` run: the publisher sends each frame on two camera topics, one saliency node serves both
     (cameras:=cam0,cam1) and both cameras' maps come out; the node column pools the two cameras."""
