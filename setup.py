@@ -56,7 +56,7 @@ setup(
             "skd-eval-bag = skd_tools.eval_bag.cli:main",
             "skd-bag = skd_tools.bags:main",
             "skd-bench = skd_tools.bench.cli:main",
-            "skd-reproduce = skd_tools.reproduce:main",
+            "skd-reproduce = skd_tools.reproduction.run:main",
         ],
     },
 )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from setuptools import find_packages
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("skd_ros", "skd_training", "skd_tools")
@@ -159,3 +160,12 @@ def test_the_runtime_api_loads_without_ros_or_desk_dependencies():
     loaded = loaded_without_desk_packages("import skd_ros.runtime, skd_ros.engines.export")
     assert "torch" in loaded
     assert not loaded & {"skd_training", "skd_tools", *ROS, *DESK_ONLY}
+
+
+def test_every_folder_of_modules_is_a_package_that_setup_py_installs():
+    """A folder without __init__.py imports from a checkout (namespace package) but find_packages leaves it
+    out of a wheel: ``pip install .`` would install a runtime without it."""
+    folders = {path.parent for package in PACKAGES for path in (REPO / package).rglob("*.py")}
+    expected = {".".join(folder.relative_to(REPO).parts) for folder in folders}
+    installed = set(find_packages(str(REPO), include=[*PACKAGES, *(f"{name}.*" for name in PACKAGES)]))
+    assert expected <= installed, f"not installed (no __init__.py?): {sorted(expected - installed)}"

@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from skd_tools.findings import Reproduction, findings
-from skd_tools.reproduce import main, make_plan
+from skd_tools.reproduction.findings import Reproduction, findings
+from skd_tools.reproduction.run import main, make_plan
 from skd_training.evaluate.cli import main as evaluate_main
 from skd_training.evaluate.results import Evaluation, PredictorSummary
 

@@ -4,7 +4,7 @@
 and overall AUC-Judd, sAUC, NSS, SIM, CC and KLD; per network its parameters, memory footprint and
 model-only speed (``skd_training.evaluate.cost``); per predictor the end-to-end time per frame.
 Markdown + CSV + figures (mean ROC curves, a grid of frames with the ground truth and every
-predictor's map). The tables and figures are also the reproduction report's (``skd_tools.report``).
+predictor's map). The tables and figures are also the reproduction report's (``skd_tools.reproduction.report``).
 """
 
 from __future__ import annotations

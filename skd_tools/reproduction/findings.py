@@ -1,7 +1,7 @@
 """The reproduction's results, and a plain verdict on each of the paper's findings.
 
-A ``Reproduction`` is one evaluation of every trained variant and baseline (see ``skd_tools.reproduce``)
-with which model is which; ``findings`` compares it with the paper (``skd_tools.paper``). The findings
+A ``Reproduction`` is one evaluation of every trained variant and baseline (see ``skd_tools.reproduction.run``)
+with which model is which; ``findings`` compares it with the paper (``skd_tools.reproduction.paper``). The findings
 checked (NSS is the paper's primary metric, Sec. IV-A; the other metrics are counted):
 
 * Table III: the model at R = 64 beats the ones at R = 32 and R = 256;
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from skd_tools.paper import PAPER_LAMBDA_PLATEAU, PAPER_METRICS
+from skd_tools.reproduction.paper import PAPER_LAMBDA_PLATEAU, PAPER_METRICS
 from skd_training.evaluate.results import Evaluation
 from skd_training.metrics import LOWER_IS_BETTER
 from skd_training.tables import fmt

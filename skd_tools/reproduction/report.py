@@ -1,8 +1,8 @@
 """The reproduction report: our numbers next to the paper's, with plain verdicts on its findings.
 
-``write_reproduction_report`` turns a ``Reproduction`` (``skd_tools.findings``: one evaluation of every
-trained variant and baseline, see ``skd_tools.reproduce``) into ``docs/REPRODUCTION.md`` with figures:
-each of our tables next to the paper's (``skd_tools.paper``), in the cells and formats of skd-eval's
+``write_reproduction_report`` turns a ``Reproduction`` (``skd_tools.reproduction.findings``: one evaluation of every
+trained variant and baseline, see ``skd_tools.reproduction.run``) into ``docs/REPRODUCTION.md`` with figures:
+each of our tables next to the paper's (``skd_tools.reproduction.paper``), in the cells and formats of skd-eval's
 report (``skd_training.evaluate.report``).
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from skd_tools.findings import Reproduction, findings, lambda_curve, seed_noise
-from skd_tools.paper import (
+from skd_tools.reproduction.findings import Reproduction, findings, lambda_curve, seed_noise
+from skd_tools.reproduction.paper import (
     PAPER_BASE_RESOLUTION,
     PAPER_BEST_LAMBDA,
     PAPER_LAMBDA_PLATEAU,

@@ -17,10 +17,10 @@ What it trains (``skd_training.pipeline.run_pipeline``; each variant in its own 
   averages three).
 
 Then one evaluation (``skd_training.evaluate``) of every model, the students, the teachers and the
-baselines on the test split, and the report (``skd_tools.report``): Table I-style comparison with
+baselines on the test split, and the report (``skd_tools.reproduction.report``): Table I-style comparison with
 parameters, memory and FPS, per-category scores, the resolution sweep, the ablations, the lambda
-curve, ROC curves and example maps, each next to the paper's numbers (``skd_tools.paper``), with a
-verdict on each of the paper's findings (``skd_tools.findings``).
+curve, ROC curves and example maps, each next to the paper's numbers (``skd_tools.reproduction.paper``), with a
+verdict on each of the paper's findings (``skd_tools.reproduction.findings``).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from tqdm import tqdm
 
 from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.runtime import SaliencyEstimator
-from skd_tools.findings import Reproduction
-from skd_tools.report import write_reproduction_report
+from skd_tools.reproduction.findings import Reproduction
+from skd_tools.reproduction.report import write_reproduction_report
 from skd_training.baselines import default_baselines
 from skd_training.config import ConfigError, apply_overrides, config_from_dict, read_config_file
 from skd_training.data import synthetic
