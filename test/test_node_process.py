@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheels or a ROS install)")
 
+from lifecycle_msgs.msg import Transition
 from sensor_msgs.msg import Image
 
 from skd_ros.core.image_codec import decode_output
@@ -133,4 +134,63 @@ def test_console_script_refuses_bad_parameters_with_a_clear_message(console_scri
     log = log_path.read_text()
     assert code == 1, log
     assert "saliency_encoding must be one of mono8, 32FC1, got 'rgb8'" in log, log
+    assert "Traceback" not in log, log
+
+
+@pytest.mark.parametrize(
+    "transitions,state,sig",
+    [
+        ([], "unconfigured", signal.SIGTERM),
+        ([Transition.TRANSITION_CONFIGURE], "inactive", signal.SIGINT),
+        (
+            [
+                Transition.TRANSITION_CONFIGURE,
+                Transition.TRANSITION_ACTIVATE,
+                Transition.TRANSITION_DEACTIVATE,
+                Transition.TRANSITION_CLEANUP,
+                Transition.TRANSITION_CONFIGURE,
+                Transition.TRANSITION_ACTIVATE,
+                Transition.TRANSITION_ACTIVE_SHUTDOWN,
+            ],
+            "finalized",
+            signal.SIGINT,
+        ),
+    ],
+    ids=["unconfigured-SIGTERM", "inactive-SIGINT", "finalized-after-a-round-trip-SIGINT"],
+)
+def test_diagnostics_report_every_state_and_the_node_exits_on_a_signal(
+    console_script, probe_factory, namespace, tmp_path, transitions, state, sig
+):
+    """/diagnostics keeps coming in every lifecycle state (on the steady clock: use_sim_time with no /clock
+    here), saying the state, and the node ends promptly on SIGINT or SIGTERM from that state."""
+    log_path = tmp_path / "node.log"
+    node = start(
+        console_script,
+        log_path,
+        "-r",
+        f"__ns:={namespace}",
+        "--params-file",
+        str(PARAMS_FILE),
+        "-p",
+        "auto_start:=false",
+        "-p",
+        "use_sim_time:=true",
+        "-p",
+        "diagnostics_period:=0.2",
+    )
+    try:
+        probe = probe_factory(f"{namespace}/saliency_node", f"{namespace}/image")
+        probe.spin_in_background()
+        probe.wait_for("diagnostics", timeout=60.0)
+        for transition in transitions:
+            assert probe.change_state(transition), f"transition {transition} failed"
+        probe.messages["diagnostics"].clear()
+        diagnostics = probe.wait_for("diagnostics", lambda m: diagnostic_values(m)["state"] == state, timeout=30.0)
+        assert diagnostics.status[0].message.startswith(state)
+        node.send_signal(sig)
+        code = node.wait(15.0)
+    finally:
+        stop(node)
+    log = log_path.read_text()
+    assert code == 0, f"exit code {code} after {sig.name} in state {state}; log:\n{log}"
     assert "Traceback" not in log, log
