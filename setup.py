@@ -16,7 +16,7 @@ PACKAGES = ("skd_ros", "skd_training", "skd_tools")
 # torch is deliberately in none of these lists, so that no resolver can pull an unpinned multi-GB CUDA build:
 # install it first (requirements-runtime.txt pins the CPU build; on a GPU machine, the build matching its CUDA).
 RUNTIME = ["numpy>=1.26", "opencv-python-headless>=4.8", "onnx>=1.16", "onnxruntime>=1.18", "ncnn", "pnnx"]
-TRAIN = ["tqdm", "matplotlib", "tensorboard", "pyyaml", "rosbags>=0.10", "rosbags-image>=0.10"]
+TRAIN = ["tqdm", "matplotlib", "tensorboard", "pyyaml", "h5py", "rosbags>=0.10", "rosbags-image>=0.10"]
 TOOLS = TRAIN
 
 setup(
@@ -48,6 +48,7 @@ setup(
             # training
             "skd-train = skd_training.train:main",
             "skd-eval = skd_training.evaluate.cli:main",
+            "skd-eval-real = skd_training.evaluate.real_footage_cli:main",
             "skd-make-synthetic = skd_training.data.synthetic:main",
             "skd-dataset-summary = skd_training.data.summary:main",
             "skd-synthetic-difficulty = skd_training.data.difficulty:main",

@@ -19,7 +19,7 @@ import numpy as np
 from tqdm import tqdm
 
 from skd_ros.core.postprocess import ROIParams, resize_map, to_uint8
-from skd_ros.core.visualize import overlay
+from skd_ros.core.visualize import contact_sheet, overlay
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 from skd_training.data.synthetic import render_clip
 
@@ -70,21 +70,6 @@ def iter_frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, fl
 def generated_clip() -> tuple[Iterator[tuple[str, np.ndarray]], int, float]:
     frames = render_clip(seed=7)
     return ((f"demo_{i:05d}", f) for i, f in enumerate(frames)), len(frames), DEMO_FPS
-
-
-def contact_sheet(tiles: list[np.ndarray], columns: int = 4, tile_width: int = 320) -> np.ndarray:
-    """Tiles (BGR) scaled to ``tile_width`` and laid out in a grid."""
-    scaled = [
-        cv2.resize(t, (tile_width, round(t.shape[0] * tile_width / t.shape[1])), interpolation=cv2.INTER_AREA)
-        for t in tiles
-    ]
-    height = max(t.shape[0] for t in scaled)
-    rows = -(-len(scaled) // columns)
-    sheet = np.full((rows * height, columns * tile_width, 3), 255, np.uint8)
-    for i, tile in enumerate(scaled):
-        r, c = divmod(i, columns)
-        sheet[r * height : r * height + tile.shape[0], c * tile_width : (c + 1) * tile_width] = tile
-    return sheet
 
 
 def run(args: argparse.Namespace) -> dict:

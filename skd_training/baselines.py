@@ -10,6 +10,9 @@ size; the metrics resize every prediction to the ground truth, so no baseline ne
   computed as OpenCV-contrib's ``StaticSaliencySpectralResidual`` does (that module is not in
   opencv-python-headless): grey frame at 64 x 64, log amplitude spectrum minus its 3 x 3 mean, back to
   the image with the original phase, squared magnitude, 5 x 5 Gaussian (sigma 8). Spatial only.
+* ``AerialGazePrior`` — where people look in aerial video regardless of content: the mean of the
+  UAVSal prior maps learned from AVS1K and EyeTrackUAV2 fixations (MATLAB v7.3 files, read with h5py).
+* ``CentreWeighted`` — any baseline's map times the centre bias (e.g. spectral residual x centre).
 * ``FlowMagnitude`` — motion: Farnebäck dense optical flow from the previous to the current frame, the
   median flow (the drone's own motion, to first order) subtracted, magnitude, Gaussian blur. Temporal
   only; no motion (the first frame of a video) gives an all-zero map.
@@ -17,7 +20,10 @@ size; the metrics resize every prediction to the ground truth, so no baseline ne
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
+import h5py
 import numpy as np
 
 from skd_ros.core.preprocess import check_frame
@@ -72,6 +78,47 @@ class SpectralResidual:
         saliency = cv2.GaussianBlur((np.abs(back) ** 2).astype(np.float32), (5, 5), self.blur_sigma)
         peak = saliency.max()
         return saliency / peak if peak > 0 else saliency
+
+
+class AerialGazePrior:
+    """The mean of the UAVSal aerial gaze priors (``PriorMaps`` in AVS1K_ob_priors_train.mat and
+    UAV2_ob_priors_train.mat, 20 maps of 45 x 80 each): each file's mean map scaled to a peak of 1, the two
+    averaged, stretched to the frame's aspect. Ignores the content."""
+
+    name = "Aerial gaze prior"
+    FILES = ("AVS1K_ob_priors_train.mat", "UAV2_ob_priors_train.mat")
+
+    def __init__(self, folder: str | Path):
+        folder = Path(folder)
+        missing = [name for name in self.FILES if not (folder / name).is_file()]
+        if missing:
+            raise FileNotFoundError(f"aerial gaze priors: {folder} lacks {', '.join(missing)}")
+        means = []
+        for name in self.FILES:
+            with h5py.File(folder / name, "r") as mat:
+                maps = np.asarray(mat["PriorMaps"], dtype=np.float32).transpose(0, 2, 1)  # MATLAB order -> N x H x W
+            mean = maps.mean(axis=0)
+            means.append(mean / mean.max())
+        self.prior = np.mean(means, axis=0).astype(np.float32)
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        check_frame(current)
+        return cv2.resize(self.prior, _working_size(current, 80), interpolation=cv2.INTER_LINEAR)
+
+
+class CentreWeighted:
+    """``baseline``'s map multiplied by the centre bias (both at the baseline's working size)."""
+
+    def __init__(self, baseline, centre: CentreBias | None = None):
+        self.baseline = baseline
+        self.centre = centre or CentreBias()
+        self.name = f"{getattr(baseline, 'name', type(baseline).__name__)} x centre"
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        saliency = self.baseline(previous, current)
+        rows, cols = saliency.shape
+        centre = cv2.resize(self.centre(previous, current), (cols, rows), interpolation=cv2.INTER_LINEAR)
+        return (saliency * centre).astype(np.float32)
 
 
 class FlowMagnitude:

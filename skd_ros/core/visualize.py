@@ -1,4 +1,4 @@
-"""Drawing saliency for people: heat-map overlays with ROI boxes and the peak."""
+"""Drawing saliency for people: heat-map overlays with ROI boxes and the peak, and contact sheets of them."""
 
 from __future__ import annotations
 
@@ -40,3 +40,18 @@ def overlay(frame_bgr: np.ndarray, saliency: np.ndarray, rois: list[ROI], peak: 
     if peak is not None:
         cv2.drawMarker(image, (int(peak.x), int(peak.y)), (255, 255, 255), cv2.MARKER_CROSS, 8 * thickness, thickness)
     return image
+
+
+def contact_sheet(tiles: list[np.ndarray], columns: int = 4, tile_width: int = 320) -> np.ndarray:
+    """Tiles (BGR) scaled to ``tile_width`` and laid out in a grid."""
+    scaled = [
+        cv2.resize(t, (tile_width, round(t.shape[0] * tile_width / t.shape[1])), interpolation=cv2.INTER_AREA)
+        for t in tiles
+    ]
+    height = max(t.shape[0] for t in scaled)
+    rows = -(-len(scaled) // columns)
+    sheet = np.full((rows * height, columns * tile_width, 3), 255, np.uint8)
+    for i, tile in enumerate(scaled):
+        r, c = divmod(i, columns)
+        sheet[r * height : r * height + tile.shape[0], c * tile_width : (c + 1) * tile_width] = tile
+    return sheet
