@@ -31,7 +31,10 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.env")),
+        (
+            f"share/{PACKAGE}/config",
+            glob("config/*.yaml") + glob("config/*.xml") + glob("config/*.env") + glob("config/*.rviz"),
+        ),
     ],
     install_requires=["setuptools", *RUNTIME],
     extras_require={"train": TRAIN, "tools": TOOLS},
@@ -44,6 +47,8 @@ setup(
             # runtime
             "skd-saliency-node = skd_ros.node.saliency_node:main",
             "saliency_node = skd_ros.node.saliency_node:main",  # the name `ros2 run skd_ros saliency_node` finds
+            "skd-gimbal-example = skd_ros.node.gimbal_follower:main",
+            "gimbal_follower = skd_ros.node.gimbal_follower:main",  # `ros2 run skd_ros gimbal_follower`
             "skd-export = skd_ros.engines.export:main",
             # training
             "skd-train = skd_training.train:main",

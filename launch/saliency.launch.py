@@ -3,23 +3,31 @@
     ros2 launch skd_ros saliency.launch.py image_topic:=/camera/image_raw
     ros2 launch skd_ros saliency.launch.py namespace:=cam0 image_topic:=/cam0/image_raw device:=cuda
     ros2 launch skd_ros saliency.launch.py params_file:=/path/to/my_saliency.yaml use_sim_time:=true
+    ros2 launch skd_ros saliency.launch.py image_topic:=/camera/image_raw rviz:=true rviz_fixed_frame:=camera_link
 
-Outputs go to /<namespace>/saliency_node/{saliency,rois,attention,overlay}; several cameras: one launch per
-camera with its own namespace, or saliency_multi_camera.launch.py. The pip-path equivalent (no launch_ros):
+Outputs go to /<namespace>/saliency_node/{saliency,rois,attention,bearings,overlay,markers}; several cameras: one
+launch per camera with its own namespace, or saliency_multi_camera.launch.py. The pip-path equivalent (no
+launch_ros):
 
     skd-saliency-node --ros-args -r __ns:=/cam0 -r image:=/cam0/image_raw --params-file config/saliency.yaml
 
 With cameras:=front,down the one node serves both cameras, batched into one forward pass: camera <name> reads
 <name>/<image_topic> inside the namespace and publishes under /<namespace>/saliency_node/<name>/.
 
-Transport: by default the node gets the Fast DDS profile config/fastdds_shm.xml (shared memory with segments
-big enough for full HD frames). It only pays off when the camera driver uses the same profile: export
-FASTDDS_DEFAULT_PROFILES_FILE=<that file> where the driver runs. The node also gets the glibc malloc settings of
-config/malloc_image_buffers.env (keep_image_buffers:=true, the default), which stop every received frame from
-page-faulting a fresh buffer; together they are the fastest configuration in docs/BENCHMARKS.md.
+rviz:=true also starts rviz2 with config/skd_ros.rviz (the overlay, the attention rays ~/markers, TF), its topics
+those of this node (with cameras, the first camera's) and its Fixed Frame rviz_fixed_frame.
+
+Transport: by default every process this file starts (the node, rviz2) gets the Fast DDS profile
+config/fastdds_shm.xml (shared memory with segments big enough for full HD frames), unless
+FASTDDS_DEFAULT_PROFILES_FILE already names one. It only pays off when the camera driver uses the same profile:
+export FASTDDS_DEFAULT_PROFILES_FILE=<that file> where the driver runs (without it, the node counts the frames
+lost on the way and says so). They also get the glibc malloc settings of config/malloc_image_buffers.env
+(keep_image_buffers:=true, the default), which stop every received frame from page-faulting a fresh buffer;
+together they are the fastest configuration in docs/BENCHMARKS.md.
 """
 
 import os
+import tempfile
 
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.launch_description import LaunchDescription
@@ -28,6 +36,7 @@ from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from skd_ros.node.env_file import read_env_file
+from skd_ros.node.rviz_config import RVIZ_CONFIG, outputs_prefix, rviz_config_for
 
 TRUE_STRINGS = ("true", "1", "yes", "on")
 FASTDDS_PROFILES = {"shm": "fastdds_shm.xml"}
@@ -63,6 +72,16 @@ def _malloc_environment(context, keep_image_buffers: str) -> dict:
     return {key: value for key, value in read_env_file(path).items() if key not in os.environ}
 
 
+def _rviz_config(context, namespace: str, camera: str, fixed_frame: str) -> str:
+    """A copy of config/skd_ros.rviz showing this node's outputs (of ``camera``, with cameras) in ``fixed_frame``;
+    its path."""
+    with open(os.path.join(FindPackageShare("skd_ros").perform(context), "config", RVIZ_CONFIG)) as template:
+        text = rviz_config_for(template.read(), outputs_prefix(namespace, camera), fixed_frame)
+    with tempfile.NamedTemporaryFile("w", prefix="skd_ros_", suffix=".rviz", delete=False) as config:
+        config.write(text)
+    return config.name
+
+
 def _saliency_node(context, *args, **kwargs):
     def value(name):
         return LaunchConfiguration(name).perform(context)
@@ -82,7 +101,12 @@ def _saliency_node(context, *args, **kwargs):
             )
         overrides["cameras"] = ",".join(cameras)
         remappings = [(f"{camera}/image", f"{camera}/{image_topic}") for camera in cameras]
-    return [
+    # the same transport for every process started here: rviz2 receives the full-size overlay
+    transport = {
+        **_fastdds_environment(context, value("fastdds_profile")),
+        **_malloc_environment(context, value("keep_image_buffers")),
+    }
+    processes = [
         Node(
             package="skd_ros",
             executable="saliency_node",
@@ -90,14 +114,25 @@ def _saliency_node(context, *args, **kwargs):
             namespace=value("namespace"),
             parameters=[value("params_file"), overrides],
             remappings=remappings,
-            additional_env={
-                **_fastdds_environment(context, value("fastdds_profile")),
-                **_malloc_environment(context, value("keep_image_buffers")),
-            },
+            additional_env=transport,
             output="screen",
             emulate_tty=True,
         )
     ]
+    if value("rviz").strip().lower() in TRUE_STRINGS:
+        config = _rviz_config(context, value("namespace"), cameras[0] if cameras else "", value("rviz_fixed_frame"))
+        processes.append(
+            Node(
+                package="rviz2",
+                executable="rviz2",
+                name="rviz2",
+                namespace=value("namespace"),
+                arguments=["-d", config],
+                additional_env=transport,
+                output="screen",
+            )
+        )
+    return processes
 
 
 def generate_launch_description():
@@ -133,14 +168,26 @@ def generate_launch_description():
             DeclareLaunchArgument(
                 "fastdds_profile",
                 default_value="auto",
-                description="Fast DDS profile for the node: auto (config/fastdds_shm.xml unless "
+                description="Fast DDS profile for the node (and rviz2): auto (config/fastdds_shm.xml unless "
                 "FASTDDS_DEFAULT_PROFILES_FILE is set), shm, none (Fast DDS defaults) or an XML file path",
             ),
             DeclareLaunchArgument(
                 "keep_image_buffers",
                 default_value="true",
-                description="Give the node the glibc malloc settings of config/malloc_image_buffers.env "
+                description="Give the node (and rviz2) the glibc malloc settings of config/malloc_image_buffers.env "
                 "(freed image buffers stay in the heap: full HD frames arrive sooner)",
+            ),
+            DeclareLaunchArgument(
+                "rviz",
+                default_value="false",
+                description="Also start rviz2 with config/skd_ros.rviz: the overlay, the attention rays (~/markers) "
+                "and TF",
+            ),
+            DeclareLaunchArgument(
+                "rviz_fixed_frame",
+                default_value="base_link",
+                description="RViz's Fixed Frame (with rviz:=true): a frame TF connects to the camera's, or the "
+                "camera's own frame_id when there is no TF",
             ),
             OpaqueFunction(function=_saliency_node),
         ]

@@ -3,8 +3,9 @@
     ros2 launch skd_ros saliency_multi_camera.launch.py cameras:=front,down
     ros2 launch skd_ros saliency_multi_camera.launch.py cameras:=cam0,cam1 image_topic:=camera/image_raw device:=cuda
 
-Camera ``front`` is read from /front/<image_topic> and gets /front/saliency_node/{saliency,rois,attention,
-overlay}; frames of different cameras are never mixed. All nodes share one params file.
+Camera ``front`` is read from /front/<image_topic> (its CameraInfo from camera_info beside it) and gets
+/front/saliency_node/{saliency,rois,attention,bearings,overlay,markers}; frames of different cameras are never
+mixed. All nodes share one params file. No rviz2 here (it would be one per camera): saliency.launch.py rviz:=true.
 
     ros2 launch skd_ros saliency_multi_camera.launch.py cameras:=front,down one_node:=true
 
@@ -41,6 +42,7 @@ def _one_node_per_camera(context, *args, **kwargs):
                         "namespace": camera,
                         "image_topic": image_topic,
                         "cameras": "",  # this launch's own `cameras` would otherwise reach the included file
+                        "rviz": "false",  # not one rviz2 per camera: saliency.launch.py rviz:=true shows one
                         **forwarded,
                     }.items(),
                 )

@@ -1,6 +1,6 @@
 """Shared test fixtures: an isolated ROS 2 domain, rclpy contexts, a probe node that talks to the saliency
-node over DDS (``ros_probe``), and checkpoints whose output can be predicted (so that tests can assert
-*where* the node looks without trained weights).
+node over DDS (``ros_probe``), saliency nodes in the test's process, and checkpoints whose output can be
+predicted (so that tests can assert *where* the node looks without trained weights).
 
 Nothing here imports ROS at collection: the ROS fixtures import rclpy when a test asks for them, so the
 ROS-free tests (core, engines, training, tools) run where rclpy is not installed, and the ROS tests skip
@@ -143,11 +143,59 @@ def probe_factory(ros_context):
 
     probes = []
 
-    def make(node_fqn: str, image_topic: str, overlay: bool = False) -> Probe:
-        probe = Probe(ros_context, node_fqn, image_topic, overlay)
+    def make(node_fqn: str, image_topic: str, overlay: bool = False, markers: bool = False) -> Probe:
+        probe = Probe(ros_context, node_fqn, image_topic, overlay, markers)
         probes.append(probe)
         return probe
 
     yield make
     for probe in probes:
         probe.close()
+
+
+# --- a saliency node in this process ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def start_node(ros_context, restore_torch_threads):
+    """start_node(namespace, activate=True, cli_args=None, **parameters) -> a SaliencyNode in this process."""
+    from rclpy.lifecycle import TransitionCallbackReturn  # ROS only for the tests that ask
+    from rclpy.parameter import Parameter
+
+    from skd_ros.node.saliency_node import SaliencyNode
+
+    nodes = []
+
+    def start(namespace, activate=True, cli_args=None, **parameters):
+        parameters = {"backend": "eager", "diagnostics_period": 0.2, **parameters}
+        node = SaliencyNode(
+            namespace=namespace,
+            context=ros_context,
+            cli_args=cli_args,
+            parameter_overrides=[Parameter(name, value=value) for name, value in parameters.items()],
+        )
+        nodes.append(node)
+        if activate:
+            assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+            assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
+        return node
+
+    yield start
+    for node in nodes:
+        node.stop()
+        node.destroy_node()
+
+
+@pytest.fixture
+def connect(start_node, probe_factory, ros_context):
+    """connect(namespace, overlay=False, markers=False, **parameters) -> (node, probe), spinning, input matched."""
+
+    def make(namespace, overlay=False, markers=False, activate=True, **parameters):
+        node = start_node(namespace, activate=activate, **parameters)
+        probe = probe_factory(f"{namespace}/saliency_node", f"{namespace}/image", overlay=overlay, markers=markers)
+        probe.spin_in_background(node)
+        if activate:
+            probe.wait_for_subscriber(compressed=parameters.get("input_compressed", False))
+        return node, probe
+
+    return make

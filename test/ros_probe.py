@@ -10,25 +10,27 @@ import time
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from skd_ros.node.messages import OUTPUT_TYPES
 
 _probes = itertools.count()
 
 
 class Probe:
-    """A test-side rclpy node: publishes frames to a saliency node, records what it publishes, and calls its
-    lifecycle and parameter services. Call ``spin_in_background`` (or add ``node`` to a running executor)."""
+    """A test-side rclpy node: publishes frames (and CameraInfo beside them) to a saliency node, records what it
+    publishes, and calls its lifecycle and parameter services. Call ``spin_in_background`` (or add ``node`` to a
+    running executor). ``overlay``, ``markers``: subscribe to those outputs too (the node builds them only then)."""
 
-    OUTPUTS = ("saliency", "rois", "attention", "overlay")
+    OUTPUTS = tuple(OUTPUT_TYPES)
 
-    def __init__(self, context, node_fqn: str, image_topic: str, overlay: bool = False):
+    def __init__(self, context, node_fqn: str, image_topic: str, overlay: bool = False, markers: bool = False):
         self.node_fqn = node_fqn
         self.context = context
         self.node = rclpy.create_node(f"probe_{os.getpid()}_{next(_probes)}", context=context)
@@ -36,9 +38,9 @@ class Probe:
         self.messages: dict[str, list] = {name: [] for name in (*self.OUTPUTS, "diagnostics")}
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         best_effort = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
-        types = {"saliency": Image, "rois": PointCloud2, "attention": PointStamped, "overlay": Image}
-        for name, msg_type in types.items():
-            if name != "overlay" or overlay:
+        wanted = {"overlay": overlay, "markers": markers}
+        for name, msg_type in OUTPUT_TYPES.items():
+            if wanted.get(name, True):
                 self.node.create_subscription(msg_type, f"{node_fqn}/{name}", self._recorder(name), reliable)
         self.node.create_subscription(DiagnosticArray, "/diagnostics", self._record_diagnostics, 50)
         self.image_publishers = {
@@ -46,6 +48,8 @@ class Probe:
             "best_effort": self.node.create_publisher(Image, image_topic, best_effort),
         }
         self.compressed_publisher = self.node.create_publisher(CompressedImage, f"{image_topic}/compressed", reliable)
+        camera_info_topic = f"{image_topic.rsplit('/', 1)[0]}/camera_info"  # beside the image
+        self.camera_info_publisher = self.node.create_publisher(CameraInfo, camera_info_topic, reliable)
         self._change_state = self.node.create_client(ChangeState, f"{node_fqn}/change_state")
         self._get_state = self.node.create_client(GetState, f"{node_fqn}/get_state")
         self._set_parameters = self.node.create_client(SetParameters, f"{node_fqn}/set_parameters")

@@ -31,7 +31,16 @@ ALLOWED = {
     TRAINING: {CORE, ENGINES, TRAINING},
     TOOLS: {CORE, ENGINES, NODE, TRAINING, TOOLS},
 }
-ROS = ("rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "diagnostic_msgs", "lifecycle_msgs", "rcl_interfaces")
+ROS = (
+    "rclpy",
+    "sensor_msgs",
+    "std_msgs",
+    "geometry_msgs",
+    "diagnostic_msgs",
+    "visualization_msgs",
+    "lifecycle_msgs",
+    "rcl_interfaces",
+)
 DESK_ONLY = ("tqdm", "matplotlib", "tensorboard", "rosbags", "h5py")
 # third-party packages a layer must not import (the runtime's dependency list has none of the desk's)
 FORBIDDEN = {CORE: ROS + DESK_ONLY, ENGINES: ROS + DESK_ONLY, NODE: DESK_ONLY, TRAINING: ROS, TOOLS: ()}

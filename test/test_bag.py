@@ -207,11 +207,13 @@ def test_existing_output_bag_is_not_overwritten(tmp_path):
 
 
 def test_roi_record_layout_is_packed_and_round_trips():
-    assert ROI_POINT_STEP == 28 and ROI_DTYPE.itemsize == 28
+    assert ROI_POINT_STEP == 60 and ROI_DTYPE.itemsize == 60
     assert [name for name, *_ in ROI_POINT_FIELDS] == [
-        "x_offset", "y_offset", "width", "height", "score", "peak_x", "peak_y"
+        "x_offset", "y_offset", "width", "height", "score", "peak_x", "peak_y",  # the first layout, unchanged
+        "id", "age", "ray_x", "ray_y", "ray_z", "centre_ray_x", "centre_ray_y", "centre_ray_z",
     ]  # fmt: skip
-    assert [offset for _, offset, *_ in ROI_POINT_FIELDS] == list(range(0, 28, 4))
+    assert [offset for _, offset, *_ in ROI_POINT_FIELDS] == list(range(0, 60, 4))
+    assert [datatype for _, _, datatype, _ in ROI_POINT_FIELDS] == [6] * 4 + [7] * 3 + [6] * 2 + [7] * 6
     rois = [ROI(3, 4, 10, 12, 0.6), ROI(40, 50, 8, 9, 0.25)]
     peaks = [Peak(7.5, 9.0, 0.9), Peak(44.0, 53.5, 0.4)]
     records = rois_to_records(rois, peaks)
@@ -219,8 +221,15 @@ def test_roi_record_layout_is_packed_and_round_trips():
     assert [(r.x, r.y, r.width, r.height) for r in back_rois] == [(r.x, r.y, r.width, r.height) for r in rois]
     assert [r.score for r in back_rois] == pytest.approx([r.score for r in rois])
     assert [(p.x, p.y) for p in back_peaks] == [(p.x, p.y) for p in peaks]
-    with pytest.raises(ValueError, match="one peak per ROI"):
+    with pytest.raises(ValueError, match=r"one entry per ROI \(2 ROIs\), got 1 peaks"):
         rois_to_records(rois, peaks[:1])
+    with pytest.raises(ValueError, match="got 1 identities"):
+        rois_to_records(rois, peaks, identities=[(1, 1)])
+    untracked = records_from_bytes(records.tobytes())
+    assert list(untracked["id"]) == [0, 0] and np.isnan(untracked["ray_x"]).all()  # offline: not tracked, no rays
+    tracked = rois_to_records(rois, peaks, [(4, 2), (9, 1)], np.eye(3)[[2, 0]], np.eye(3)[[1, 2]])
+    assert list(tracked["id"]) == [4, 9] and list(tracked["age"]) == [2, 1]
+    assert list(tracked["ray_z"]) == [1, 0] and list(tracked["centre_ray_y"]) == [1, 0]
     with pytest.raises(ValueError, match="multiple"):
         records_from_bytes(records.tobytes()[:-1])
 

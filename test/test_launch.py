@@ -44,7 +44,7 @@ def arguments(description) -> dict:
 
 def test_launch_files_declare_their_arguments():
     common = {"params_file", "image_topic", "use_sim_time", "device", "fastdds_profile", "keep_image_buffers"}
-    assert set(arguments(load(SINGLE))) == {"namespace", "cameras", *common}
+    assert set(arguments(load(SINGLE))) == {"namespace", "cameras", "rviz", "rviz_fixed_frame", *common}
     assert set(arguments(load(MULTI))) == {"cameras", "one_node", *common}
 
 
@@ -60,9 +60,11 @@ def test_single_camera_launch_makes_one_saliency_node():
         fastdds_profile="none",
         keep_image_buffers="false",
         cameras="",
+        rviz="false",
+        rviz_fixed_frame="base_link",
     )
     (opaque,) = [entity for entity in description.entities if isinstance(entity, OpaqueFunction)]
-    (node,) = opaque.visit(context)
+    (node,) = opaque.visit(context)  # no rviz2 unless asked for
     assert isinstance(node, Node)
     assert (node.node_package, node.node_executable) == ("skd_ros", "saliency_node")
     context.launch_configurations.update(cameras="front,down")  # one node for both: topics must be relative

@@ -14,7 +14,6 @@ pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheel
 from lifecycle_msgs.msg import Transition
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.lifecycle import TransitionCallbackReturn
-from rclpy.parameter import Parameter
 from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 
@@ -22,52 +21,11 @@ from skd_ros.core import image_codec
 from skd_ros.core.image_codec import decode_output
 from skd_ros.core.postprocess import ROIParams, extract_rois
 from skd_ros.core.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
-from skd_ros.node.saliency_node import SaliencyNode
 from skd_tools.bags import render_test_frames
 
 WIDTH, HEIGHT = 320, 240
 FRAMES, CENTRES = render_test_frames(6, WIDTH, HEIGHT)
 SECOND = 1_000_000_000
-
-
-@pytest.fixture
-def start_node(ros_context, restore_torch_threads):
-    """start_node(namespace, activate=True, cli_args=None, **parameters) -> a SaliencyNode in this process."""
-    nodes = []
-
-    def start(namespace, activate=True, cli_args=None, **parameters):
-        parameters = {"backend": "eager", "diagnostics_period": 0.2, **parameters}
-        node = SaliencyNode(
-            namespace=namespace,
-            context=ros_context,
-            cli_args=cli_args,
-            parameter_overrides=[Parameter(name, value=value) for name, value in parameters.items()],
-        )
-        nodes.append(node)
-        if activate:
-            assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-            assert node.trigger_activate() == TransitionCallbackReturn.SUCCESS
-        return node
-
-    yield start
-    for node in nodes:
-        node.stop()
-        node.destroy_node()
-
-
-@pytest.fixture
-def connect(start_node, probe_factory, ros_context):
-    """connect(namespace, overlay=False, **parameters) -> (node, probe), spinning, input matched."""
-
-    def make(namespace, overlay=False, activate=True, **parameters):
-        node = start_node(namespace, activate=activate, **parameters)
-        probe = probe_factory(f"{namespace}/saliency_node", f"{namespace}/image", overlay=overlay)
-        probe.spin_in_background(node)
-        if activate:
-            probe.wait_for_subscriber(compressed=parameters.get("input_compressed", False))
-        return node, probe
-
-    return make
 
 
 def frame_msg(probe, index: int, stamp_ns: int | None = None, frame_id: str = "camera_optical"):

@@ -1,6 +1,9 @@
-"""The ROS-free half of the node (skd_ros.node.settings, stream, stats, outputs): parameters, the newest-pair
-mailbox, frame pairing under skips, resets and bad frames, outputs, throttling and statistics. No DDS here."""
+"""The ROS-free half of the node (skd_ros.node.settings, stream, stats, outputs, misconfiguration, rviz_config):
+parameters, the newest-pair mailbox, frame pairing under skips, resets and bad frames, outputs (ids, rays,
+markers), frames lost before the node, what the node says about a misconfiguration, throttling and statistics,
+the RViz configuration. No DDS here."""
 
+import random
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,16 +12,26 @@ import pytest
 import yaml
 
 from skd_ros.core import image_codec
+from skd_ros.core.bearings import camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError
 from skd_ros.core.postprocess import extract_rois
+from skd_ros.core.tracking import RoiTracker
+from skd_ros.node.misconfiguration import (
+    TRANSPORT_REMEDY,
+    frames_lost_message,
+    incompatible_qos_message,
+    unknown_parameter_message,
+)
 from skd_ros.node.outputs import frame_outputs
+from skd_ros.node.rviz_config import outputs_prefix, rviz_config_for
 from skd_ros.node.settings import PARAMETER_SPECS, PARAMETERS, NodeSettings
-from skd_ros.node.stats import StreamStats, WarningThrottle
+from skd_ros.node.stats import FrameGapCounter, StreamStats, WarningThrottle
 from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, run_cameras
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "saliency.yaml"
-NODE_DOC = Path(__file__).resolve().parents[1] / "docs" / "NODE.md"
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "config" / "saliency.yaml"
+NODE_DOC = REPO / "docs" / "NODE.md"
 DEFAULTS = {spec.name: spec.default for spec in PARAMETERS}
 
 
@@ -42,6 +55,10 @@ def test_defaults_are_valid_and_give_the_core_roi_parameters():
         ("qos_depth", "5", ["qos_depth", "must be a int"]),
         ("auto_start", 1, ["auto_start", "must be a bool"]),
         ("diagnostics_period", float("nan"), ["diagnostics_period"]),
+        ("roi_track_iou", 0.0, ["roi_track_iou", "(0, 1]"]),
+        ("roi_track_max_missed", -1, ["roi_track_max_missed", "[0, 1000]"]),
+        ("marker_length", 0.0, ["marker_length", "[0.01, 1000.0]"]),
+        ("camera_frame_rate", -30.0, ["camera_frame_rate"]),
     ],
 )
 def test_invalid_values_are_named_with_what_is_allowed(name, value, words):
@@ -49,6 +66,13 @@ def test_invalid_values_are_named_with_what_is_allowed(name, value, words):
         NodeSettings.from_values({**DEFAULTS, name: value})
     for word in words:
         assert word in str(caught.value)
+
+
+def test_with_cameras_the_camera_info_topic_must_be_relative():
+    with pytest.raises(ValueError, match="camera_info_topic must be relative"):
+        NodeSettings.from_values({**DEFAULTS, "cameras": "front,down", "camera_info_topic": "/front/camera_info"})
+    settings = NodeSettings.from_values({**DEFAULTS, "cameras": "front,down", "camera_info_topic": "info"})
+    assert settings.track_params.min_iou == DEFAULTS["roi_track_iou"]
 
 
 def test_several_problems_are_reported_together():
@@ -305,3 +329,184 @@ def test_stream_stats_rates_latencies_and_totals():
     quiet = stats.report()  # a new period: rates restart, totals stay
     assert quiet.input_hz == 0.0 and np.isnan(quiet.inference_ms_mean) and quiet.rejected_in_period == 0
     assert quiet.received == 4 and quiet.rejected == {image_codec.SIZE_MISMATCH: 1}
+
+
+# --- ROI ids, rays and markers in the outputs ---------------------------------------------------------------------
+
+PINHOLE = SimpleNamespace(
+    distortion_model="plumb_bob",
+    d=[0.0] * 5,
+    k=[40.0, 0, 19.5, 0, 40.0, 14.5, 0, 0, 1],  # a 40 x 30 image, principal point at its centre
+    width=40,
+    height=30,
+    binning_x=0,
+    binning_y=0,
+    roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0),
+)
+
+
+def test_outputs_carry_ids_ages_rays_bearings_and_markers(estimator):
+    frame = np.zeros((30, 40, 3), np.uint8)
+    frame[5:12, 26:34] = 255  # one bright patch, up and right of the centre
+    pipeline, tracker = SaliencyPipeline(estimator), RoiTracker()
+    camera = camera_model_from_info(PINHOLE)
+    first = pipeline.step(frame, 1_000_000_000, "cam")
+    assert first.rois, "the test needs ROIs"
+    plain = frame_outputs(first, "mono8", False)  # the bag writer's call: not tracked, no rays
+    assert (plain.rois["id"] == 0).all() and np.isnan(plain.rois["ray_x"]).all()
+    assert plain.bearings is None and plain.markers is None
+    outputs = frame_outputs(first, "mono8", False, tracker=tracker, camera=camera, marker_length=2.0)
+    records = outputs.rois
+    assert list(records["age"]) == [1] * len(records) and len(set(records["id"])) == len(records)
+    peak_rays = camera.rays(np.stack([records["peak_x"], records["peak_y"]], axis=1))
+    np.testing.assert_allclose(np.stack([records[f"ray_{a}"] for a in "xyz"], axis=1), peak_rays, atol=1e-6)
+    centres = np.stack([records["x_offset"] + records["width"] / 2, records["y_offset"] + records["height"] / 2], 1)
+    np.testing.assert_allclose(records["centre_ray_x"], camera.rays(centres)[:, 0], atol=1e-6)
+    assert records["ray_x"][0] > 0 and records["ray_y"][0] < 0  # right of and above the axis (optical frame)
+    assert len(outputs.bearings) == len(records) and len(outputs.markers) == len(records)
+    marker = outputs.markers[0]
+    np.testing.assert_allclose(marker.tip, 2.0 * peak_rays[0], atol=1e-6)
+    assert marker.label == f"#{records['id'][0]} {records['score'][0]:.2f}"
+    second = frame_outputs(pipeline.step(frame, 1_033_000_000, "cam"), "mono8", False, tracker=tracker, camera=camera)
+    assert list(second.rois["id"]) == list(records["id"]) and list(second.rois["age"]) == [2] * len(records)
+    restarted = pipeline.step(frame, 5_000_000_000, "other_cam")  # pairing restarts: the ids do too
+    assert not set(frame_outputs(restarted, "mono8", False, tracker=tracker).rois["id"]) & set(records["id"])
+
+
+def test_markers_without_a_camera_model_are_empty_so_the_old_ones_are_still_cleared(estimator):
+    frame = np.zeros((30, 40, 3), np.uint8)
+    frame[5:12, 26:34] = 255
+    result = SaliencyPipeline(estimator).step(frame, 1, "cam")
+    outputs = frame_outputs(result, "mono8", False, tracker=RoiTracker(), marker_length=1.0)
+    assert outputs.markers == [] and outputs.bearings is None and len(outputs.rois) > 0
+
+
+# --- frames lost before the node --------------------------------------------------------------------------------
+
+STAMPS_30HZ = [round(index * 1e9 / 30) for index in range(300)]
+STAMPS_LONG = [round(index * 1e9 / 30) for index in range(1000)]
+
+
+def count_lost(counter: FrameGapCounter, indices, frame_id: str = "cam") -> int:
+    return sum(counter.add(STAMPS_30HZ[index], frame_id) for index in indices)
+
+
+def test_a_publisher_that_sends_every_third_frame_loses_two_thirds():
+    """Frames 0..9 of a 30 Hz stamp sequence arrive, then only every third: 2 frames of 3 lost from then on."""
+    counter = FrameGapCounter()
+    assert count_lost(counter, range(10)) == 0
+    assert counter.period_ns == pytest.approx(1e9 / 30, rel=1e-3)  # learned from the frames one period apart
+    sent = range(12, 90, 3)
+    lost = count_lost(counter, sent)
+    assert lost == 2 * len(sent) and lost / (lost + len(sent)) == pytest.approx(2 / 3)
+
+
+def test_a_given_frame_rate_counts_loss_from_the_first_frame():
+    counter = FrameGapCounter(period_ns=round(1e9 / 30))
+    sent = range(0, 90, 3)
+    lost = count_lost(counter, sent)
+    assert lost == 2 * (len(sent) - 1)
+    # learning instead: a steady 10 Hz is taken as the camera's own rate, nothing can tell it from 2 in 3 lost
+    assert count_lost(FrameGapCounter(), sent) == 0
+
+
+def test_heavy_random_loss_is_counted_from_the_frames_that_arrive_back_to_back():
+    """85 % of a jittery 30 Hz stream lost at random (large frames without shared memory): the period is learned
+    from the few frames that still arrive one period apart, and from then on the loss is counted frame for frame."""
+    rng = random.Random(3)
+    jitter = [stamp + rng.randint(-1_500_000, 1_500_000) for stamp in STAMPS_LONG]
+    arrived = [index for index in range(len(jitter)) if index == 0 or rng.random() < 0.15]
+    counter = FrameGapCounter()
+    warm_up = 40  # frames that arrived, enough to have seen several back to back
+    for index in arrived[:warm_up]:
+        counter.add(jitter[index], "cam")
+    assert counter.period_ns == pytest.approx(1e9 / 30, rel=0.02)
+    counted = sum(counter.add(jitter[index], "cam") for index in arrived[warm_up:])
+    true_loss = arrived[-1] - arrived[warm_up - 1] - len(arrived[warm_up:])
+    assert true_loss > 500 and counted == true_loss
+
+
+def test_jitter_is_no_loss_and_restarts_are_not_gaps():
+    rng = random.Random(5)
+    counter = FrameGapCounter()
+    stamps = [stamp + rng.randint(-4_000_000, 4_000_000) for stamp in STAMPS_30HZ[:100]]
+    assert sum(counter.add(stamp, "cam") for stamp in stamps) == 0
+    assert counter.add(stamps[0], "cam") == 0  # time went back (a looping bag): a restart, not a gap
+    assert counter.add(stamps[0] + 3_000_000_000, "cam") == 0  # an interruption of 3 s: the stream stopped
+    assert counter.add(stamps[0] + 3_200_000_000, "other") == 0  # another camera: learn anew
+    assert counter.period_ns is None
+    counter.restart()  # e.g. deactivated: the pause is not loss
+    assert counter.add(stamps[0] + 3_900_000_000, "other") == 0
+
+
+def test_stream_stats_count_frames_lost_separately_from_skipped_ones():
+    now = [0.0]
+    stats = StreamStats(clock=lambda: now[0])
+    stats.count_received(skipped=False)
+    stats.count_received(skipped=True, lost=2)
+    stats.count_received(skipped=False, lost=2)
+    now[0] = 1.0
+    report = stats.report()
+    assert (report.received, report.skipped, report.lost, report.lost_in_period) == (3, 1, 4, 4)
+    assert report.lost_percent == pytest.approx(100 * 4 / 7)
+    assert stats.report().lost_percent == 0.0 and stats.report().lost == 4
+
+
+# --- what the node says about a misconfiguration ------------------------------------------------------------------
+
+
+def test_an_unknown_parameter_is_named_with_the_closest_declared_ones():
+    declared = [spec.name for spec in PARAMETERS] + ["use_sim_time"]
+    message = unknown_parameter_message("reliability", declared)
+    assert "'reliability'" in message and "ignored" in message and "qos_reliability?" in message
+    assert "max_rois?" in unknown_parameter_message("max_roi", declared)
+    assert "camera_info_topic?" in unknown_parameter_message("topic", declared)  # a name without its prefix
+    assert "no declared name is close" in unknown_parameter_message("zzz", declared)
+
+
+def test_incompatible_qos_names_both_sides_and_the_fix():
+    message = incompatible_qos_message(
+        "/cam/image_raw",
+        "RELIABILITY",
+        {"reliability": "reliable (qos_reliability: reliable)", "durability": "volatile"},
+        ["/camera_driver: reliability best_effort, durability volatile"],
+    )
+    for words in (
+        "/cam/image_raw",
+        "RELIABILITY",
+        "reliable",
+        "/camera_driver: reliability best_effort",
+        "qos_reliability: best_effort",
+    ):
+        assert words in message
+    assert "qos_reliability" not in incompatible_qos_message("/t", "DURABILITY", {"durability": "volatile"}, [])
+
+
+def test_the_frame_loss_warning_names_the_transport_remedy():
+    message = frames_lost_message(2, 1e9 / 30, 40)
+    assert message.startswith("2 frames lost before the node") and "33.3 ms" in message and "40 lost" in message
+    assert TRANSPORT_REMEDY in message
+    assert "config/fastdds_shm.xml" in TRANSPORT_REMEDY and "Inference backends and transport" in TRANSPORT_REMEDY
+    readme = (REPO / "README.md").read_text()
+    assert "## Inference backends and transport" in readme and (REPO / "config" / "fastdds_shm.xml").is_file()
+
+
+# --- RViz --------------------------------------------------------------------------------------------------------
+
+
+def test_the_rviz_configuration_follows_the_node_and_the_fixed_frame():
+    template = (REPO / "config" / "skd_ros.rviz").read_text()
+    document = yaml.safe_load(template)
+    displays = {d["Name"]: d for d in document["Visualization Manager"]["Displays"]}
+    assert displays["Saliency overlay"]["Topic"]["Value"] == "/saliency_node/overlay"
+    assert displays["Attention rays"]["Topic"]["Value"] == "/saliency_node/markers"
+    assert displays["TF"]["Class"] == "rviz_default_plugins/TF"
+    assert outputs_prefix("") == "/saliency_node/" and outputs_prefix("/cam0") == "/cam0/saliency_node/"
+    assert outputs_prefix("drone/cam0", "front") == "/drone/cam0/saliency_node/front/"
+    rewritten = yaml.safe_load(rviz_config_for(template, outputs_prefix("cam0", "front"), "camera_link"))
+    displays = {d["Name"]: d for d in rewritten["Visualization Manager"]["Displays"]}
+    assert displays["Saliency overlay"]["Topic"]["Value"] == "/cam0/saliency_node/front/overlay"
+    assert displays["Attention rays"]["Topic"]["Value"] == "/cam0/saliency_node/front/markers"
+    assert rewritten["Visualization Manager"]["Global Options"]["Fixed Frame"] == "camera_link"
+    with pytest.raises(ValueError, match="no '/saliency_node/'"):
+        rviz_config_for("Fixed Frame: base_link", "/x/", "map")

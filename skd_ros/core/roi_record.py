@@ -1,19 +1,30 @@
 """The one definition of the ``~/rois`` record layout, shared by the node and the bag tools.
 
 ``~/rois`` is a sensor_msgs/PointCloud2 with one point per attention ROI (best first), height 1,
-width = number of ROIs, little-endian, dense. Each point is a packed 28-byte record:
+width = number of ROIs, little-endian, dense. Each point is a packed 60-byte record:
 
-    ========== ======= ======== =============================================================
-    field      type    offset   meaning
-    ========== ======= ======== =============================================================
-    x_offset   uint32  0        box left edge, source pixels (as sensor_msgs/RegionOfInterest)
-    y_offset   uint32  4        box top edge, source pixels
-    width      uint32  8        box width, source pixels
-    height     uint32  12       box height, source pixels
-    score      float32 16       the box's share of the map's saliency mass, in [0, 1]
-    peak_x     float32 20       most salient point inside the box, source pixels (cell centre)
-    peak_y     float32 24       ditto, y
-    ========== ======= ======== =============================================================
+    ============ ======= ======== ===========================================================================
+    field        type    offset   meaning
+    ============ ======= ======== ===========================================================================
+    x_offset     uint32  0        box left edge, source pixels (as sensor_msgs/RegionOfInterest)
+    y_offset     uint32  4        box top edge, source pixels
+    width        uint32  8        box width, source pixels
+    height       uint32  12       box height, source pixels
+    score        float32 16       the box's share of the map's saliency mass, in [0, 1]
+    peak_x       float32 20       most salient point inside the box, source pixels (cell centre)
+    peak_y       float32 24       ditto, y
+    id           uint32  28       the region's identity, kept while it stays salient (``core.tracking``);
+                                  0: not tracked (bags written offline)
+    age          uint32  32       frames since the id first appeared, this one included; 0: not tracked
+    ray_x        float32 36       unit ray towards the peak in the camera's optical frame (x right, y down,
+    ray_y        float32 40       z forward; ``core.bearings``), NaN without the camera's CameraInfo
+    ray_z        float32 44
+    centre_ray_x float32 48       ditto, towards the centre of the box
+    centre_ray_y float32 52
+    centre_ray_z float32 56
+    ============ ======= ======== ===========================================================================
+
+Fields are only ever added at the end, so that readers that pick fields by name keep working.
 
 Everything here is ROS-free (numpy only): ``ROI_POINT_FIELDS`` gives (name, offset, datatype, count)
 with sensor_msgs/PointField datatype codes, so a PointCloud2 is built with ``records.tobytes()`` and
@@ -42,8 +53,21 @@ ROI_DTYPE = np.dtype(
         ("score", "<f4"),
         ("peak_x", "<f4"),
         ("peak_y", "<f4"),
+        ("id", "<u4"),
+        ("age", "<u4"),
+        ("ray_x", "<f4"),
+        ("ray_y", "<f4"),
+        ("ray_z", "<f4"),
+        ("centre_ray_x", "<f4"),
+        ("centre_ray_y", "<f4"),
+        ("centre_ray_z", "<f4"),
     ]
 )
+# the fields the saliency map alone decides (the same offline and live); id and age also depend on the frames a
+# node processed before, the rays on its CameraInfo
+MAP_FIELDS = ("x_offset", "y_offset", "width", "height", "score", "peak_x", "peak_y")
+PEAK_RAY_FIELDS = ("ray_x", "ray_y", "ray_z")
+CENTRE_RAY_FIELDS = ("centre_ray_x", "centre_ray_y", "centre_ray_z")
 ROI_POINT_STEP = ROI_DTYPE.itemsize
 ROI_POINT_FIELDS: tuple[tuple[str, int, int, int], ...] = tuple(
     (name, ROI_DTYPE.fields[name][1], POINTFIELD_UINT32 if ROI_DTYPE[name].kind == "u" else POINTFIELD_FLOAT32, 1)
@@ -69,14 +93,37 @@ def roi_peaks(saliency: np.ndarray, rois: Sequence[ROI], source_width: int, sour
     return peaks
 
 
-def rois_to_records(rois: Sequence[ROI], peaks: Sequence[Peak]) -> np.ndarray:
-    """ROIs and their peaks (one per ROI, e.g. from ``roi_peaks``) -> a structured array of ``ROI_DTYPE``."""
-    if len(rois) != len(peaks):
-        raise ValueError(f"need one peak per ROI, got {len(rois)} ROIs and {len(peaks)} peaks")
-    records = np.zeros(len(rois), dtype=ROI_DTYPE)
+def box_centres(rois: Sequence[ROI]) -> np.ndarray:
+    """N x 2 centres (x, y) of the boxes, source pixels."""
+    return np.array([(roi.x + roi.width / 2, roi.y + roi.height / 2) for roi in rois], dtype=np.float64).reshape(-1, 2)
+
+
+def rois_to_records(
+    rois: Sequence[ROI],
+    peaks: Sequence[Peak],
+    identities: Sequence[tuple[int, int]] | None = None,
+    peak_rays: np.ndarray | None = None,
+    centre_rays: np.ndarray | None = None,
+) -> np.ndarray:
+    """ROIs and their peaks (one per ROI, e.g. from ``roi_peaks``) -> a structured array of ``ROI_DTYPE``.
+
+    ``identities``: (id, age) per ROI (``core.tracking``; None: 0, not tracked); ``peak_rays``, ``centre_rays``:
+    N x 3 unit rays (``core.bearings``; None: NaN, no camera model)."""
+    count = len(rois)
+    given = {"peaks": peaks, "identities": identities, "peak_rays": peak_rays, "centre_rays": centre_rays}
+    wrong = {name: len(values) for name, values in given.items() if values is not None and len(values) != count}
+    if wrong:
+        counts = ", ".join(f"{n} {kind}" for kind, n in wrong.items())
+        raise ValueError(f"need one entry per ROI ({count} ROIs), got {counts}")
+    records = np.zeros(count, dtype=ROI_DTYPE)
     for record, roi, peak in zip(records, rois, peaks, strict=True):
         record["x_offset"], record["y_offset"], record["width"], record["height"] = roi.x, roi.y, roi.width, roi.height
         record["score"], record["peak_x"], record["peak_y"] = roi.score, peak.x, peak.y
+    if identities is not None and count:
+        records["id"], records["age"] = np.array(identities, dtype=np.uint32).T
+    for fields, rays in ((PEAK_RAY_FIELDS, peak_rays), (CENTRE_RAY_FIELDS, centre_rays)):
+        for axis, name in enumerate(fields):
+            records[name] = math.nan if rays is None else np.asarray(rays).reshape(-1, 3)[:, axis]
     return records
 
 

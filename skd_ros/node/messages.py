@@ -1,29 +1,45 @@
 """The node's outputs as rclpy messages: ``skd_ros.node.outputs.FrameOutputs`` wrapped in sensor_msgs /
-geometry_msgs types, each stamped with the input frame's header."""
+geometry_msgs / visualization_msgs types, each stamped with the input frame's header."""
 
 from __future__ import annotations
 
 import array
 
-from geometry_msgs.msg import PointStamped
+from geometry_msgs.msg import Point, PointStamped, Pose, PoseArray, Quaternion
 from sensor_msgs.msg import Image, PointCloud2, PointField
+from visualization_msgs.msg import Marker, MarkerArray
 
 from skd_ros.core.image_codec import encode
 from skd_ros.core.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP
-from skd_ros.node.outputs import FrameOutputs
+from skd_ros.node.outputs import FrameOutputs, RoiMarker
 
-OUTPUT_TYPES = {"saliency": Image, "rois": PointCloud2, "attention": PointStamped, "overlay": Image}
+OUTPUT_TYPES = {
+    "saliency": Image,
+    "rois": PointCloud2,
+    "attention": PointStamped,
+    "bearings": PoseArray,
+    "overlay": Image,
+    "markers": MarkerArray,
+}
+# marker namespaces, so that RViz can show or hide the rays and the labels apart
+RAY_NAMESPACE = "saliency_rays"
+LABEL_NAMESPACE = "saliency_labels"
 
 
 def ros_messages(outputs: FrameOutputs, header) -> dict:
-    """{output name: message} for every output in ``outputs`` (``overlay`` only when it was drawn)."""
+    """{output name: message} for every output in ``outputs`` (``bearings``, ``overlay`` and ``markers`` only
+    when they were built)."""
     messages = {
         "saliency": image_msg(outputs.saliency, outputs.saliency_encoding, header),
         "rois": rois_msg(outputs.rois, header),
         "attention": attention_msg(outputs.peak, header),
     }
+    if outputs.bearings is not None:
+        messages["bearings"] = bearings_msg(outputs.bearings, header)
     if outputs.overlay is not None:
         messages["overlay"] = image_msg(outputs.overlay, "rgb8", header)
+    if outputs.markers is not None:
+        messages["markers"] = markers_msg(outputs.markers, header)
     return messages
 
 
@@ -63,3 +79,31 @@ def attention_msg(peak, header) -> PointStamped:
     msg = PointStamped(header=header)
     msg.point.x, msg.point.y, msg.point.z = float(peak.x), float(peak.y), float(peak.value)
     return msg
+
+
+def bearings_msg(orientations, header) -> PoseArray:
+    """One pose per ROI at the camera's origin, its x-axis along the ray of the ROI's peak."""
+    return PoseArray(
+        header=header,
+        poses=[Pose(orientation=Quaternion(x=x, y=y, z=z, w=w)) for x, y, z, w in orientations],
+    )
+
+
+def markers_msg(markers: list[RoiMarker], header) -> MarkerArray:
+    """A DELETEALL first, so that the ROIs of earlier frames vanish, then an arrow from the camera's origin and a
+    label per ROI."""
+    array_msg = MarkerArray(markers=[Marker(header=header, action=Marker.DELETEALL)])
+    for index, marker in enumerate(markers):
+        ray = Marker(header=header, ns=RAY_NAMESPACE, id=index, type=Marker.ARROW, action=Marker.ADD)
+        ray.points = [Point(), Point(x=marker.tip[0], y=marker.tip[1], z=marker.tip[2])]
+        ray.scale.x, ray.scale.y, ray.scale.z = marker.width, 3 * marker.width, 6 * marker.width  # shaft, head
+        ray.pose.orientation.w = 1.0
+        (ray.color.r, ray.color.g, ray.color.b), ray.color.a = marker.colour, 1.0
+        label = Marker(header=header, ns=LABEL_NAMESPACE, id=index, type=Marker.TEXT_VIEW_FACING, action=Marker.ADD)
+        label.pose.position = Point(x=marker.tip[0], y=marker.tip[1], z=marker.tip[2])
+        label.pose.orientation.w = 1.0
+        label.scale.z = marker.text_height
+        label.text = marker.label
+        label.color = ray.color
+        array_msg.markers.extend([ray, label])
+    return array_msg

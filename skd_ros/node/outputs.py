@@ -11,25 +11,53 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from skd_ros.core.bearings import CameraModel, orientation_along
 from skd_ros.core.image_codec import DecodedImage
 from skd_ros.core.postprocess import ROI, Peak, resize_map, to_uint8
-from skd_ros.core.roi_record import roi_peaks, rois_to_records
+from skd_ros.core.roi_record import box_centres, roi_peaks, rois_to_records
+from skd_ros.core.tracking import RoiTracker
 from skd_ros.core.visualize import overlay
 from skd_ros.node.settings import SALIENCY_ENCODINGS
 from skd_ros.runtime import SaliencyResult
+
+# marker colours (RGB, 0..1), one per ROI id, so that a region keeps its colour from frame to frame
+MARKER_COLOURS = (
+    (1.0, 0.6, 0.0),
+    (0.0, 0.8, 1.0),
+    (0.9, 0.2, 0.9),
+    (0.3, 1.0, 0.3),
+    (1.0, 1.0, 0.2),
+    (1.0, 0.3, 0.3),
+)
+
+
+@dataclass(frozen=True)
+class RoiMarker:
+    """What ``~/markers`` draws for one ROI, in the camera's optical frame: a ray from the camera's origin to
+    ``tip`` (metres), ``width`` thick, and ``label`` (its id and score) at the tip, ``text_height`` tall."""
+
+    tip: tuple[float, float, float]
+    label: str
+    colour: tuple[float, float, float]
+    width: float
+    text_height: float
 
 
 @dataclass(frozen=True)
 class FrameOutputs:
     """One frame's outputs: ``saliency`` pixels (uint8 for mono8, float32 for 32FC1) for ``~/saliency``,
     ``rois`` records (``skd_ros.core.roi_record.ROI_DTYPE``, best first) for ``~/rois``, ``peak`` for
-    ``~/attention`` and, when asked for, the rgb8 ``overlay`` for ``~/overlay``."""
+    ``~/attention``; with a camera model, ``bearings`` for ``~/bearings`` (one quaternion (x, y, z, w) per ROI
+    that turns the x-axis onto the ray of its peak); when asked for, the rgb8 ``overlay`` for ``~/overlay`` and
+    the ``markers`` for ``~/markers`` (empty without a camera model: the old ones are still cleared)."""
 
     saliency: np.ndarray
     saliency_encoding: str
     rois: np.ndarray
     peak: Peak
     overlay: np.ndarray | None = None
+    bearings: list[tuple[float, float, float, float]] | None = None
+    markers: list[RoiMarker] | None = None
 
 
 def fit_within(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
@@ -46,11 +74,19 @@ def frame_outputs(
     full_size: bool,
     overlay_on: DecodedImage | None = None,
     max_pixels: int | None = None,
+    tracker: RoiTracker | None = None,
+    camera: CameraModel | None = None,
+    marker_length: float | None = None,
 ) -> FrameOutputs:
     """The outputs for ``result``: the map at model resolution, or bilinear at the source size with
     ``full_size``; the ROIs with each box's own peak; the overlay only when ``overlay_on`` (the decoded
     input frame) is given, since drawing it costs more than everything else here. The full-size map and
-    the overlay are scaled down to at most ``max_pixels`` pixels (None: no bound)."""
+    the overlay are scaled down to at most ``max_pixels`` pixels (None: no bound).
+
+    ``tracker``: the camera's ``RoiTracker``, advanced by this frame (and reset first when the frame starts a new
+    pairing: its ROIs continue nothing), for each ROI's id and age (None: 0, not tracked). ``camera``: the
+    camera's model, checked against this image's size, for the rays and ``bearings`` (None: NaN rays, no
+    bearings). ``marker_length``: build ``markers`` with rays this long (None: none asked for)."""
     if saliency_encoding not in SALIENCY_ENCODINGS:
         raise ValueError(f"saliency encoding must be one of {SALIENCY_ENCODINGS}, got {saliency_encoding!r}")
     saliency = result.saliency
@@ -58,8 +94,40 @@ def frame_outputs(
         saliency = resize_map(saliency, *fit_within(result.source_width, result.source_height, max_pixels))
     pixels = to_uint8(saliency) if saliency_encoding == "mono8" else saliency.astype(np.float32, copy=False)
     peaks = roi_peaks(result.saliency, result.rois, result.source_width, result.source_height)
+    identities = None
+    if tracker is not None:
+        if not result.paired_with_previous:
+            tracker.reset()
+        identities = tracker.update(result.rois, peaks)
+    peak_rays = centre_rays = bearings = None
+    if camera is not None:
+        peak_rays = camera.rays([(peak.x, peak.y) for peak in peaks])
+        centre_rays = camera.rays(box_centres(result.rois))
+        bearings = [orientation_along(ray) for ray in peak_rays]
+    records = rois_to_records(result.rois, peaks, identities, peak_rays, centre_rays)
+    markers = None if marker_length is None else roi_markers(records, marker_length)
     drawn = None if overlay_on is None else overlay_rgb(overlay_on, result, max_pixels)
-    return FrameOutputs(pixels, saliency_encoding, rois_to_records(result.rois, peaks), result.peak, drawn)
+    return FrameOutputs(pixels, saliency_encoding, records, result.peak, drawn, bearings, markers)
+
+
+def roi_markers(records: np.ndarray, length: float) -> list[RoiMarker]:
+    """A ray ``length`` metres long along each ROI's peak ray, labelled with its id and score; none for ROIs
+    without a ray (no camera model)."""
+    markers = []
+    for record in records:
+        ray = np.array([record["ray_x"], record["ray_y"], record["ray_z"]], dtype=np.float64)
+        if not np.all(np.isfinite(ray)):
+            continue
+        markers.append(
+            RoiMarker(
+                tip=tuple(float(v) for v in ray * length),
+                label=f"#{record['id']} {record['score']:.2f}",
+                colour=MARKER_COLOURS[int(record["id"]) % len(MARKER_COLOURS)],
+                width=0.01 * length,
+                text_height=0.05 * length,
+            )
+        )
+    return markers
 
 
 def overlay_rgb(frame: DecodedImage, result: SaliencyResult, max_pixels: int | None = None) -> np.ndarray:

@@ -11,17 +11,25 @@ default) the node configures and activates itself on start-up.
 Topics (``~`` is the node's name, e.g. ``/cam0/saliency_node``):
 
 * in:  ``image`` (sensor_msgs/Image), or ``<image>/compressed`` (sensor_msgs/CompressedImage) with
-  ``input_compressed``; sensor-data QoS by default.
+  ``input_compressed``; sensor-data QoS by default. ``camera_info`` beside the image (sensor_msgs/CameraInfo,
+  optional) for bearings.
 * out: ``~/saliency`` (sensor_msgs/Image), ``~/rois`` (sensor_msgs/PointCloud2, layout in
-  ``skd_ros.core.roi_record``), ``~/attention`` (geometry_msgs/PointStamped), ``~/overlay`` (rgb8, only
-  built while subscribed), each stamped with the header of the input frame it belongs to;
-  ``/diagnostics`` (diagnostic_msgs/DiagnosticArray).
+  ``skd_ros.core.roi_record``: boxes, ids that persist across frames, rays), ``~/attention``
+  (geometry_msgs/PointStamped), ``~/bearings`` (geometry_msgs/PoseArray, with CameraInfo), ``~/overlay`` (rgb8)
+  and ``~/markers`` (visualization_msgs/MarkerArray), the last two only built while subscribed, each stamped with
+  the header of the input frame it belongs to; ``/diagnostics`` (diagnostic_msgs/DiagnosticArray).
+
+Nothing set up wrong passes in silence: parameters the node does not declare are reported with the closest
+declared names (``strict_parameters`` makes them fail configure), a camera publisher whose QoS the subscription
+cannot accept is reported with both sides' settings, and frames lost before the node (gaps in the camera's header
+stamps) are counted and reported with the transport remedy.
 
 With ``cameras:=front,down`` one node serves several cameras, their newest frames batched into one
 forward pass: camera ``front`` is read from ``front/image`` and published under ``~/front/``.
 
 The work itself lives in ROS-free modules beside this one: parameters (``settings``), the mailbox,
-decoding and pairing (``stream``), what each topic carries (``outputs``) and the counters (``stats``).
+decoding, pairing and the camera's calibration (``stream``), what each topic carries (``outputs``), the counters
+(``stats``) and what the node says about a misconfiguration (``misconfiguration``).
 """
 
 from __future__ import annotations
@@ -43,18 +51,32 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_policy_name_from_kind
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.core.image_codec import ImageDecodeError
+from skd_ros.core.tracking import RoiTracker
 from skd_ros.node.messages import OUTPUT_TYPES, ros_messages
+from skd_ros.node.misconfiguration import frames_lost_message, incompatible_qos_message, unknown_parameter_message
 from skd_ros.node.outputs import frame_outputs
 from skd_ros.node.settings import PARAMETERS, NodeSettings, ParamSpec, camera_names
-from skd_ros.node.stats import StreamStats, WarningThrottle
-from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, run_cameras
+from skd_ros.node.stats import FrameGapCounter, StreamStats, WarningThrottle
+from skd_ros.node.stream import (
+    CameraCalibration,
+    LiveSaliency,
+    NewestPairMailbox,
+    camera_info_beside,
+    header_of,
+    run_cameras,
+)
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+
+try:
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble: the module was still called qos_event
+    from rclpy.qos_event import SubscriptionEventCallbacks
 
 NODE_NAME = "saliency_node"
 WARN_PERIOD_S = 5.0
@@ -91,13 +113,18 @@ def _transition(callback):
 
 @dataclass
 class CameraStream:
-    """One camera the node serves: its input, pairing, statistics and outputs."""
+    """One camera the node serves: its input, pairing, calibration, ROI identities, statistics and outputs."""
 
     name: str  # "" for the single camera of a node without the `cameras` parameter
     stats: StreamStats = field(default_factory=StreamStats)
+    gaps: FrameGapCounter = field(default_factory=FrameGapCounter)
+    calibration: CameraCalibration = field(default_factory=CameraCalibration)
+    tracker: RoiTracker = field(default_factory=RoiTracker)
     live: LiveSaliency | None = None
     subscription: object = None
+    info_subscription: object = None
     input_topic: str = ""
+    info_topic: str = ""
     outputs: dict = field(default_factory=dict)
 
     def topic(self, name: str) -> str:
@@ -121,6 +148,14 @@ class SaliencyNode(LifecycleNode):
             self.cameras = [CameraStream(name) for name in camera_names(cameras) or [""]]
         except ValueError as exc:
             raise InvalidParameterValueException("cameras", cameras, str(exc)) from None
+        # rclpy (Humble to Kilted) has no public accessor for the parameter overrides (--params-file, -p,
+        # parameter_overrides); the public way round, automatically_declare_parameters_from_overrides and undeclaring
+        # afterwards, would declare every misspelled name on the node for a moment and announce it on
+        # /parameter_events
+        self.unknown_parameters = sorted(name for name in self._parameter_overrides if not self.has_parameter(name))
+        declared = self.list_parameters([], 0).names
+        for name in self.unknown_parameters:
+            self.get_logger().warning(unknown_parameter_message(name, declared))
         self._throttle = WarningThrottle(WARN_PERIOD_S)
         self._mailbox = NewestPairMailbox(len(self.cameras))
         self._estimator: SaliencyEstimator | None = None
@@ -155,6 +190,7 @@ class SaliencyNode(LifecycleNode):
         if self.settings is not None:
             self.settings = settings
             for camera in self.cameras:
+                camera.tracker.params = settings.track_params
                 if camera.live is not None:
                     camera.live.pipeline.roi_params = settings.roi_params
                     camera.live.max_pixels = settings.max_input_pixels
@@ -166,12 +202,20 @@ class SaliencyNode(LifecycleNode):
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             settings = NodeSettings.from_values(self._parameter_values())
+            if settings.strict_parameters and self.unknown_parameters:
+                raise ValueError(
+                    f"strict_parameters: given but not declared: {', '.join(self.unknown_parameters)} (the "
+                    "warnings above name the closest declared parameters)"
+                )
             self._load_model(settings)
         except (ValueError, CheckpointError, OSError, RuntimeError) as exc:
             self.get_logger().error(f"configure failed: {exc}")
             self._free_model()
             return TransitionCallbackReturn.FAILURE
         self.settings = settings
+        period_ns = round(1e9 / settings.camera_frame_rate) if settings.camera_frame_rate else None
+        for camera in self.cameras:
+            camera.gaps = FrameGapCounter(period_ns)
         output_qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
             depth=settings.qos_depth,
@@ -212,18 +256,32 @@ class SaliencyNode(LifecycleNode):
             durability=DurabilityPolicy.VOLATILE,
         )
         for index, camera in enumerate(self.cameras):
-            # <image>/compressed after remapping, the image_transport convention: one remap of `image` covers both
-            camera.input_topic = self.resolve_topic_name(camera.topic("image"))
-            if settings.input_compressed:
-                camera.input_topic += "/compressed"
+            # <image>/compressed and camera_info beside <image>, after remapping, the image_transport convention:
+            # one remap of `image` covers all three
+            image_topic = self.resolve_topic_name(camera.topic("image"))
+            camera.input_topic = image_topic + "/compressed" if settings.input_compressed else image_topic
+            camera.info_topic = (
+                self.resolve_topic_name(camera.topic(settings.camera_info_topic))
+                if settings.camera_info_topic
+                else camera_info_beside(image_topic)
+            )
+            camera.gaps.restart()  # the time this node was not listening is no loss
             camera.subscription = self.create_subscription(
                 CompressedImage if settings.input_compressed else Image,
                 camera.input_topic,
                 functools.partial(self._on_image, index),
                 input_qos,
+                event_callbacks=self._qos_events(camera.input_topic, input_qos),
+            )
+            camera.info_subscription = self.create_subscription(
+                CameraInfo,
+                camera.info_topic,
+                camera.calibration.update,
+                input_qos,
+                event_callbacks=self._qos_events(camera.info_topic, input_qos),
             )
         self._state = "active"
-        topics = ", ".join(camera.input_topic for camera in self.cameras)
+        topics = ", ".join(f"{camera.input_topic} (CameraInfo: {camera.info_topic})" for camera in self.cameras)
         self.get_logger().info(f"active: listening on {topics} ({settings.qos_reliability})")
         return super().on_activate(state)
 
@@ -275,6 +333,7 @@ class SaliencyNode(LifecycleNode):
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
         for camera in self.cameras:  # one estimator, so that the cameras' frames batch into one forward pass
             pipeline = SaliencyPipeline(self._estimator, settings.roi_params)
+            camera.tracker.params = settings.track_params  # the same tracker: ids are never reused, even after a reload
             camera.live = LiveSaliency(
                 pipeline,
                 compressed=settings.input_compressed,
@@ -294,9 +353,10 @@ class SaliencyNode(LifecycleNode):
 
     def _stop_streaming(self) -> None:
         for camera in self.cameras:
-            if camera.subscription is not None:
-                self.destroy_subscription(camera.subscription)
-                camera.subscription = None
+            for subscription in (camera.subscription, camera.info_subscription):
+                if subscription is not None:
+                    self.destroy_subscription(subscription)
+            camera.subscription = camera.info_subscription = None
         self._mailbox.close()
         if self._worker is not None:
             self._worker.join(WORKER_JOIN_TIMEOUT_S)
@@ -312,9 +372,34 @@ class SaliencyNode(LifecycleNode):
 
     # --- streaming ----------------------------------------------------------------------------
 
-    def _on_image(self, camera: int, msg) -> None:
-        """Subscription callback: only hand the message over; the worker does the work."""
-        self.cameras[camera].stats.count_received(skipped=self._mailbox.put(msg, camera))
+    def _on_image(self, index: int, msg) -> None:
+        """Subscription callback: count the frames lost before this one, hand the message over; the worker does the
+        work."""
+        camera = self.cameras[index]
+        lost = camera.gaps.add(*header_of(msg))
+        camera.stats.count_received(skipped=self._mailbox.put(msg, index), lost=lost)
+        if lost:
+            self._warn(camera, "frames lost", frames_lost_message(lost, camera.gaps.period_ns, camera.stats.lost))
+
+    def _qos_events(self, topic: str, requested: QoSProfile) -> SubscriptionEventCallbacks:
+        """Report a publisher on ``topic`` whose QoS this subscription cannot accept (nothing it sends arrives),
+        with both sides' settings and the parameter that fixes it."""
+
+        def incompatible(event) -> None:
+            offered = [
+                f"{info.node_namespace.rstrip('/')}/{info.node_name}: reliability "
+                f"{info.qos_profile.reliability.name.lower()}, durability {info.qos_profile.durability.name.lower()}"
+                for info in self.get_publishers_info_by_topic(topic)
+            ]
+            reliability = requested.reliability.name.lower()
+            ours = {
+                "reliability": f"{reliability} (qos_reliability: {self.settings.qos_reliability})",
+                "durability": requested.durability.name.lower(),
+            }
+            policy = qos_policy_name_from_kind(event.last_policy_kind)
+            self.get_logger().warning(incompatible_qos_message(topic, policy, ours, offered))
+
+        return SubscriptionEventCallbacks(incompatible_qos=incompatible)
 
     def _work(self) -> None:
         mailbox, lives = self._mailbox, [camera.live for camera in self.cameras]  # fixed until the worker stops
@@ -365,12 +450,19 @@ class SaliencyNode(LifecycleNode):
         """Every output of one frame; one that cannot be published is counted and logged, the others still go."""
         settings, publishers = self.settings, camera.outputs
         wants_overlay = publishers["overlay"].get_subscription_count() > 0
+        wants_markers = publishers["markers"].get_subscription_count() > 0
+        model, problem = camera.calibration.model_for(result.source_width, result.source_height)
+        if problem:
+            self.get_logger().warning(f"{camera.info_topic}: no bearings for {camera.input_topic}: {problem}")
         outputs = frame_outputs(
             result,
             settings.saliency_encoding,
             settings.saliency_full_size,
             frame if wants_overlay else None,
             settings.max_output_pixels,
+            tracker=camera.tracker,
+            camera=model,
+            marker_length=settings.marker_length if wants_markers else None,
         )
         for name, message in ros_messages(outputs, header).items():
             try:
@@ -427,6 +519,8 @@ class SaliencyNode(LifecycleNode):
             problems.append("untrained weights")
         if report.unpublished_in_period:
             problems.append(f"{report.unpublished_in_period} outputs not published")
+        if report.lost_in_period:
+            problems.append(f"{report.lost_in_period} frames lost before the node ({report.lost_percent:.0f} %)")
         if problems:
             status.level = DiagnosticStatus.WARN
         if self._state == "active":
@@ -449,7 +543,12 @@ class SaliencyNode(LifecycleNode):
             "frames processed": str(report.processed),
             "frames dropped (skipped, inference behind)": str(report.skipped),
             "frames dropped (bad input)": str(sum(report.rejected.values())),
+            "frames lost before the node": str(report.lost),
+            "frames lost before the node in period (%)": f"{report.lost_percent:.1f}",
+            "camera frame period (ms)": f"{period / 1e6:.2f}" if (period := camera.gaps.period_ns) else "learning",
             "frames failed": str(report.failed),
+            "camera info topic": camera.info_topic,
+            "bearings": camera.calibration.status,
         }
         values.update({f"bad input: {kind}": str(count) for kind, count in sorted(report.rejected.items())})
         values.update({f"not published: {name}": str(count) for name, count in sorted(report.unpublished.items())})

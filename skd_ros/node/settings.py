@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, fields
 
 from skd_ros.core.postprocess import ROIParams
+from skd_ros.core.tracking import TrackParams
 from skd_ros.engines.backends import AUTO, BACKEND_CHOICES
 
 SALIENCY_ENCODINGS = ("mono8", "32FC1")
@@ -93,6 +94,22 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         choices=QOS_RELIABILITIES,
     ),
     ParamSpec(
+        "camera_info_topic",
+        "",
+        "sensor_msgs/CameraInfo for bearings (~/bearings, the rays in ~/rois, ~/markers). Empty: camera_info beside "
+        "the image topic, image_transport's convention (image remapped to /cam/image_raw: /cam/camera_info). With "
+        "cameras, a relative name inside each camera's namespace. Without CameraInfo the node runs, with no bearings.",
+        read_only=True,
+    ),
+    ParamSpec(
+        "camera_frame_rate",
+        0.0,
+        "The camera's frame rate in Hz, for counting frames lost before the node from gaps in the header stamps. "
+        "0: learn the frame period from the stamps (frames that arrive one period apart).",
+        read_only=True,
+        value_range=(0.0, 1000.0),
+    ),
+    ParamSpec(
         "qos_depth",
         5,
         "History depth (keep last) of the input subscription and of the outputs.",
@@ -149,6 +166,25 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         value_range=(0.0, 1.0),
     ),
     ParamSpec(
+        "roi_track_iou",
+        TrackParams.min_iou,
+        "A ROI keeps the id of a ROI of the frame before when their boxes overlap by at least this much (intersection "
+        "over union), or when their peaks are closer than half the larger box's diagonal; in (0, 1].",
+        value_range=(0.0, 1.0),
+    ),
+    ParamSpec(
+        "roi_track_max_missed",
+        TrackParams.max_missed,
+        "A ROI's id survives this many frames without the region; a region back within them keeps its id.",
+        value_range=(0, 1000, 1),
+    ),
+    ParamSpec(
+        "marker_length",
+        1.0,
+        "Length in metres of the ray drawn for each ROI on ~/markers (the markers only show directions).",
+        value_range=(0.01, 1000.0),
+    ),
+    ParamSpec(
         "auto_start",
         True,
         "Configure and activate on start-up. false: wait for a lifecycle manager (ros2 lifecycle set ...).",
@@ -160,6 +196,13 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "Seconds between diagnostic_msgs/DiagnosticArray messages on /diagnostics.",
         read_only=True,
         value_range=(0.1, 60.0),
+    ),
+    ParamSpec(
+        "strict_parameters",
+        False,
+        "true: a parameter given to the node that it does not declare (a misspelled name) fails configure; false: "
+        "it is reported with the closest declared names and ignored.",
+        read_only=True,
     ),
 )
 PARAMETER_SPECS = {spec.name: spec for spec in PARAMETERS}
@@ -177,6 +220,8 @@ class NodeSettings:
     cameras: str
     input_compressed: bool
     qos_reliability: str
+    camera_info_topic: str
+    camera_frame_rate: float
     qos_depth: int
     saliency_encoding: str
     saliency_full_size: bool
@@ -187,8 +232,12 @@ class NodeSettings:
     roi_min_contrast: float
     roi_merge_radius: int
     roi_min_score: float
+    roi_track_iou: float
+    roi_track_max_missed: int
+    marker_length: float
     auto_start: bool
     diagnostics_period: float
+    strict_parameters: bool
 
     @classmethod
     def from_values(cls, values: dict) -> NodeSettings:
@@ -199,12 +248,19 @@ class NodeSettings:
                 problems.append(f"device must be auto, cpu, cuda or cuda:N, got {values['device']!r}")
             if values["resolution"] % 4:
                 problems.append(f"resolution must be a multiple of 4 (or 0), got {values['resolution']}")
-            if values["roi_threshold"] <= 0.0:
-                problems.append(f"roi_threshold must be in (0, 1], got {values['roi_threshold']}")
+            for name in ("roi_threshold", "roi_track_iou"):
+                if values[name] <= 0.0:
+                    problems.append(f"{name} must be in (0, 1], got {values[name]}")
             try:
-                camera_names(values["cameras"])
+                cameras = camera_names(values["cameras"])
             except ValueError as exc:
                 problems.append(str(exc))
+            else:
+                if cameras and values["camera_info_topic"].startswith("/"):
+                    problems.append(
+                        "with cameras, camera_info_topic must be relative (camera <name> reads "
+                        f"<name>/<camera_info_topic>), got {values['camera_info_topic']!r}"
+                    )
         if problems:
             raise ValueError("invalid parameters: " + "; ".join(problems))
         return cls(**{f.name: type(PARAMETER_SPECS[f.name].default)(values[f.name]) for f in fields(cls)})
@@ -221,6 +277,10 @@ class NodeSettings:
             merge_radius=self.roi_merge_radius,
             min_score=self.roi_min_score,
         )
+
+    @property
+    def track_params(self) -> TrackParams:
+        return TrackParams(min_iou=self.roi_track_iou, max_missed=self.roi_track_max_missed)
 
 
 def camera_names(cameras: str) -> list[str]:

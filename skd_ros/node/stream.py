@@ -22,9 +22,11 @@ an unreadable frame also restarts it, since the next good frame has no valid pre
 
 from __future__ import annotations
 
+import posixpath
 import threading
 from collections.abc import Callable
 
+from skd_ros.core.bearings import CameraInfoError, CameraModel, camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
 from skd_ros.runtime import SaliencyPipeline, SaliencyResult, step_cameras
 
@@ -80,6 +82,60 @@ class NewestPairMailbox:
     def reopen(self) -> None:
         with self._cond:
             self._closed = False
+
+
+def camera_info_beside(image_topic: str) -> str:
+    """image_transport's convention: the CameraInfo of /cam/image_raw is /cam/camera_info."""
+    return posixpath.join(posixpath.dirname(image_topic), "camera_info")
+
+
+class CameraCalibration:
+    """The newest sensor_msgs/CameraInfo of one camera as a ``CameraModel``, parsed once per distinct
+    calibration (a camera sends the same one with every frame). ``update`` runs in the subscription callback and
+    ``model_for`` in the worker; each replaces or reads one reference, so they need no lock. ``status`` says,
+    for /diagnostics, whether the last frame got bearings and, if not, why."""
+
+    NO_CAMERA_INFO = "no CameraInfo received"
+
+    def __init__(self):
+        self._key = None
+        self._current: tuple[CameraModel | None, str | None] = (None, self.NO_CAMERA_INFO)
+        self._reported: set[str] = set()
+        self.status = f"none: {self.NO_CAMERA_INFO}"
+
+    def update(self, info) -> None:
+        roi = info.roi
+        key = (
+            str(info.distortion_model),
+            tuple(info.d),
+            tuple(info.k),
+            (info.binning_x, info.binning_y, info.width, info.height),
+            (roi.x_offset, roi.y_offset, roi.width, roi.height),
+        )
+        if key == self._key:
+            return
+        try:
+            self._current = (camera_model_from_info(info), None)
+        except CameraInfoError as exc:
+            self._current = (None, str(exc))
+        self._key = key
+
+    def model_for(self, width: int, height: int) -> tuple[CameraModel | None, str | None]:
+        """(the model, None) when the newest CameraInfo describes a ``width`` x ``height`` image; otherwise
+        (None, why not) the first time that reason comes up, so that it is reported once, and (None, None) after
+        that and before any CameraInfo (the node runs without one)."""
+        model, problem = self._current
+        if model is not None:
+            try:
+                model.check_image_size(width, height)
+            except CameraInfoError as exc:
+                model, problem = None, str(exc)
+        self.status = f"published ({model.distortion_model})" if model is not None else f"none: {problem}"
+        if problem == self.NO_CAMERA_INFO or problem in self._reported:
+            return model, None
+        if problem is not None:
+            self._reported.add(problem)
+        return model, problem
 
 
 def header_of(message) -> tuple[int, str]:
