@@ -63,6 +63,7 @@ setup(
             "skd-bag = skd_tools.bags:main",
             "skd-bench = skd_tools.bench.cli:main",
             "skd-reproduce = skd_tools.reproduction.run:main",
+            "skd-reliability = skd_tools.reliability.cli:main",
         ],
     },
 )

@@ -1,3 +1,6 @@
+import struct
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -155,3 +158,43 @@ def test_checkpoint_roundtrip_and_errors(tmp_path):
     torch.save(payload, mismatched)
     with pytest.raises(CheckpointError, match="do not fit"):
         load_fused(mismatched)
+
+
+def test_a_flipped_bit_in_a_checkpoint_is_refused_naming_the_file(tmp_path):
+    """Regression: torch.load does not check the CRC-32 torch.save stores per record, so a flipped bit in a
+    weight loaded as a wrong weight without a word."""
+    path = tmp_path / "m.pt"
+    save_fused(SKDModel(), path, resolution=64)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        record = next(r for r in archive.infolist() if r.filename.endswith("/data/0"))  # the first weight
+    name_length, extra_length = struct.unpack("<HH", data[record.header_offset + 26 : record.header_offset + 30])
+    data[record.header_offset + 30 + name_length + extra_length] ^= 0x40  # a bit of the weight's first value
+    flipped = tmp_path / "flipped.pt"
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="is damaged") as failure:
+        load_fused(flipped)
+    assert str(flipped) in str(failure.value)
+
+
+def test_noise_in_place_of_a_checkpoint_is_a_checkpoint_error(tmp_path):
+    """Regression: torch's unpickler raised IndexError or UnicodeDecodeError on some noise."""
+    rng = np.random.default_rng(0)
+    for index in range(40):
+        path = tmp_path / f"noise_{index}.pt"
+        path.write_bytes(rng.integers(0, 256, int(rng.integers(1, 4096)), dtype=np.uint8).tobytes())
+        with pytest.raises(CheckpointError, match="damaged or not a PyTorch file"):
+            load_fused(path)
+
+
+@pytest.mark.parametrize("field,value", [("resolution", "sixty-four"), ("meta", 7)])
+def test_an_unreadable_resolution_or_meta_is_a_checkpoint_error(tmp_path, field, value):
+    """Regression: these raised ValueError / TypeError instead of naming the file."""
+    path = tmp_path / "m.pt"
+    save_fused(SKDModel(), path, resolution=64)
+    payload = torch.load(path, weights_only=True)
+    payload[field] = value
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="resolution or meta") as failure:
+        load_fused(path)
+    assert str(path) in str(failure.value)

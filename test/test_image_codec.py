@@ -1,5 +1,6 @@
 """sensor_msgs/Image and CompressedImage <-> numpy (skd_ros.core.image_codec), with plain stand-in messages."""
 
+import tracemalloc
 from types import SimpleNamespace
 
 import cv2
@@ -123,6 +124,37 @@ def test_bad_compressed_images_name_the_problem(msg, kind, words):
     assert caught.value.kind == kind
     for word in words:
         assert word in str(caught.value)
+
+
+def test_a_png_chunk_that_declares_more_than_the_data_holds_is_refused_before_decoding():
+    """Regression: OpenCV allocates and zero-fills what a chunk declares before reading it; one flipped bit in
+    an IDAT length made a 1 KB message cost 1 GiB and 3 s."""
+    data = bytearray(cv2.imencode(".png", BGR)[1].tobytes())
+    idat = data.index(b"IDAT") - 4
+    data[idat : idat + 4] = (2**30).to_bytes(4, "big")
+    tracemalloc.start()
+    with pytest.raises(ImageDecodeError) as caught:
+        decode_compressed(compressed(bytes(data), "png"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert caught.value.kind == image_codec.UNDECODABLE
+    assert "b'IDAT'" in str(caught.value) and "1,073,741,824 bytes" in str(caught.value)
+    assert peak < 1 << 20
+    whole = cv2.imencode(".png", BGR)[1].tobytes()
+    assert image_codec.png_chunk_overrun(memoryview(whole)) is None  # a sound PNG walks to its IEND
+
+
+@pytest.mark.parametrize("filler", [b"\xff", b"\xff\xe5\x00\x02"], ids=["fill bytes", "empty segments"])
+def test_the_jpeg_header_walk_is_bounded(filler):
+    """Regression: the walk to the frame header took a Python step per fill byte or empty segment (4 MB of them:
+    0.6 s a message); beyond JPEG_HEADER_STEPS it now refuses."""
+    jpeg = cv2.imencode(".jpg", BGR)[1].tobytes()
+    few = jpeg[:2] + filler * 10 + jpeg[2:]
+    assert decode_compressed(compressed(few)).pixels.shape == BGR.shape  # what encoders write still decodes
+    maze = jpeg[:2] + filler * image_codec.JPEG_HEADER_STEPS + jpeg[2:]
+    with pytest.raises(ImageDecodeError, match="within its first 4096 markers") as caught:
+        decode_compressed(compressed(maze))
+    assert caught.value.kind == image_codec.UNDECODABLE
 
 
 @pytest.mark.parametrize(

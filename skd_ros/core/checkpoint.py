@@ -11,8 +11,8 @@ A checkpoint is a ``torch.save`` dict::
 from __future__ import annotations
 
 import logging
-import pickle
 import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path
 
@@ -52,10 +52,32 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    damage = _damaged_record(path)
+    if damage:
+        raise CheckpointError(f"checkpoint {path} is damaged: {damage}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except Exception as exc:  # the (safe) unpickler raises whatever the bytes lead it to: IndexError, UnicodeError...
         raise CheckpointError(f"checkpoint {path} is damaged or not a PyTorch file: {_load_failure(exc)}") from exc
+
+
+def _damaged_record(path: Path) -> str | None:
+    """The first record of a zip checkpoint (what ``torch.save`` writes) whose bytes do not match the CRC-32
+    stored with it, or None. ``torch.load`` does not check them: a flipped bit in a weight would load as a
+    wrong weight without a word. Files that are no zip are left to ``torch.load`` to judge."""
+    if not zipfile.is_zipfile(path):
+        return None
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for record in archive.infolist():
+                if record.CRC == 0:  # written without a checksum (torch.serialization.set_crc32_options(False))
+                    continue
+                with archive.open(record) as data:  # zipfile compares the CRC-32 once the record is read
+                    while data.read(1 << 20):
+                        pass
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _load_failure(exc: Exception) -> str:
@@ -85,8 +107,12 @@ def load_fused(path: str | Path) -> tuple[SKDModel, int, dict]:
         model.load_state_dict(payload["state_dict"])
     except (KeyError, TypeError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: weights do not fit the SKD fused model: {exc}") from exc
+    try:
+        resolution, meta = int(payload["resolution"]), dict(payload.get("meta", {}))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: the resolution or meta of the checkpoint is unreadable: {exc!r}") from exc
     model.eval()
-    return model, int(payload["resolution"]), dict(payload.get("meta", {}))
+    return model, resolution, meta
 
 
 def default_weights_path() -> Path | None:

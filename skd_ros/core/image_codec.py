@@ -169,7 +169,10 @@ def compressed_size(data: np.ndarray) -> tuple[str, int, int]:
     if raw[:2] == b"\xff\xd8":
         size = jpeg_frame_size(raw)
         if size is None:
-            raise ValueError("its JPEG data has no frame header (the image size) before the image data")
+            raise ValueError(
+                "its JPEG data has no frame header (the image size) before the image data or within its first "
+                f"{JPEG_HEADER_STEPS} markers and fill bytes"
+            )
         return ("jpeg", *size)
     raise ValueError(
         f"it is neither JPEG nor PNG (starts with {raw[:4].hex()}); the size of a frame is read from its header "
@@ -179,13 +182,18 @@ def compressed_size(data: np.ndarray) -> tuple[str, int, int]:
 
 # JPEG start-of-frame markers (baseline, progressive, lossless, arithmetic): they hold the image size
 JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+# Markers and fill bytes walked looking for the frame header: encoders write a few dozen segments before it; the
+# bound keeps the walk (Python, a step per fill byte) to about a millisecond whatever the data holds
+JPEG_HEADER_STEPS = 4096
 
 
 def jpeg_frame_size(raw: memoryview) -> tuple[int, int] | None:
     """(width, height) from the first start-of-frame segment of a JPEG, walking the segments from the
-    start-of-image marker; None when there is none in ``raw``."""
+    start-of-image marker; None when there is none in ``raw`` or within ``JPEG_HEADER_STEPS`` steps."""
     position = 2
-    while position + 4 <= len(raw):
+    for _ in range(JPEG_HEADER_STEPS):
+        if position + 4 > len(raw):
+            return None
         if raw[position] != 0xFF:
             return None
         marker = raw[position + 1]
@@ -208,6 +216,25 @@ def jpeg_frame_size(raw: memoryview) -> tuple[int, int] | None:
     return None
 
 
+def png_chunk_overrun(raw: memoryview) -> str | None:
+    """Why a PNG's chunks do not fit in its data (a chunk declaring more bytes than are left), or None.
+
+    OpenCV allocates and zero-fills the length a chunk declares before reading it: one flipped bit in the
+    length of an IDAT chunk made a 1 KB message cost 1 GiB and 3 s. Walking the chunk lengths costs a step
+    per chunk (encoders write chunks of 8 KB or more)."""
+    position = 8
+    while position + 8 <= len(raw):
+        length = int.from_bytes(raw[position : position + 4], "big")
+        chunk = bytes(raw[position + 4 : position + 8])
+        left = len(raw) - position - 12
+        if length > left:
+            return f"its PNG chunk {chunk!r} at byte {position} declares {length:,} bytes, {max(left, 0):,} are left"
+        if chunk == b"IEND":
+            return None
+        position += 12 + length
+    return None
+
+
 def decode_compressed(msg, max_pixels: int | None = None, min_side: int | None = None) -> DecodedImage:
     """A sensor_msgs/CompressedImage (JPEG or PNG) -> DecodedImage (BGR).
 
@@ -220,13 +247,15 @@ def decode_compressed(msg, max_pixels: int | None = None, min_side: int | None =
     data = np.frombuffer(msg.data, dtype=np.uint8)
     if data.size == 0:
         raise ImageDecodeError(EMPTY, f"compressed image ({fmt!r}) has no data")
+    undecodable = f"cannot decode compressed image (format {fmt!r}, {data.size} bytes)"
     try:
         kind, width, height = compressed_size(data)
     except ValueError as exc:
-        raise ImageDecodeError(
-            UNDECODABLE, f"cannot decode compressed image (format {fmt!r}, {data.size} bytes): {exc}"
-        ) from None
+        raise ImageDecodeError(UNDECODABLE, f"{undecodable}: {exc}") from None
     check_size(width, height, max_pixels, f"{kind.upper()} image")
+    overrun = png_chunk_overrun(data.data) if kind == "png" else None
+    if overrun:
+        raise ImageDecodeError(UNDECODABLE, f"{undecodable}: {overrun}")
     flag = cv2.IMREAD_COLOR
     if kind == "jpeg" and min_side:
         flag = next((f for n, f in REDUCED_READS if min(width, height) >= n * min_side), cv2.IMREAD_COLOR)
@@ -237,9 +266,7 @@ def decode_compressed(msg, max_pixels: int | None = None, min_side: int | None =
     else:
         reason = ""
     if pixels is None or pixels.size == 0:
-        raise ImageDecodeError(
-            UNDECODABLE, f"cannot decode compressed image (format {fmt!r}, {data.size} bytes){reason}"
-        )
+        raise ImageDecodeError(UNDECODABLE, undecodable + reason)
     return DecodedImage(pixels, "bgr8", width, height, kind)
 
 

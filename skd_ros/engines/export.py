@@ -362,15 +362,26 @@ def _compare(expected: np.ndarray, got: np.ndarray, path: Path, atol: float) -> 
     return error
 
 
+@contextlib.contextmanager
+def _as_export_error(path: Path, what: str) -> Iterator[None]:
+    """Loading or running a damaged or foreign model file raises the runtime's own exceptions (onnxruntime's
+    derive from Exception alone, torch's RuntimeError often omits the file): an ExportError naming the file."""
+    try:
+        yield
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path}: cannot load or run the {what} file: {reason}") from exc
+
+
 def verify_torchscript(model: nn.Module, path: str | Path, resolution: int, atol: float = DEFAULT_ATOL) -> float:
     """Largest absolute difference between ``model`` and the TorchScript file on a random batch of 2."""
     path = Path(path)
     pair = _example_pair(resolution, batch=2, seed=1)
-    with warnings.catch_warnings():
+    with _as_export_error(path, "TorchScript"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         loaded = torch.jit.load(str(path), map_location="cpu").eval()
-    with torch.inference_mode():
-        got = loaded(*pair).float().numpy()
+        with torch.inference_mode():
+            got = loaded(*pair).float().numpy()
     return _compare(_eager(model, pair), got, path, atol)
 
 
@@ -380,8 +391,9 @@ def verify_onnx(model: nn.Module, path: str | Path, resolution: int, atol: float
 
     path = Path(path)
     pair = _example_pair(resolution, batch=2, seed=1)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    got = session.run(None, {name: x.numpy() for name, x in zip(INPUT_NAMES, pair, strict=True)})[0]
+    with _as_export_error(path, "ONNX"):
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        got = session.run(None, {name: x.numpy() for name, x in zip(INPUT_NAMES, pair, strict=True)})[0]
     return _compare(_eager(model, pair), got, path, atol)
 
 
@@ -390,11 +402,9 @@ def verify_ncnn(model: nn.Module, path: str | Path, resolution: int, atol: float
     it) on a random batch of 2, run pair by pair."""
     path = Path(path)
     pair = _example_pair(resolution, batch=2, seed=1)
-    try:
+    with _as_export_error(path, "ncnn"):
         net = load_ncnn(path, ncnn_weights_path(path), threads=1)
-    except RuntimeError as exc:
-        raise ExportError(str(exc)) from exc
-    got = run_ncnn(net, *(x.numpy() for x in pair))[:, None]
+        got = run_ncnn(net, *(x.numpy() for x in pair))[:, None]
     return _compare(_eager(model, pair), got, path, atol)
 
 
