@@ -159,12 +159,12 @@ def test_live_replay_matches_offline(tmp_path, motion_weights, capsys):
     ])  # fmt: skip
     summary = json.loads(summary_path.read_text())
     live = summary["live"]
-    assert code == 0, capsys.readouterr()
+    assert code == 0, (capsys.readouterr(), json.dumps(live, indent=1)[:3000])
     assert live["frames_published"] == 12 and live["frames_matched"] + live["frames_dropped"] == 12
     assert live["frames_matched"] >= 1 and live["unexpected_outputs"] == 0
     agreement = live["agreement"]
     assert agreement["agree"] and agreement["max_abs_diff"] <= agreement["tolerance"]
-    assert agreement["peak_value_within_tolerance"] == live["frames_matched"]
+    assert agreement["peak_value_within_tolerance"] == agreement["peaks_checked"] >= 1
     assert np.isfinite(live["latency"]["p50_ms"]) and live["latency"]["p99_ms"] >= live["latency"]["p50_ms"]
     # the motion detector's maps depend on the pairing, so agreement means the node paired frames as offline did
     offline_maps = {
