@@ -273,6 +273,16 @@ def test_command_line(data_root, tmp_path, capsys):
     assert "no videos in split 'train'" in capsys.readouterr().err
 
 
+def test_command_line_prints_why_a_metric_is_na_and_samples_fixations_on_request(tmp_path, capsys):
+    root = write_avs1k(tmp_path / "nofix", frames=3, fixations=False)
+    argv = [str(root), "--no-model", "--baselines", "centre", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert "n/a (AUC, sAUC, NSS): the test split has no fixation maps" in capsys.readouterr().out
+    assert main([*argv, "--sampled-fixations", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "NSS (sampled fixations)" in printed and "n/a" not in printed
+
+
 def test_a_bad_prediction_is_an_error_naming_the_predictor(data_root):
     negative = Predictor("negative", lambda previous, current, video, index: -np.ones((4, 4)))
     with pytest.raises(ValueError, match="'negative' on frame 0 of video .* negative values"):

@@ -372,7 +372,7 @@ def summary_lines(found) -> list[str]:
     """Which of the paper's claims hold here, which do not, which the spread cannot decide."""
     lines = []
     for status, title in ((HOLDS, "Hold"), (FAILS, "Do not hold"), (OPEN, "Undecided or only partly decided")):
-        claims = [f"{f.claim} ({f.verdict})" for f in found if f.status == status]
+        claims = [f.claim if status != OPEN else f"{f.claim} — {f.verdict}" for f in found if f.status == status]
         lines.append(f"* **{title}:** " + ("; ".join(claims) if claims else "none") + ".")
     return lines
 
