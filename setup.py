@@ -3,7 +3,8 @@
 Three Python packages in layers (docs/ARCHITECTURE.md): ``skd_ros`` is the runtime a robot installs
 (core, inference engines, the node), ``skd_training`` the training and evaluation on top of its core
 and engines, ``skd_tools`` the desk tools above both. ``pip install .`` installs the runtime's
-dependencies; the extras ``[train]`` and ``[tools]`` add what training and the desk tools need.
+dependencies; the extras ``[train]`` and ``[tools]`` add what training and the desk tools need, ``[gpu]`` ONNX
+Runtime's CUDA provider.
 """
 
 from glob import glob
@@ -18,6 +19,9 @@ PACKAGES = ("skd_ros", "skd_training", "skd_tools")
 RUNTIME = ["numpy>=1.26", "opencv-python-headless>=4.8", "onnx>=1.16", "onnxruntime>=1.18", "ncnn", "pnnx"]
 TRAIN = ["tqdm", "matplotlib", "tensorboard", "pyyaml", "h5py", "rosbags>=0.10", "rosbags-image>=0.10"]
 TOOLS = TRAIN
+# ONNX Runtime's CUDA provider, for ONNX teachers (and the onnxruntime engines) on a GPU. onnxruntime-gpu installs the
+# same `onnxruntime` module as onnxruntime: `pip uninstall onnxruntime` first, or the two overwrite each other.
+GPU = ["onnxruntime-gpu>=1.18"]
 
 setup(
     name=PACKAGE,
@@ -26,7 +30,11 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=[*PACKAGES, *(f"{name}.*" for name in PACKAGES)]),
-    package_data={"skd_ros": ["weights/*.pt", "weights/*.md"], "skd_training": ["configs/*.yaml"]},
+    package_data={
+        "skd_ros": ["weights/*.pt", "weights/*.md"],
+        "skd_training": ["configs/*.yaml"],
+        "skd_tools": ["reproduction/*.yaml"],
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -37,7 +45,7 @@ setup(
         ),
     ],
     install_requires=["setuptools", *RUNTIME],
-    extras_require={"train": TRAIN, "tools": TOOLS},
+    extras_require={"train": TRAIN, "tools": TOOLS, "gpu": GPU},
     zip_safe=True,
     maintainer="skd_ros developers",
     maintainer_email="skd-ros@example.org",

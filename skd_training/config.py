@@ -1,7 +1,7 @@
 """The configuration of a training run: what ``skd-train`` reads from YAML, checked before anything runs.
 
 ``load_config(path_or_name, overrides)`` reads a YAML file or a bundled config (``skd_training/configs``:
-``tiny``, ``default``), applies ``key.sub=value`` overrides and returns a validated ``PipelineConfig``.
+``tiny``, ``default``, ``paper``), applies ``key.sub=value`` overrides and returns a validated ``PipelineConfig``.
 Every section is a dataclass that refuses unknown keys and invalid values with a ``ConfigError`` naming
 the key, so a typo fails at once rather than hours into a run. The pipeline (``skd_training.pipeline``)
 runs what a configuration describes.
@@ -237,6 +237,13 @@ class PipelineConfig:
             raise ValueError(f"ablation must be one of {ABLATIONS}, got {self.ablation!r}")
         if self.select_metric not in SELECT:
             raise ValueError(f"select_metric must be one of {SELECT}, got {self.select_metric!r}")
+        soft_labels = self.ablation != "O" and max(self.students.lam, self.fuse.lam) > 0
+        if soft_labels and self.resolution > self.teacher_resolution:
+            raise ValueError(
+                f"resolution {self.resolution} is above teacher_resolution {self.teacher_resolution}: the students "
+                "would learn from teacher maps upsampled to their resolution, not degraded to it (paper Sec. III-B); "
+                f"set teacher_resolution >= {self.resolution}"
+            )
         try:
             Widths(**self.widths)
         except TypeError as exc:

@@ -303,7 +303,8 @@ class Pipeline:
             if cfg.type != "builtin":
                 teacher = self.teacher(kind)  # opens the file: a bad one fails now, not at soft-label time
                 if self.env.is_main:
-                    tqdm.write(f"[teacher_{kind}] using {teacher.describe()} (nothing to train)")
+                    runs_on = f" on {teacher.provider}" if isinstance(teacher, ONNXTeacher) else ""
+                    tqdm.write(f"[teacher_{kind}] using {teacher.describe()}{runs_on} (nothing to train)")
                 continue
             stage = self._teacher_stage(kind)
             if kind == "spatial":
@@ -319,7 +320,7 @@ class Pipeline:
         if cfg.type == "torchscript":
             return TorchScriptTeacher(cfg.path, kind, cfg.normalization, device=self.env.device)
         if cfg.type == "onnx":
-            return ONNXTeacher(cfg.path, kind, cfg.normalization)
+            return ONNXTeacher(cfg.path, kind, cfg.normalization, device=self.env.device)
         if cfg.type == "precomputed":
             return PrecomputedTeacher(cfg.path, kind)
         stage = self._teacher_stage(kind, with_data=False)

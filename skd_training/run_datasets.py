@@ -17,6 +17,7 @@ from tqdm import tqdm
 from skd_training.config import PipelineConfig, SourceConfig, StillImagesConfig
 from skd_training.data.dataset import SaliencyVideoDataset
 from skd_training.data.layouts import DatasetError
+from skd_training.data.soft_labels import check_teacher_resolution
 from skd_training.teachers import KINDS
 
 
@@ -50,6 +51,8 @@ class DataSets:
         ``teacher_res``, with the soft labels in ``soft_dir`` when given."""
         key = (source.path, source.split, source.frame_step, teacher_res, str(soft_dir))
         if key not in self._open:
+            if soft_dir is not None:
+                check_teacher_resolution(soft_dir, self.config.teacher_resolution)
             self._open[key] = SaliencyVideoDataset(
                 source.path,
                 split=source.split,

@@ -34,6 +34,7 @@ RGB at the teacher's resolution, plus ``video`` and ``frame`` naming each sample
 
 from __future__ import annotations
 
+import logging
 import re
 import warnings
 from abc import ABC, abstractmethod
@@ -47,6 +48,8 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, check_resolution, preprocess
+
+log = logging.getLogger(__name__)
 
 KINDS = ("spatial", "temporal")
 NORMALIZATIONS = ("imagenet", "unit")
@@ -311,15 +314,38 @@ class TorchScriptTeacher(_ExternalModelTeacher):
         return minmax_per_map(as_maps(output.cpu(), inputs[0].shape[0], f"TorchScript teacher {self.path}"))
 
 
+def onnx_teacher_providers(device: torch.device | str, available: list[str]) -> list[str]:
+    """ONNX Runtime providers for a teacher on ``device``: CUDA (then CPU) when the run is on a GPU and this
+    onnxruntime build has the CUDA provider (``pip install .[gpu]``: onnxruntime-gpu), else the CPU."""
+    if torch.device(device).type == "cuda" and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
 class ONNXTeacher(_ExternalModelTeacher):
-    def __init__(self, path, kind, normalization="imagenet", resolution=None, providers=None):
+    """device: the run's device; a CUDA device runs the model on ONNX Runtime's CUDA provider when the
+    installed build has it (``onnx_teacher_providers``). The provider used is logged."""
+
+    def __init__(self, path, kind, normalization="imagenet", resolution=None, device="cpu"):
         super().__init__(path, kind, normalization, resolution)
         import onnxruntime as ort  # imported here: only ONNX teachers need it
 
+        available = ort.get_available_providers()
+        providers = onnx_teacher_providers(device, available)
+        if torch.device(device).type == "cuda" and providers[0] != "CUDAExecutionProvider":
+            log.warning(
+                "ONNX teacher %s: the run is on %s but this onnxruntime has no CUDAExecutionProvider (it has %s); "
+                "running on the CPU. pip install .[gpu] installs onnxruntime-gpu",
+                self.path,
+                device,
+                ", ".join(available),
+            )
         try:
-            self.session = ort.InferenceSession(str(self.path), providers=providers or ["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(str(self.path), providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise TeacherError(f"{self.path} is not a loadable ONNX model: {exc}") from exc
+        self.provider = self.session.get_providers()[0]
+        log.info("ONNX teacher %s runs on %s", self.path, self.provider)
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.n_inputs = len(self.input_names)
 

@@ -1,6 +1,7 @@
 """skd-eval: the evaluator scores predictors on tiny generated AVS1K-layout data."""
 
 import csv
+import logging
 import math
 import os
 
@@ -25,9 +26,15 @@ from skd_training.evaluate.predictors import (
     student_predictor,
     teacher_predictor,
 )
-from skd_training.evaluate.report import busy_note, write_report
+from skd_training.evaluate.report import busy_note, overall_table, unavailable_note, write_report
 from skd_training.evaluate.results import Evaluation, PredictorSummary
-from skd_training.evaluate.scoring import FixationBank, evaluate, evaluate_predictor, select_frames
+from skd_training.evaluate.scoring import (
+    FixationBank,
+    evaluate,
+    evaluate_predictor,
+    fixations_from_density,
+    select_frames,
+)
 from skd_training.teachers import BuiltinTeacher, build_teacher_net
 
 VIDEOS = ("Vehicle_00001", "Human_00002", "Building_00003")
@@ -169,7 +176,49 @@ def test_single_video_is_noted_and_missing_fixations_leave_fixation_metrics_out(
     result = evaluate([baseline_predictor(CentreBias())], open_source(root), "test", progress=False)
     row = result.overall()[0]
     assert math.isnan(row["AUC"]) and math.isnan(row["NSS"]) and math.isfinite(row["CC"])
-    assert any("no fixation maps" in note for note in result.info["notes"])
+    assert set(result.info["unavailable"]) == {"AUC", "sAUC", "NSS"}
+    assert "the test split has no fixation maps" in result.info["unavailable"]["NSS"]
+
+
+def test_a_metric_without_fixations_is_na_with_its_reason_in_the_table_and_the_log(tmp_path, caplog):
+    root = write_avs1k(tmp_path / "nofix", frames=3, fixations=False)
+    with caplog.at_level(logging.WARNING, logger="skd_training.evaluate.scoring"):
+        result = evaluate([baseline_predictor(CentreBias())], open_source(root), "test", progress=False)
+    assert "NSS is n/a: the test split has no fixation maps" in caplog.text
+    table = overall_table(result).splitlines()
+    assert table[0].split(" | ")[2:5] == ["AUC", "sAUC", "NSS"]
+    assert table[2].split(" | ")[2:5] == ["n/a", "n/a", "n/a"]
+    assert unavailable_note(result).startswith("n/a (AUC, sAUC, NSS): the test split has no fixation maps")
+    report = write_report(result, tmp_path / "report").read_text()
+    assert "n/a (AUC, sAUC, NSS): the test split has no fixation maps" in report
+
+
+def test_fixations_sampled_from_density_score_every_metric_and_say_so(tmp_path):
+    root = write_avs1k(tmp_path / "nofix", frames=3, fixations=False)
+    result = evaluate(
+        [baseline_predictor(CentreBias())], open_source(root), "test", progress=False, sampled_fixations=20
+    )
+    row = result.overall()[0]
+    assert all(math.isfinite(row[m]) for m in metrics.METRIC_NAMES) and not result.info["unavailable"]
+    assert result.info["fixations"] == "sampled"
+    assert overall_table(result).splitlines()[0].split(" | ")[2:5] == [
+        "AUC (sampled fixations)",
+        "sAUC (sampled fixations)",
+        "NSS (sampled fixations)",
+    ]
+    assert any("sampled from the density map" in note for note in result.info["notes"])
+    again = evaluate(
+        [baseline_predictor(CentreBias())], open_source(root), "test", progress=False, sampled_fixations=20
+    )
+    assert again.overall()[0]["NSS"] == row["NSS"]  # the draws are seeded
+
+
+def test_fixations_from_density_land_where_the_density_is():
+    density = np.zeros((8, 8))
+    density[2, 3], density[6, 1] = 1.0, 3.0
+    fixation = fixations_from_density(density, 50, np.random.default_rng(0))
+    assert set(zip(*np.nonzero(fixation), strict=True)) == {(2, 3), (6, 1)}
+    assert not fixations_from_density(np.zeros((4, 4)), 5, np.random.default_rng(0)).any()
 
 
 def test_evaluate_predictor_on_a_dataset(data_root):
@@ -222,6 +271,16 @@ def test_command_line(data_root, tmp_path, capsys):
     assert "Flow magnitude" in (out / "evaluation.md").read_text()
     assert main([str(data_root), "--split", "train", "--out", str(out)]) == 2
     assert "no videos in split 'train'" in capsys.readouterr().err
+
+
+def test_command_line_prints_why_a_metric_is_na_and_samples_fixations_on_request(tmp_path, capsys):
+    root = write_avs1k(tmp_path / "nofix", frames=3, fixations=False)
+    argv = [str(root), "--no-model", "--baselines", "centre", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    assert "n/a (AUC, sAUC, NSS): the test split has no fixation maps" in capsys.readouterr().out
+    assert main([*argv, "--sampled-fixations", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "NSS (sampled fixations)" in printed and "n/a" not in printed
 
 
 def test_a_bad_prediction_is_an_error_naming_the_predictor(data_root):

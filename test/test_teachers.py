@@ -1,7 +1,10 @@
 """Teachers: built-in networks, user TorchScript/ONNX files, precomputed map folders, soft labels."""
 
+import logging
+
 import cv2
 import numpy as np
+import onnxruntime
 import pytest
 import torch
 
@@ -18,6 +21,7 @@ from skd_training.teachers import (
     TorchScriptTeacher,
     build_teacher_net,
     minmax_per_map,
+    onnx_teacher_providers,
     soft_labels,
 )
 
@@ -73,6 +77,49 @@ def test_exported_teacher_file_reproduces_the_builtin_teacher(tmp_path, fmt):
     batch = batch_of()
     expected = minmax_per_map(BuiltinTeacher(net).predict(batch))
     assert torch.allclose(teacher.predict(batch), expected, atol=1e-4)
+
+
+def test_onnx_teacher_provider_follows_the_run_device_and_the_installed_build():
+    cpu, cuda = ["CPUExecutionProvider"], ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert onnx_teacher_providers("cuda", cuda) == cuda
+    assert onnx_teacher_providers(torch.device("cuda", 1), cuda) == cuda
+    assert onnx_teacher_providers("cpu", cuda) == cpu  # a CPU run stays on the CPU
+    assert onnx_teacher_providers("cuda", cpu) == cpu  # onnxruntime without the CUDA provider
+
+
+class ReportedProvidersSession:
+    """An onnxruntime session on the CPU that reports the providers it was asked for (a GPU build, faked)."""
+
+    real = onnxruntime.InferenceSession
+
+    def __init__(self, model, providers):
+        self.session = self.real(model, providers=["CPUExecutionProvider"])
+        self.providers = providers
+
+    def get_providers(self):
+        return list(self.providers)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+@pytest.mark.parametrize(
+    "available, expected",
+    [
+        (["CUDAExecutionProvider", "CPUExecutionProvider"], "CUDAExecutionProvider"),
+        (["CPUExecutionProvider"], "CPUExecutionProvider"),
+    ],
+)
+def test_onnx_teacher_on_a_cuda_run_names_its_provider_in_the_log(tmp_path, monkeypatch, caplog, available, expected):
+    path = save_onnx(TemporalTeacherNet((4, 8)).eval(), tmp_path / "teacher.onnx", 16)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: available)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", ReportedProvidersSession)
+    with caplog.at_level(logging.INFO, logger="skd_training.teachers"):
+        teacher = ONNXTeacher(path, "temporal", device="cuda")
+    assert teacher.provider == expected
+    assert f"runs on {expected}" in caplog.text
+    assert ("no CUDAExecutionProvider" in caplog.text) == (expected == "CPUExecutionProvider")
+    assert teacher.predict(batch_of()).shape == (2, 1, 16, 16)
 
 
 class OneInputMean(torch.nn.Module):

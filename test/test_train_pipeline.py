@@ -169,6 +169,47 @@ def test_a_mismatched_resume_is_refused(tiny_run, tmp_path, capsys):
     assert "lam: checkpoint 0.5, now 0.9" in capsys.readouterr().err
 
 
+def test_soft_labels_of_another_teacher_resolution_are_refused_naming_both(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run["run"], run)
+    manifest = next((run / "soft_labels" / "spatial").rglob("soft_labels.json"))
+    assert json.loads(manifest.read_text())["teacher_resolution"] == 32  # recorded where they were computed
+    args = tiny_args(tiny_run["data"], run, "--resume", "--set", "teacher_resolution=64")
+    assert main(["students", *args]) == 2
+    error = capsys.readouterr().err
+    assert "were computed at teacher resolution 32 px, but the config asks for teacher_resolution 64" in error
+
+
+def test_students_above_the_teacher_resolution_are_refused():
+    with pytest.raises(ConfigError, match="resolution 64 is above teacher_resolution 32"):
+        load_config("tiny", ["resolution=64"])
+    assert load_config("tiny", ["resolution=64", "ablation=O"]).resolution == 64  # Ablation-O has no teachers
+
+
+def test_the_paper_recipe_runs(tiny_run, tmp_path):
+    """``--config paper``: the paper's losses and Step 2 (sizes shrunk to the tiny data)."""
+    run = tmp_path / "paper"
+    shrink = ["widths={c1: 4, c2: 8, c3: 8, head: 8}", "resolution=16", "teacher_resolution=32"]
+    for kind in ("spatial", "temporal"):
+        shrink += [f"teachers.{kind}.widths=[4, 8, 16]", f"teachers.{kind}.epochs=1", f"teachers.{kind}.batch_size=4"]
+    shrink += ["teachers.spatial.pretrain=null", "students.epochs=1", "fuse.epochs=1", "device=cpu"]
+    shrink += [f"data.cache_dir={tmp_path / 'cache'}"]
+    data = tiny_run["data"] / "avs"
+    args = ["--config", "paper", "--run-dir", str(run), "--no-progress"]
+    args += ["--set", f"data.train.0.path={data}", "--set", f"data.val.0.path={data}"]
+    for override in shrink:
+        args += ["--set", override]
+    assert main(["all", *args]) == 0
+    meta = load_fused(run / "final" / "skd_fused_16.pt")[2]
+    assert meta["command"].startswith("skd-train all --config paper")
+    config = meta["config"]
+    assert config["students"]["loss"] == {"l2": 1.0, "kld": 0.0, "cc": 0.0} and config["students"]["lam"] == 0.5
+    assert config["fuse"]["lam"] == 0.0 and config["fuse"]["loss"] == {"l2": 1.0, "kld": 0.0, "cc": 0.0}
+    assert config["data"]["unlabeled"] == []
+    fingerprint = torch.load(run / "fused" / "last.pt", weights_only=True)["fingerprint"]
+    assert fingerprint["init"] == "students" and "lam" not in fingerprint  # Step 2 on the hard loss alone
+
+
 def test_ablation_o_trains_the_fused_model_alone(tiny_run, tmp_path):
     run = tmp_path / "o"
     assert main(["all", *tiny_args(tiny_run["data"], run, "--ablation", "O")]) == 0
@@ -201,7 +242,7 @@ def test_config_errors_name_the_key(tmp_path, capsys):
 
 
 def test_bundled_configs_are_valid():
-    for name in ("tiny", "default"):
+    for name in ("tiny", "default", "paper"):
         config = load_config(name)
         assert config.students.lam == 0.5
 

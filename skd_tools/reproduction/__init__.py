@@ -1,3 +1,5 @@
-"""skd-reproduce: the paper's experiments (Tables I, III, IV, Fig. 8) trained and scored as one report,
-docs/REPRODUCTION.md. ``run`` plans and runs them, ``findings`` reads the verdicts, ``paper`` holds the
-paper's own numbers, ``report`` writes the document and its figures."""
+"""skd-reproduce: the paper's experiments (Tables I, III, IV, Fig. 8) trained over several seeds and scored as one
+report, docs/REPRODUCTION.md. ``run`` plans and runs them, ``findings`` reads the verdicts (a difference counts only
+beyond the seed spread), ``paper`` holds the paper's own numbers, ``recipe`` where config default departs from the
+paper's recipe, ``report`` writes the document and its figures; ``spatial_teachers.yaml`` lists Table III's
+spatial teachers."""

@@ -7,7 +7,8 @@ as a 16-bit PNG, ``{out_dir}/{video}/{frame:06d}.png``. Every file is written un
 and renamed when complete, so an interrupted run leaves no half-written maps, and the next run skips
 every frame that already has one. ``{out_dir}/soft_labels.json`` records the teacher's name, the
 teacher resolution and the source, and a run with a different teacher or resolution into the same
-folder is refused.
+folder is refused. ``check_teacher_resolution`` refuses soft labels whose recorded teacher resolution is
+not the one a run asks for (students must learn from the maps of the teachers they say they learn from).
 
 ``SaliencyVideoDataset(..., soft_labels=out_dir)`` then serves each map degraded to the student
 resolution (area interpolation, scaled so its maximum is 1) as ``item["soft"]``, and at the teacher
@@ -70,6 +71,24 @@ class SoftLabelStore:
         if not cv2.imwrite(str(partial), pixels):
             raise OSError(f"cannot write soft label {partial}")
         os.replace(partial, path)
+
+
+def check_teacher_resolution(root: str | Path, wanted: int) -> None:
+    """Refuse the soft labels in ``root`` unless its manifest says they were computed at ``wanted`` px."""
+    store = SoftLabelStore(root)
+    found = store.manifest()
+    if found is None:
+        raise DatasetError(
+            f"soft labels in {store.root} have no {MANIFEST}: the resolution they were computed at is unknown; "
+            "relabel them (skd-train soft-labels --overwrite)"
+        )
+    recorded = found.get("teacher_resolution")
+    if recorded != wanted:
+        raise DatasetError(
+            f"soft labels in {store.root} were computed at teacher resolution {recorded} px, but the config asks "
+            f"for teacher_resolution {wanted}: relabel them (skd-train soft-labels --overwrite) or set "
+            f"teacher_resolution={recorded}"
+        )
 
 
 def _as_maps(output, batch: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from skd_ros.runtime import SaliencyEstimator
 from skd_training.baselines import CentreBias, FlowMagnitude, SpectralResidual
 from skd_training.data.layouts import DatasetError, open_source
 from skd_training.evaluate.predictors import Predictor, baseline_predictor, fused_predictor
-from skd_training.evaluate.report import overall_table, write_report
+from skd_training.evaluate.report import overall_table, unavailable_note, write_report
 from skd_training.evaluate.scoring import evaluate, labeled_videos
 from skd_training.finished_run import run_predictors
 
@@ -83,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frame-step", type=int, default=1, help="evaluate every N-th frame (default 1)")
     parser.add_argument("--max-frames-per-video", type=int, help="at most N frames per video, evenly spaced")
     parser.add_argument("--examples", type=int, default=4, help="example frames in the figure grid (default 4)")
+    parser.add_argument(
+        "--sampled-fixations",
+        type=int,
+        metavar="N",
+        help="for videos without fixation maps: N fixations per frame sampled from the density map, so that AUC, "
+        "sAUC and NSS are computed (labelled 'sampled fixations'; not recorded gaze). Default: those metrics are "
+        "n/a for such videos",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--profile-seconds", type=float, default=0.5, help="time spent timing each network for FPS (default 0.5)"
@@ -131,12 +139,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             n_examples=args.examples,
             profile_seconds=args.profile_seconds,
+            sampled_fixations=args.sampled_fixations,
         )
     except (DatasetError, FileNotFoundError, ValueError) as exc:  # CheckpointError, TeacherError: ValueErrors
         print(f"skd-eval: error: {exc}", file=sys.stderr)
         return 2
     report = write_report(evaluation, args.out)
     print(overall_table(evaluation))
+    missing = unavailable_note(evaluation)
+    if missing:
+        print(missing)
     print(f"\nreport: {report}")
     return 0
 

@@ -20,7 +20,7 @@ import numpy as np
 from skd_training import metrics
 from skd_training.data.layouts import CATEGORIES, UNKNOWN_CATEGORY
 from skd_training.evaluate.results import Evaluation, PredictorSummary
-from skd_training.evaluate.scoring import ROC_GRID
+from skd_training.evaluate.scoring import FIXATION_METRICS, ROC_GRID
 from skd_training.tables import fmt, markdown_table
 
 
@@ -33,17 +33,40 @@ def best_per_metric(rows: Sequence[dict]) -> dict[str, float]:
     return best
 
 
+NOT_AVAILABLE = "n/a"
+
+
 def metric_cells(row: dict, best: dict[str, float]) -> list[str]:
-    """The row's metric values, the best of each column in bold."""
+    """The row's metric values, the best of each column in bold, ``n/a`` where a metric has no value
+    (``unavailable_note`` says why)."""
     cells = []
     for m in metrics.METRIC_NAMES:
+        if not math.isfinite(row[m]):
+            cells.append(NOT_AVAILABLE)
+            continue
         text = fmt(row[m])
-        cells.append(f"**{text}**" if m in best and math.isfinite(row[m]) and row[m] == best[m] else text)
+        cells.append(f"**{text}**" if m in best and row[m] == best[m] else text)
     return cells
 
 
 COST_HEADERS = ["Params (M)", "Weights (MB)", "Activations (MB)", "Memory (MB)", "FPS (model)", "ms/frame (end-to-end)"]
 METRIC_HEADERS = ["AUC", "sAUC", "NSS", "SIM", "CC", "KLD ↓"]
+FIXATION_ORIGIN_LABELS = {"sampled": " (sampled fixations)", "mixed": " (partly sampled fixations)"}
+
+
+def metric_headers(evaluation: Evaluation) -> list[str]:
+    """``METRIC_HEADERS``, the fixation metrics labelled where their fixations were sampled from density maps."""
+    suffix = FIXATION_ORIGIN_LABELS.get(evaluation.info.get("fixations"), "")
+    return [f"{h}{suffix}" if h in FIXATION_METRICS else h for h in METRIC_HEADERS]
+
+
+def unavailable_note(evaluation: Evaluation) -> str:
+    """Why each ``n/a`` metric has no value ('' when every metric has one)."""
+    reasons = evaluation.info.get("unavailable", {})
+    by_reason: dict[str, list[str]] = {}
+    for metric, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(metric)
+    return " ".join(f"{NOT_AVAILABLE} ({', '.join(names)}): {reason}." for reason, names in by_reason.items())
 
 
 def cost_cells(summary: PredictorSummary, headers: Sequence[str] = COST_HEADERS) -> list[str]:
@@ -82,7 +105,7 @@ def overall_table(evaluation: Evaluation, names: Sequence[str] | None = None) ->
         ]
         for r in overall
     ]
-    return markdown_table(["Model", "Group", *METRIC_HEADERS, *COST_HEADERS], rows)
+    return markdown_table(["Model", "Group", *metric_headers(evaluation), *COST_HEADERS], rows)
 
 
 def category_table(evaluation: Evaluation) -> str:
@@ -98,7 +121,7 @@ def category_table(evaluation: Evaluation) -> str:
         body = [[r["predictor"], *metric_cells(r, best)] for r in subset]
         blocks.append(
             f"**{category}** ({subset[0]['videos']} videos, {subset[0]['frames']} frames)\n\n"
-            + markdown_table(["Model", *METRIC_HEADERS], body)
+            + markdown_table(["Model", *metric_headers(evaluation)], body)
         )
     return "\n\n".join(blocks)
 
@@ -231,7 +254,9 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, title: str = "Sali
         "",
     ]
     lines += [f"> Note: {note}" for note in info["notes"]]
-    lines += ["", "## Overall", "", overall_table(evaluation), "", cost_notes(evaluation), ""]
+    missing = unavailable_note(evaluation)
+    lines += ["", "## Overall", "", overall_table(evaluation), "", *([missing, ""] if missing else [])]
+    lines += [cost_notes(evaluation), ""]
     lines += ["## Per category", "", category_table(evaluation), ""]
     if roc:
         lines += ["## ROC curves", "", f"![mean ROC curves]({roc.name})", ""]

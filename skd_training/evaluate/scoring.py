@@ -10,12 +10,19 @@ random from *other* videos of the evaluated set (the DHF1K protocol), mapped to 
 relative position. A set with a single video falls back to other frames of the same video, and the
 report says so.
 
-Randomness (AUC-Judd's jitter, sAUC's draws) comes from generators seeded by (seed, video, frame):
-reruns give identical numbers, and every predictor sees the same draws on the same frame.
+Videos without fixation maps: AUC, sAUC and NSS need fixations. By default such a video is left out of
+them, and a split with none at all reports them as unavailable with the reason (``Evaluation.unavailable``,
+logged too), never as a silent blank. ``sampled_fixations=N`` opts into N fixations per frame drawn from
+the frame's density map (with replacement, probability proportional to density); the tables then label
+those metrics "(sampled fixations)": they are not human fixations.
+
+Randomness (AUC-Judd's jitter, sAUC's draws, sampled fixations) comes from generators seeded by (seed,
+video, frame): reruns give identical numbers, and every predictor sees the same draws on the same frame.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections import defaultdict
@@ -32,7 +39,10 @@ from skd_training.evaluate.cost import profile_network
 from skd_training.evaluate.predictors import Predictor
 from skd_training.evaluate.results import Evaluation, Example, PredictorSummary
 
+log = logging.getLogger(__name__)
+
 ROC_GRID = np.linspace(0.0, 1.0, 101)
+FIXATION_METRICS = ("AUC", "sAUC", "NSS")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -65,6 +75,17 @@ def score_frame(
         if other_fixation is not None:
             scores["sAUC"] = metrics.auc_shuffled(saliency, fixation, other_fixation, rng=rng)
     return scores, tpr
+
+
+def fixations_from_density(density: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` fixations drawn from ``density`` (with replacement, probability proportional to it) as an
+    H x W bool map; an empty density map gives no fixations (the frame is then unscorable)."""
+    weights = np.asarray(density, dtype=np.float64).ravel()
+    total = weights.sum()
+    fixation = np.zeros(density.shape, dtype=bool)
+    if total > 0:
+        fixation.flat[rng.choice(weights.size, size=count, p=weights / total)] = True
+    return fixation
 
 
 # --------------------------------------------------------------------------------------------------
@@ -171,6 +192,54 @@ def _frame_seed(seed: int, video: str, index: int) -> list[int]:
     return [seed, zlib.crc32(video.encode()), index]
 
 
+class _Fixations:
+    """Where a frame's fixations come from: the video's fixation maps, or (opted into) a sample of its
+    density map, the same draw whenever the frame is asked for."""
+
+    def __init__(self, source: Source, seed: int, sampled: int | None):
+        if sampled is not None and sampled < 1:
+            raise ValueError(f"sampled_fixations must be >= 1, got {sampled}")
+        self.source, self.seed, self.sampled = source, seed, sampled
+
+    def of(self, info, index: int, density: np.ndarray | None = None) -> np.ndarray | None:
+        if info.has_fixation:
+            return self.source.read_fixation(info.name, index)
+        if self.sampled is None:
+            return None
+        density = self.source.read_density(info.name, index) if density is None else density
+        rng = np.random.default_rng([*_frame_seed(self.seed, info.name, index), 2])
+        return fixations_from_density(density, self.sampled, rng)
+
+
+def fixation_origin(videos, sampled: int | None) -> str:
+    """'recorded' (every video has fixation maps), 'sampled' (none has; sampled from density), 'mixed'
+    (some sampled), 'partial' (some have none, not sampled) or 'none'."""
+    recorded = sum(v.has_fixation for v in videos)
+    if recorded == len(videos):
+        return "recorded"
+    if sampled is not None:
+        return "sampled" if recorded == 0 else "mixed"
+    return "none" if recorded == 0 else "partial"
+
+
+def unavailable_metrics(origin: str, split: str, frames: list[dict]) -> dict[str, str]:
+    """Metric -> why no frame could be scored with it (empty when every metric has a value)."""
+    reasons = {}
+    for metric in metrics.METRIC_NAMES:
+        if any(np.isfinite(row[metric]) for row in frames):
+            continue
+        if metric in FIXATION_METRICS and origin == "none":
+            reasons[metric] = (
+                f"the {split} split has no fixation maps (opt into fixations sampled from the density maps "
+                "with --sampled-fixations N)"
+            )
+        elif metric == "sAUC":
+            reasons[metric] = "no other frame has fixations to draw the shuffled negatives from"
+        else:
+            reasons[metric] = "no evaluated frame's ground truth can score it (empty or constant maps)"
+    return reasons
+
+
 def _small(image: np.ndarray, width: int = 256) -> np.ndarray:
     rows, cols = image.shape[:2]
     size = (width, max(1, round(width * rows / cols)))
@@ -191,13 +260,15 @@ def evaluate(
     profile: bool = True,
     profile_seconds: float = 0.5,
     progress: bool = True,
+    sampled_fixations: int | None = None,
 ) -> Evaluation:
     """Run every predictor on the evaluated frames and score them at the ground truth's resolution.
 
     data: a ``Source`` (then ``split``, ``videos``, ``frame_step`` choose the frames) or a
     ``SaliencyVideoDataset`` (its videos and frames; ``split``/``videos``/``frame_step`` must be left
     unset). ``max_frames_per_video`` thins either evenly. Each frame is decoded once and given to every
-    predictor; see the module docstring for the pairing, sAUC negatives and seeding."""
+    predictor; see the module docstring for the pairing, sAUC negatives, sampled fixations
+    (``sampled_fixations``) and seeding."""
     if not predictors:
         raise ValueError("nothing to evaluate: no predictors given")
     names = [p.name for p in predictors]
@@ -224,12 +295,13 @@ def evaluate(
         raise DatasetError(f"no frames to evaluate in {source.root}")
 
     bank = FixationBank()
-    with_fixations = [v for v in chosen if v.has_fixation]
+    fixations = _Fixations(source, seed, sampled_fixations)
+    with_fixations = [v for v in chosen if v.has_fixation or sampled_fixations is not None]
     for info in tqdm(
         with_fixations, desc="fixations for sAUC", unit="video", disable=not progress or not with_fixations
     ):
         for index in plan[info.name]:
-            bank.add(info.name, index, source.read_fixation(info.name, index))
+            bank.add(info.name, index, fixations.of(info, index))
 
     summaries = []
     for p in predictors:
@@ -257,7 +329,7 @@ def evaluate(
             previous = current if previous is None else previous
             last_read = (index, current)
             density = source.read_density(info.name, index)
-            fixation = source.read_fixation(info.name, index) if info.has_fixation else None
+            fixation = fixations.of(info, index, density)
             negatives_rng = np.random.default_rng([*_frame_seed(seed, info.name, index), 1])
             other = None
             if fixation is not None:
@@ -297,10 +369,23 @@ def evaluate(
                 bar.update()
     bar.close()
 
+    origin = fixation_origin(chosen, sampled_fixations)
+    unavailable = unavailable_metrics(origin, split or "all", rows)
+    for metric, reason in unavailable.items():
+        log.warning("%s is n/a: %s", metric, reason)
     notes = []
-    if not with_fixations:
-        notes.append("no fixation maps: AUC, sAUC and NSS are not computed (density-map metrics only)")
-    elif bank.single_video:
+    recorded = sum(v.has_fixation for v in chosen)
+    if origin in ("sampled", "mixed"):
+        notes.append(
+            f"{len(chosen) - recorded} of {len(chosen)} videos have no fixation maps: their AUC, sAUC and NSS use "
+            f"{sampled_fixations} fixations per frame sampled from the density map, not recorded gaze"
+        )
+    elif origin == "partial":
+        notes.append(
+            f"AUC, sAUC and NSS are over the {recorded} of {len(chosen)} videos that have fixation maps "
+            "(--sampled-fixations N samples fixations for the others)"
+        )
+    if origin != "none" and bank.single_video:
         notes.append(
             "one video only: sAUC negatives are fixations of other frames of the same video, not of other videos"
         )
@@ -308,6 +393,9 @@ def evaluate(
         "source": str(source.root),
         "layout": source.layout,
         "split": split or "all",
+        "fixations": origin,
+        "sampled_fixations": sampled_fixations,
+        "unavailable": unavailable,
         "videos": len(chosen),
         "frames": total,
         "frame_step": frame_step,
