@@ -92,9 +92,7 @@ def test_reduced_precision_target_reads_the_fastest_fp32_and_names_its_own_engin
     accuracy = [AccuracyRow("onnxruntime-int8", "int8", 0.03, 0.002, d_nss=-0.002)]
     (alone,) = [r for r in target_rows(rows, [], accuracy) if r[0].startswith("int8")]
     assert alone[2] == "met" and "2.00x the fastest fp32, onnxruntime;" in alone[1]
-    (behind,) = [
-        r for r in target_rows([*rows, row("ncnn", "fp32", 1.25)], [], accuracy) if r[0].startswith("int8")
-    ]
+    (behind,) = [r for r in target_rows([*rows, row("ncnn", "fp32", 1.25)], [], accuracy) if r[0].startswith("int8")]
     assert behind[2] == "**not met**"
     assert "1.25x the fastest fp32, ncnn (2.00x its own engine's fp32, onnxruntime)" in behind[1]
 
@@ -247,8 +245,18 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
 
     matrix = [run("node", "1920x1080", "bgr8", 3.0), run("relay", "1920x1080", "bgr8", 1.0)]
     table = matrix_table(matrix + [run("node", "640x480", "jpeg", 2.5)], model_ms=1.0).splitlines()
-    assert table[2] == "| 1920x1080 | bgr8 | 29.9 | 2.00 | 1.00 | 3.00 | 2.00 | 2.00 | 5.00 | 0 | 0 | 0 |"
+    assert table[2] == "| 1920x1080 | bgr8 | 29.9 | 2.00 | 1.00 | 3.00 | 2.00 | 2.00 | 5.00 | 0 | 0 | 0 | - |"
     assert table[3].startswith("| 640x480 | jpeg | 29.9 | 2.00 | - | 2.50 | - | - |")
+    matrix[0].stages = {
+        "stages": {
+            "decode": {"p50_ms": 0.1},
+            "preprocess": {"p50_ms": 1.0},
+            "inference": {"p50_ms": 1.2},
+            "outputs": {"p50_ms": 0.3},
+            "publish saliency": {"p50_ms": 0.2},
+        }
+    }
+    assert matrix_table(matrix, model_ms=1.0).splitlines()[2].endswith("| 0.10 / 1.00 / 1.20 / 0.50 |")
     cameras = run("batched", "1280x720", "bgr8", 4.0, cameras=2)
     cameras.per_camera = [{"dropped": 0, "p50_ms": 5.0, "p99_ms": 7.0}, {"dropped": 1, "p50_ms": 6.0, "p99_ms": 9.5}]
     assert cameras_table([cameras]).splitlines()[3] == "| 2 | cam1 | 0 | 1 | 6.00 | 9.50 |"

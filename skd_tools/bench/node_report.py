@@ -27,6 +27,7 @@ def node_section(
     best: str,
     model: dict,
     matrix: list[Run],
+    profiled: Run | None,
     extra: list[Run],
     cameras: list[Run],
     runs_transport: list[Run],
@@ -37,9 +38,8 @@ def node_section(
     out: Path,
 ) -> list[str]:
     """The node end to end, the transport options and where the node's time goes, as Markdown lines;
-    ``best`` is the chosen transport, ``model`` the model's own time in this run, ``summary`` what the targets
-    read, ``out`` the report's path."""
-    profiled = next((r for r in matrix if r.stages), None)
+    ``best`` is the chosen transport, ``model`` the model's own time in this run, ``profiled`` the run whose live
+    profile is shown stage by stage, ``summary`` what the targets read, ``out`` the report's path."""
     lines = [
         "## Node end to end",
         "",
@@ -120,6 +120,7 @@ def matrix_table(matrix: list[Run], model_ms: float) -> str:
     headers = [
         "resolution", "input", "publish Hz", "bare p50 ms", "relay overhead p50 ms", "node overhead p50 ms",
         "node work p50 ms", "work / model", "node p99 ms", "node dropped", "relay dropped", "bare dropped",
+        "in the node p50 ms: decode / preprocess / inference / rest",
     ]  # fmt: skip
     rows, keys = [], dict.fromkeys((r.resolution, r.encoding) for r in matrix)
     for resolution, encoding in keys:
@@ -131,9 +132,19 @@ def matrix_table(matrix: list[Run], model_ms: float) -> str:
             [resolution, encoding, _fmt(first.publish_hz, 1), _fmt(first.bare.p50_ms)]
             + [_fmt(relay.overhead_p50_ms) if relay else "-", _fmt(node.overhead_p50_ms) if node else "-"]
             + [_fmt(work), _fmt(work / model_ms), _fmt(node.node.p99_ms) if node and node.node else "-"]
-            + [_dropped(node), _dropped(relay), first.bare.dropped]
+            + [_dropped(node), _dropped(relay), first.bare.dropped, _stage_split(node)]
         )
     return markdown_table(headers, rows) + _errors(matrix)
+
+
+def _stage_split(run: Run | None) -> str:
+    """A node run's live profile in four numbers (p50 of each stage; the rest: every other stage's p50 summed)."""
+    if run is None or not run.stages:
+        return "-"
+    p50 = {stage: values["p50_ms"] for stage, values in run.stages["stages"].items()}
+    main = ("decode", "preprocess", "inference")
+    rest = sum(ms for stage, ms in p50.items() if stage not in main)
+    return " / ".join(f"{p50.get(stage, math.nan):.2f}" for stage in main) + f" / {rest:.2f}"
 
 
 def _dropped(run: Run | None) -> str:
@@ -175,10 +186,11 @@ def stage_section(profiled: Run | None, matrix: list[Run]) -> str:
     )
     stages = profiled.stages
     return (
-        f"The node of the {profiled.resolution} {profiled.encoding} run above recorded, for each frame, the moment it "
-        "passed each stage (`SKD_NODE_STAGE_TIMES`: `skd_ros.node.stage_times`; off in every other run, where it "
-        f"costs one empty call per stage). {stages['frames']} frames of the measured window; a stage's time runs from "
-        "the end of the one before it, so the means add up to the last row. For comparison in the same run: bare "
+        "Every node of the table above recorded, for each frame, the moment it passed each stage "
+        "(`SKD_NODE_STAGE_TIMES`: `skd_ros.node.stage_times`; unset, as in a deployment, it costs one empty call per "
+        f"stage; the table's last column sums it up); here the {profiled.resolution} {profiled.encoding} node stage by "
+        f"stage, {stages['frames']} frames of the measured window. A stage's time runs from the end of the one before "
+        "it, so the means add up to the last row. For comparison in the same run: bare "
         f"receive p50 {_fmt(profiled.bare.p50_ms)} ms, node overhead p50 {_fmt(profiled.overhead_p50_ms)} ms"
         + (f", relay overhead p50 {_fmt(relay.overhead_p50_ms)} ms" if relay else "")
         + ".\n\n"
