@@ -63,7 +63,9 @@ class NewestPairMailbox:
             skipped = self._pending[camera] is not None
             self._before_pending[camera] = self._last_received[camera]
             self._last_received[camera] = self._pending[camera] = message
-            self._cond.notify()
+            # all: another put() may be waiting on the condition too (callbacks on a multi-threaded executor), and a
+            # single notify could wake it instead of the worker
+            self._cond.notify_all()
             if hand_over_s > 0 and self._worker_idle:
                 self._cond.wait_for(lambda: self._pending[camera] is not message or self._closed, hand_over_s)
             return skipped
