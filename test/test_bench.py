@@ -262,6 +262,13 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
     assert cameras_table([cameras]).splitlines()[3] == "| 2 | cam1 | 0 | 1 | 6.00 | 9.50 |"
 
 
+def test_node_only_measures_the_node_section_alone():
+    for clash in (["--skip-node"], ["--gpu-only", "--device", "cpu"], ["--reuse", "old.json"]):
+        with pytest.raises(SystemExit):
+            cli.parse_args(["--node-only", *clash])
+    assert cli.parse_args(["--node-only", "--quick"]).node_only
+
+
 def test_node_only_puts_its_section_in_place_of_the_old_one(tmp_path):
     report = tmp_path / "BENCH.md"
     report.write_text(
