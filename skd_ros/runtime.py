@@ -72,13 +72,15 @@ class SaliencyResult:
 
 
 class SaliencyPipeline:
-    """A stream of frames from one camera -> one SaliencyResult per frame, for the newest frame."""
+    """A stream of frames from one camera -> one SaliencyResult per frame, for the newest frame.
+    ``find_rois`` False leaves the results' ``rois`` empty (a node whose ROIs nobody reads)."""
 
     def __init__(self, estimator: SaliencyEstimator, roi_params: ROIParams = ROIParams(), encoding: str = "bgr8"):
         self.estimator = estimator
         self.roi_params = roi_params
         self.encoding = encoding
         self.buffer = FramePairBuffer()
+        self.find_rois = True
 
     def step(self, frame: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> SaliencyResult:
         return step_cameras([self], [frame], [stamp_ns], [frame_id])[0]
@@ -126,7 +128,7 @@ def step_cameras(
         results.append(
             SaliencyResult(
                 saliency=saliency,
-                rois=extract_rois(saliency, width, height, p.roi_params),
+                rois=extract_rois(saliency, width, height, p.roi_params) if p.find_rois else [],
                 peak=find_peak(saliency, width, height),
                 source_width=width,
                 source_height=height,

@@ -12,15 +12,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from skd_ros.core.model import SKDModel
 from skd_ros.node.env_file import read_env_file
+from skd_ros.runtime import SaliencyEstimator
 from skd_tools.bench import cli
 from skd_tools.bench.accuracy import AccuracyRow
+from skd_tools.bench.agreement import map_agreement, real_footage_agreement
 from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Latencies, Run, pool
 from skd_tools.bench.model_timing import ModelRow, count_macs
-from skd_tools.bench.node_report import findings, hot_path_table
+from skd_tools.bench.node_report import cameras_table, hot_path_table, live_findings, matrix_table, stage_table
 from skd_tools.bench.node_runs import NodeOptions, measure
-from skd_tools.bench.targets import target_rows
-from skd_tools.bench.transports import CONFIG_DIR, TRANSPORT_BY_NAME, Transport
+from skd_tools.bench.report import splice_node_section
+from skd_tools.bench.stage_profile import stage_profile
+from skd_tools.bench.targets import node_target_rows, target_rows
+from skd_tools.bench.transports import CONFIG_DIR, TRANSPORT_BY_NAME, Transport, camera_frames
 
 try:  # the node rows run the saliency node and rclpy publishers and subscribers
     import rclpy  # noqa: F401
@@ -35,8 +39,49 @@ needs_ros = pytest.mark.skipif(rclpy is None, reason="needs ROS 2's rclpy (the r
 )
 def test_node_target_reads_the_larger_of_end_to_end_overhead_and_in_process_work(overhead, work, drops, verdict):
     node = {"transport": "shm", "overhead_p50_ms_1080p": overhead, "drops_30fps_1080p": drops, "work_ms_1080p": work}
-    (row,) = [r for r in target_rows([], [], [], node) if r[0].startswith("node overhead")]
+    (row,) = [r for r in node_target_rows(node) if r[0].startswith("node overhead")]
     assert row[2] == verdict and f"{work:.2f} ms" in row[1]
+
+
+def test_node_cost_targets_read_work_against_the_model_jpeg_against_raw_cameras_and_agreement():
+    def cell(node_ms, relay_ms, hz=30.0):
+        return {
+            "node_overhead_p50_ms": node_ms,
+            "relay_overhead_p50_ms": relay_ms,
+            "work_p50_ms": node_ms - relay_ms,
+            "node_dropped": 0,
+            "publish_hz": hz,
+        }
+
+    summary = {
+        "transport": "shm",
+        "model_ms": 1.2,
+        "model_backend": "ncnn (fp32, cpu, 1 thread(s))",
+        "matrix": {
+            "1920x1080 bgr8": cell(2.5, 0.8),  # work 1.7 <= 1.8: met
+            "3840x2160 bgr8": cell(5.0, 1.0, hz=12.0),  # work 4.0 > 2.16, and the publisher fell behind
+            "1920x1080 jpeg": cell(4.0, 0.9),  # 1.6x the raw row: met
+        },
+        "cameras": {
+            "1": {"dropped": 0, "p99_ms": 9.0, "error": ""},
+            "4": {"dropped": 0, "p99_ms": 30.0, "error": ""},
+            "6": {"dropped": 2, "p99_ms": 40.0, "error": ""},
+        },
+        "agreement": {"frames": 120, "min_cc": {"bgr8": 1.0, "rgb8": 1.0, "jpeg": 0.985}, "skipped": ""},
+    }
+    rows = {target.split(" <=")[0].split(":")[0]: (m, v) for target, m, v in node_target_rows(summary)}
+    work = [(m, v) for t, m, v in node_target_rows(summary) if t.startswith("node work")]
+    assert work[0][1] == "met" and "1.70 ms" in work[0][0] and "1.42x the model's 1.20 ms" in work[0][0]
+    assert work[1][1] == "**not met**" and "publisher at 12.0 Hz" in work[1][0]
+    assert rows["CompressedImage JPEG 1920x1080"] == ("JPEG +4.00 ms vs bgr8 +2.50 ms = 1.60x", "met")
+    cameras = next(r for r in node_target_rows(summary) if r[0].startswith("one batching node"))
+    assert cameras[2] == "met" and cameras[1].startswith("served: 4 (")
+    agreement = next(r for r in node_target_rows(summary) if r[0].startswith("maps"))
+    assert agreement[2] == "**not met**" and "jpeg 0.9850" in agreement[1]
+    skipped = summary | {"agreement": {"frames": 0, "min_cc": {}, "skipped": "clip.avi is absent"}}
+    agreement = next(r for r in node_target_rows(skipped) if r[0].startswith("maps"))
+    assert agreement[1:] == ("not compared: clip.avi is absent", "not measured")
+    assert node_target_rows(None) == [("the node's targets", "not run (--skip-node)", "not run")]
 
 
 def test_reduced_precision_target_reads_the_fastest_fp32_and_names_its_own_engine():
@@ -45,11 +90,9 @@ def test_reduced_precision_target_reads_the_fastest_fp32_and_names_its_own_engin
 
     rows = [row("eager", "fp32", 5.0), row("onnxruntime", "fp32", 2.0), row("onnxruntime-int8", "int8", 1.0)]
     accuracy = [AccuracyRow("onnxruntime-int8", "int8", 0.03, 0.002, d_nss=-0.002)]
-    (alone,) = [r for r in target_rows(rows, [], accuracy, None) if r[0].startswith("int8")]
+    (alone,) = [r for r in target_rows(rows, [], accuracy) if r[0].startswith("int8")]
     assert alone[2] == "met" and "2.00x the fastest fp32, onnxruntime;" in alone[1]
-    (behind,) = [
-        r for r in target_rows([*rows, row("ncnn", "fp32", 1.25)], [], accuracy, None) if r[0].startswith("int8")
-    ]
+    (behind,) = [r for r in target_rows([*rows, row("ncnn", "fp32", 1.25)], [], accuracy) if r[0].startswith("int8")]
     assert behind[2] == "**not met**"
     assert "1.25x the fastest fp32, ncnn (2.00x its own engine's fp32, onnxruntime)" in behind[1]
 
@@ -151,7 +194,7 @@ def test_node_bench_relay_run_measures_both_paths_over_dds():
 @needs_ros
 def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     """skd-bench's in-process profile times the node's calls twice (back to back, and one frame per camera
-    period), and the overhead reading splits the end-to-end overhead into relay, paced work and the rest."""
+    period)."""
     hot = profile_hot_path("640x480", 4, NodeOptions(backend="eager"), paced_fps=50.0)
     assert hot.stage_ms.keys() == hot.paced_stage_ms.keys()
     assert hot.stage_ms["inference"] > 0 and hot.paced_stage_ms["inference"] > 0
@@ -160,22 +203,117 @@ def test_node_hot_path_is_timed_back_to_back_and_at_the_camera_pace():
     assert table[-1] == (
         f"| **total** | **{sum(hot.stage_ms.values()):.2f}** | **{sum(hot.paced_stage_ms.values()):.2f}** |"
     )
-    summary = {
-        "overhead_p50_ms_1080p": 6.0,
-        "work_ms_1080p": 3.0,
-        "paced_work_ms_1080p": 4.5,
-        "relay_overhead_p50_ms_1080p": 0.7,
+
+
+def recorded_frame(stamp_ns: int, marks: list[tuple[str, float]], camera: int = 0) -> dict:
+    """A frame as skd_ros.node.stage_times writes it; ``marks``: (stage, ms since the callback's entry)."""
+    return {
+        "camera": camera,
+        "stamp_ns": stamp_ns,
+        "callback_wall_ns": stamp_ns + 2_000_000,
+        "marks": [["received", 0]] + [[stage, round(ms * 1e6)] for stage, ms in marks],
     }
-    reading = findings(hot, [], "shm-sync-heap", summary)[-2]
-    assert "remaining 5.30 ms" in reading and "take 4.50 ms in process instead of 3.00" in reading
-    assert "leaves 0.8 ms for scheduling" in reading and "shrink to about 1.3 ms" in reading
-    reading = findings(hot, [], "shm-sync-heap", summary | {"paced_work_ms_1080p": 5.5})[-2]
-    assert "account for the whole overhead" in reading and "leaves" not in reading
-    two = [Run(kind, "shm", "640x480", 30.0, cameras=2) for kind in ("batched", "per-camera")]
-    for run, p50 in zip(two, (9.0, 7.0), strict=True):
-        run.node = Latencies.from_latencies({(0, 1): p50, (1, 1): p50}, dropped=0)
-    several = findings(hot, [], "shm-sync-heap", summary, two)[-2]
-    assert "p50 9.00 ms with one node batching" in several and "one node per camera was faster" in several
+
+
+def test_the_live_profile_sums_up_the_frames_of_the_measured_window():
+    frames = [
+        recorded_frame(stamp, [("hand-off to the worker", 0.1 * k), ("inference", 1.0), ("publish saliency", 2.0)])
+        for k, stamp in enumerate((10, 20, 30, 40))
+    ]
+    profile = stage_profile([{"frames": frames[:2]}, {"frames": frames[2:]}], window=[20, 30, 40])
+    assert profile["frames"] == 3 and profile["receive"]["p50_ms"] == 2.0
+    assert list(profile["stages"]) == ["hand-off to the worker", "inference", "publish saliency"]
+    assert profile["stages"]["hand-off to the worker"]["p50_ms"] == pytest.approx(0.2)
+    assert profile["stages"]["inference"]["p50_ms"] == pytest.approx(0.8)  # 1.0 - 0.1 k, k = 1, 2, 3
+    assert profile["in node"]["mean_ms"] == pytest.approx(2.0)
+    assert stage_profile([{"frames": frames}], window=[99]) is None
+    table = stage_table(profile).splitlines()
+    assert table[2].startswith("| receive: stamp -> the subscription callback |  | 3 | 2.000")
+    assert table[-1].startswith("| **in the node: callback -> last output published** |  | 3 | 2.000")
+    run = Run("node", "shm-sync-heap", "1920x1080", 30.0, stages=profile)
+    reading = " ".join(live_findings(run, {"model_ms": 1.25, "relay_overhead_p50_ms_1080p": 0.75}))
+    assert "hand-off from the subscription callback to the worker 0.200 ms" in reading
+    assert "the model alone in this run: 1.250 ms" in reading and "costs 0.75 ms p50" in reading
+
+
+def test_node_tables_show_work_against_the_model_and_every_camera():
+    def run(kind, resolution, encoding, overhead, cameras=1):
+        result = Run(kind, "shm", resolution, 30.0, cameras=cameras, encoding=encoding, publish_hz=29.9)
+        result.overhead_p50_ms, result.node = overhead, Latencies.from_latencies({1: overhead + 2.0}, dropped=0)
+        result.bare = Latencies.from_latencies({1: 2.0}, dropped=0)
+        return result
+
+    matrix = [run("node", "1920x1080", "bgr8", 3.0), run("relay", "1920x1080", "bgr8", 1.0)]
+    table = matrix_table(matrix + [run("node", "640x480", "jpeg", 2.5)], model_ms=1.0).splitlines()
+    assert table[2] == "| 1920x1080 | bgr8 | 29.9 | 2.00 | 1.00 | 3.00 | 2.00 | 2.00 | 5.00 | 0 | 0 | 0 | - |"
+    assert table[3].startswith("| 640x480 | jpeg | 29.9 | 2.00 | - | 2.50 | - | - |")
+    matrix[0].stages = {
+        "stages": {
+            "decode": {"p50_ms": 0.1},
+            "preprocess": {"p50_ms": 1.0},
+            "inference": {"p50_ms": 1.2},
+            "outputs": {"p50_ms": 0.3},
+            "publish saliency": {"p50_ms": 0.2},
+        }
+    }
+    assert matrix_table(matrix, model_ms=1.0).splitlines()[2].endswith("| 0.10 / 1.00 / 1.20 / 0.50 |")
+    cameras = run("batched", "1280x720", "bgr8", 4.0, cameras=2)
+    cameras.per_camera = [{"dropped": 0, "p50_ms": 5.0, "p99_ms": 7.0}, {"dropped": 1, "p50_ms": 6.0, "p99_ms": 9.5}]
+    assert cameras_table([cameras]).splitlines()[3] == "| 2 | cam1 | 0 | 1 | 6.00 | 9.50 |"
+
+
+def test_node_only_measures_the_node_section_alone():
+    for clash in (["--skip-node"], ["--gpu-only", "--device", "cpu"], ["--reuse", "old.json"]):
+        with pytest.raises(SystemExit):
+            cli.parse_args(["--node-only", *clash])
+    assert cli.parse_args(["--node-only", "--quick"]).node_only
+
+
+def test_node_only_puts_its_section_in_place_of_the_old_one(tmp_path):
+    report = tmp_path / "BENCH.md"
+    report.write_text(
+        "# Benchmarks\n\n## Targets (issue 7)\n\n| target | measured | verdict |\n|---|---|---|\n"
+        "| 64x64 fp32 | 1 ms | met |\n| node overhead over bare transport <= 2 ms | +5 ms | **not met** |\n\n"
+        "## Model only\n\nMODEL TABLE\n\n## Node end to end\n\nOLD NODE ROWS\n"
+    )
+    splice_node_section(report, ["## Node end to end", "", "NEW NODE ROWS"])
+    text = report.read_text()
+    assert "MODEL TABLE" in text and "| 64x64 fp32 | 1 ms | met |" in text and "NEW NODE ROWS" in text
+    assert "OLD NODE ROWS" not in text and "node overhead over bare transport" not in text  # now in the node section
+    assert text.count("## Node end to end") == 1
+
+
+def test_maps_of_the_node_path_agree_with_the_reference_on_generated_clips():
+    """A generated clip through the node's path (Image messages in bgr8 and rgb8, JPEG decoded at reduced size) and
+    through the reference path: raw input gives the reference's maps on every frame (CC 1), JPEG input stays close.
+    A missing real clip is skipped with a message."""
+    estimator = SaliencyEstimator(backend="eager")
+    agreement = map_agreement(estimator, camera_frames(640, 480, 6), "generated")
+    assert agreement.frames == 6 and agreement.met("bgr8") and agreement.met("rgb8")
+    assert agreement.min_cc["bgr8"] == pytest.approx(1.0) and agreement.max_abs_diff["rgb8"] < 1e-5
+    assert agreement.min_cc["jpeg"] > 0.9
+    missing = real_footage_agreement(estimator, tmp_clip := CONFIG_DIR / "no_such_clip.avi")
+    assert missing.frames == 0 and str(tmp_clip) in missing.skipped and not missing.met("bgr8")
+
+
+@needs_ros
+def test_node_bench_run_records_where_the_live_nodes_time_goes():
+    """A node run with the stage recorder on (SKD_NODE_STAGE_TIMES): the node, fed rgb8 frames over DDS, writes
+    each frame's stages when it stops, and the run sums them up; its outputs are out when both the map and the ROIs
+    are."""
+    reliable = Transport("reliable-shm", "reliable, depth 10, shared memory", "reliable", 10, "fastdds_shm.xml")
+    domain = int(os.environ["ROS_DOMAIN_ID"])
+    run = measure(
+        "node", reliable, "640x480", 10.0, 2.0, 1.0, domain, NodeOptions(backend="eager"), encoding="rgb8",
+        stage_times=True,
+    )  # fmt: skip
+    assert not run.error and run.encoding == "rgb8" and run.node.received >= 0.8 * run.published
+    stages = run.stages["stages"]
+    assert run.stages["frames"] >= 0.8 * run.published
+    for stage in ("hand-off to the worker", "decode", "preprocess", "inference", "postprocess", "outputs"):
+        assert stages[stage]["frames"] == run.stages["frames"], stage
+    assert {"publish saliency", "publish rois"} <= stages.keys() and "publish attention" not in stages  # no reader
+    assert run.stages["in node"]["p50_ms"] > stages["inference"]["p50_ms"] > 0
 
 
 @needs_ros
@@ -189,7 +327,7 @@ def test_node_bench_two_cameras_through_one_batching_node():
     cameras = {camera for camera, _ in run.node.by_stamp}
     assert cameras == {0, 1} and run.node.received >= 0.8 * 2 * run.published
     assert run.overhead_p50_ms == run.overhead_p50_ms  # computed (not NaN)
-    with pytest.raises(ValueError, match="need 2 or more cameras"):
+    with pytest.raises(ValueError, match="take several cameras"):
         measure("node", reliable, "640x480", 10.0, 2.0, 1.0, domain, NodeOptions(), cameras=2)
 
 

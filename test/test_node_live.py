@@ -3,7 +3,9 @@ parameters, the newest-pair mailbox, frame pairing under skips, resets and bad f
 markers), frames lost before the node, what the node says about a misconfiguration, throttling and statistics,
 the RViz configuration. No DDS here."""
 
+import json
 import random
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +16,8 @@ import yaml
 from skd_ros.core import image_codec
 from skd_ros.core.bearings import camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError
-from skd_ros.core.postprocess import extract_rois
+from skd_ros.core.postprocess import ROI, Peak, extract_rois
+from skd_ros.core.roi_record import ROI_DTYPE, rois_to_records
 from skd_ros.core.tracking import RoiTracker
 from skd_ros.node.misconfiguration import (
     TRANSPORT_REMEDY,
@@ -25,6 +28,7 @@ from skd_ros.node.misconfiguration import (
 from skd_ros.node.outputs import frame_outputs
 from skd_ros.node.rviz_config import outputs_prefix, rviz_config_for
 from skd_ros.node.settings import PARAMETER_SPECS, PARAMETERS, NodeSettings
+from skd_ros.node.stage_times import NO_STAGE_TIMES, StageTimes, stage_durations, stage_times_from_environment
 from skd_ros.node.stats import FrameGapCounter, StreamStats, WarningThrottle
 from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, run_cameras
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
@@ -128,6 +132,97 @@ def test_mailbox_hands_over_every_camera_with_a_new_frame_at_once():
     assert mailbox.take() == {2: ("down-2", "down-1")}  # predecessors are kept per camera
     with pytest.raises(ValueError, match="at least one camera"):
         NewestPairMailbox(cameras=0)
+
+
+def test_mailbox_put_waits_until_an_idle_worker_holds_the_message():
+    """With a hand-over time, put() returns only once the worker waiting in take() has the message (so the next
+    message replaces nothing); without a worker waiting it does not wait; close() releases a waiting put()."""
+    mailbox, taken = NewestPairMailbox(), []
+    for round_ in range(20):
+        worker = threading.Thread(target=lambda: taken.append(mailbox.take()))
+        worker.start()
+        while not mailbox._worker_idle:  # the worker is in take()
+            threading.Event().wait(0.001)
+        assert mailbox.put(f"frame-{round_}", 0, hand_over_s=60.0) is False
+        assert mailbox.put(f"next-{round_}") is False  # frame-<round> was taken, not skipped
+        worker.join()
+        assert mailbox.take() == {0: (f"next-{round_}", f"frame-{round_}")}
+    assert [pairs[0][0] for pairs in taken] == [f"frame-{i}" for i in range(20)]
+    assert mailbox.put("nobody waits", 0, hand_over_s=60.0) is False  # returns at once: no idle worker
+    mailbox.close()
+    assert mailbox.put("closed", 0, hand_over_s=60.0) is False
+
+
+def test_stage_times_record_each_frame_and_forget_skipped_ones(tmp_path):
+    ticks = iter(range(0, 10**9, 10_000_000))  # every clock read 10 ms after the last
+    times = StageTimes(tmp_path / "stages.json", clock=lambda: next(ticks), wall_clock=lambda: 5_000_000_000)
+    times.start((0, 100))
+    times.start((0, 200))  # replaces 100 in the mailbox: 100 is never finished
+    times.mark((0, 200), "hand-off to the worker")
+    times.mark_run((0, 200), {"preprocess": 0.003, "inference": 0.002, "postprocess": 0.001})
+    times.mark((0, 200), "publish saliency")
+    times.finish((0, 200))
+    times.mark((1, 300), "hand-off to the worker")  # a frame that was never started is ignored
+    times.write()
+    (frame,) = json.loads((tmp_path / "stages.json").read_text())["frames"]
+    assert (frame["camera"], frame["stamp_ns"], frame["callback_wall_ns"]) == (0, 200, 5_000_000_000)
+    assert stage_durations(frame) == [
+        ("hand-off to the worker", 10.0),
+        ("decode", 4.0),  # the run's 10 ms less its timings
+        ("preprocess", 3.0),
+        ("inference", 2.0),
+        ("postprocess", 1.0),
+        ("publish saliency", 10.0),
+    ]
+    assert stage_times_from_environment({}) is NO_STAGE_TIMES
+    assert stage_times_from_environment({"SKD_NODE_STAGE_TIMES": str(tmp_path / "x.json")}).path.name == "x.json"
+    NO_STAGE_TIMES.start((0, 1))
+    NO_STAGE_TIMES.finish((0, 1))
+    NO_STAGE_TIMES.write()  # writes nothing anywhere
+
+
+def test_outputs_nobody_reads_are_not_built(estimator):
+    """Only the wanted outputs are built (and become messages); without a reader of the ROI records the tracker
+    forgets its regions, so a reader who comes later gets new ids."""
+    frame = np.zeros((30, 40, 3), np.uint8)
+    frame[5:12, 20:30] = 255
+    result = SaliencyPipeline(estimator).step(frame, 1, "cam")
+    everything = frame_outputs(result, "mono8", False)
+    assert everything.saliency is not None and everything.rois is not None and everything.peak is not None
+    tracker = RoiTracker()
+    first = frame_outputs(result, "mono8", False, tracker=tracker, wanted={"rois"})
+    assert first.saliency is None and first.peak is None and len(first.rois) == len(result.rois) > 0
+    ids = set(first.rois["id"])
+    only_map = frame_outputs(result, "mono8", False, tracker=tracker, wanted={"saliency"})
+    assert only_map.rois is None and only_map.peak is None
+    np.testing.assert_array_equal(only_map.saliency, everything.saliency)
+    again = frame_outputs(result, "mono8", False, tracker=tracker, wanted={"rois", "attention"})
+    assert not ids & set(again.rois["id"])  # the tracker was reset while nobody read the ROIs
+    assert again.saliency is None and again.peak is not None
+    pipeline = SaliencyPipeline(estimator)
+    pipeline.find_rois = False
+    assert pipeline.step(frame, 1, "cam").rois == []
+
+
+def test_roi_records_hold_every_field_as_given():
+    rois = [ROI(1, 2, 3, 4, 0.5), ROI(10, 20, 30, 40, 0.25)]
+    peaks = [Peak(1.5, 2.5, 0.9), Peak(11.0, 21.0, 0.4)]
+    rays = np.array([[0.0, 0.6, 0.8], [1.0, 0.0, 0.0]])
+    records = rois_to_records(rois, peaks, [(7, 3), (8, 1)], rays, rays[::-1])
+    expected = np.zeros(2, ROI_DTYPE)
+    for record, roi, peak, identity, ray, centre in zip(
+        expected, rois, peaks, [(7, 3), (8, 1)], rays, rays[::-1], strict=True
+    ):
+        record["x_offset"], record["y_offset"], record["width"], record["height"] = roi.x, roi.y, roi.width, roi.height
+        record["score"], record["peak_x"], record["peak_y"] = roi.score, peak.x, peak.y
+        record["id"], record["age"] = identity
+        record["ray_x"], record["ray_y"], record["ray_z"] = ray
+        record["centre_ray_x"], record["centre_ray_y"], record["centre_ray_z"] = centre
+    assert records.tobytes() == expected.tobytes()
+    untracked = rois_to_records(rois, peaks)
+    assert (untracked["id"] == 0).all() and np.isnan(untracked["ray_x"]).all()
+    assert np.isnan(untracked["centre_ray_z"]).all()
+    assert rois_to_records([], []).dtype == ROI_DTYPE
 
 
 def frame_msg(pixels: np.ndarray, stamp_ns: int, frame_id: str = "cam", encoding: str = "bgr8"):

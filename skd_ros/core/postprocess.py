@@ -6,6 +6,7 @@ Model-resolution maps are R x R; the source frame is W x H. A model cell (u, v) 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -89,6 +90,12 @@ def find_peak(saliency: np.ndarray, source_width: int, source_height: int) -> Pe
     )
 
 
+@functools.cache
+def _square(size: int) -> np.ndarray:
+    """The size x size structuring element of the blob merge, made once."""
+    return np.ones((size, size), np.uint8)
+
+
 def extract_rois(
     saliency: np.ndarray, source_width: int, source_height: int, params: ROIParams = ROIParams()
 ) -> list[ROI]:
@@ -106,31 +113,33 @@ def extract_rois(
     low, high = float(sal.min()), float(sal.max())
     if params.max_rois == 0 or not math.isfinite(high) or high - low < params.min_contrast:
         return []
-    mask = (sal >= low + params.rel_threshold * (high - low)).astype(np.uint8)
+    attended = sal >= low + params.rel_threshold * (high - low)
+    mask = attended.view(np.uint8)  # 0 / 1, no copy
     grouping = mask
     if params.merge_radius > 0:
-        size = 2 * params.merge_radius + 1
-        grouping = cv2.dilate(mask, np.ones((size, size), np.uint8))
+        grouping = cv2.dilate(mask, _square(2 * params.merge_radius + 1))
     _, labels = cv2.connectedComponents(grouping, connectivity=8)
-    labels = (labels * mask).ravel()  # the dilation only groups; boxes and mass use the attended cells alone
-    # every blob's cells, blob by blob: one sort instead of one full-map comparison per blob
-    cells = np.flatnonzero(labels)
+    # the dilation only groups: boxes and mass use the attended cells alone, blob by blob (one sort instead of one
+    # full-map comparison per blob; stable, so each blob's cells stay in row-major order)
+    cells = np.flatnonzero(attended)
     if cells.size == 0:  # rel_threshold 1 can round above the peak itself
         return []
-    cells = cells[np.argsort(labels[cells], kind="stable")]
-    blob_of_cell = labels[cells]
-    starts = np.flatnonzero(np.r_[True, blob_of_cell[1:] != blob_of_cell[:-1]])
+    blob_of_cell = labels.ravel()[cells]
+    order = np.argsort(blob_of_cell, kind="stable")
+    cells, blob_of_cell = cells[order], blob_of_cell[order]
+    starts = np.flatnonzero(np.diff(blob_of_cell, prepend=-1))
     rows, cols = sal.shape
     vs, us = np.divmod(cells, cols)
     total_mass = float(sal.sum())
-    masses = np.add.reduceat(sal.ravel()[cells].astype(np.float64), starts)
+    masses = np.add.reduceat(sal.ravel()[cells], starts, dtype=np.float64)
     scores = masses / total_mass if total_mass > 0 else np.zeros_like(masses)
+    # plain Python numbers for the per-blob loop (numpy scalars make every operation in it slower)
     boxes = zip(
-        scores,
-        np.minimum.reduceat(us, starts),
-        np.maximum.reduceat(us, starts),
-        np.minimum.reduceat(vs, starts),
-        np.maximum.reduceat(vs, starts),
+        scores.tolist(),
+        np.minimum.reduceat(us, starts).tolist(),
+        np.maximum.reduceat(us, starts).tolist(),
+        np.minimum.reduceat(vs, starts).tolist(),
+        np.maximum.reduceat(vs, starts).tolist(),
         strict=True,
     )
     sx, sy = source_width / cols, source_height / rows
@@ -140,6 +149,6 @@ def extract_rois(
             continue
         x0, x1 = math.floor(u0 * sx), min(source_width, math.ceil((u1 + 1) * sx))
         y0, y1 = math.floor(v0 * sy), min(source_height, math.ceil((v1 + 1) * sy))
-        rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=float(score)))
+        rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
     rois.sort(key=lambda r: (-r.score, r.y, r.x))
     return rois[: params.max_rois]

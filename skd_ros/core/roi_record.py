@@ -115,15 +115,19 @@ def rois_to_records(
     if wrong:
         counts = ", ".join(f"{n} {kind}" for kind, n in wrong.items())
         raise ValueError(f"need one entry per ROI ({count} ROIs), got {counts}")
-    records = np.zeros(count, dtype=ROI_DTYPE)
-    for record, roi, peak in zip(records, rois, peaks, strict=True):
-        record["x_offset"], record["y_offset"], record["width"], record["height"] = roi.x, roi.y, roi.width, roi.height
-        record["score"], record["peak_x"], record["peak_y"] = roi.score, peak.x, peak.y
+    # one structured array from tuples in a single call (per-record field assignment costs a call per field); id and
+    # age 0, rays NaN until given
+    untracked = (0, 0) + (math.nan,) * (len(PEAK_RAY_FIELDS) + len(CENTRE_RAY_FIELDS))
+    records = np.array(
+        [(r.x, r.y, r.width, r.height, r.score, p.x, p.y, *untracked) for r, p in zip(rois, peaks, strict=True)],
+        dtype=ROI_DTYPE,
+    )
     if identities is not None and count:
         records["id"], records["age"] = np.array(identities, dtype=np.uint32).T
     for fields, rays in ((PEAK_RAY_FIELDS, peak_rays), (CENTRE_RAY_FIELDS, centre_rays)):
-        for axis, name in enumerate(fields):
-            records[name] = math.nan if rays is None else np.asarray(rays).reshape(-1, 3)[:, axis]
+        if rays is not None:
+            for axis, name in enumerate(fields):
+                records[name] = np.asarray(rays).reshape(-1, 3)[:, axis]
     return records
 
 

@@ -80,12 +80,14 @@ class RoiTracker:
             raise ValueError(f"need one peak per ROI, got {len(rois)} ROIs and {len(peaks)} peaks")
         self._frame += 1
         candidates = []
+        # every pair of track and ROI is looked at: each box's half diagonal once, not once per pair
+        roi_halves = [_half_diagonal(roi) for roi in rois]
         for t, track in enumerate(self._tracks):
+            track_half, track_peak = _half_diagonal(track.roi), track.peak
             for r, (roi, peak) in enumerate(zip(rois, peaks, strict=True)):
                 overlap = _iou(track.roi, roi)
-                distance = math.hypot(track.peak.x - peak.x, track.peak.y - peak.y)
-                near = distance <= max(_half_diagonal(track.roi), _half_diagonal(roi))
-                if overlap >= self.params.min_iou or near:
+                distance = math.hypot(track_peak.x - peak.x, track_peak.y - peak.y)
+                if overlap >= self.params.min_iou or distance <= max(track_half, roi_halves[r]):
                     candidates.append((-overlap, distance, track.id, r, t))
         candidates.sort()
         track_of_roi: dict[int, _Track] = {}

@@ -4,6 +4,7 @@ geometry_msgs / visualization_msgs types, each stamped with the input frame's he
 from __future__ import annotations
 
 import array
+from collections.abc import Iterator
 
 from geometry_msgs.msg import Point, PointStamped, Pose, PoseArray, Quaternion
 from sensor_msgs.msg import Image, PointCloud2, PointField
@@ -26,21 +27,21 @@ RAY_NAMESPACE = "saliency_rays"
 LABEL_NAMESPACE = "saliency_labels"
 
 
-def ros_messages(outputs: FrameOutputs, header) -> dict:
-    """{output name: message} for every output in ``outputs`` (``bearings``, ``overlay`` and ``markers`` only
-    when they were built)."""
-    messages = {
-        "saliency": image_msg(outputs.saliency, outputs.saliency_encoding, header),
-        "rois": rois_msg(outputs.rois, header),
-        "attention": attention_msg(outputs.peak, header),
-    }
+def ros_messages(outputs: FrameOutputs, header) -> Iterator[tuple[str, object]]:
+    """(output name, message) for every output built in ``outputs``, each built when asked for: the node
+    publishes one before building the next, and times each."""
+    if outputs.saliency is not None:
+        yield "saliency", image_msg(outputs.saliency, outputs.saliency_encoding, header)
+    if outputs.rois is not None:
+        yield "rois", rois_msg(outputs.rois, header)
+    if outputs.peak is not None:
+        yield "attention", attention_msg(outputs.peak, header)
     if outputs.bearings is not None:
-        messages["bearings"] = bearings_msg(outputs.bearings, header)
+        yield "bearings", bearings_msg(outputs.bearings, header)
     if outputs.overlay is not None:
-        messages["overlay"] = image_msg(outputs.overlay, "rgb8", header)
+        yield "overlay", image_msg(outputs.overlay, "rgb8", header)
     if outputs.markers is not None:
-        messages["markers"] = markers_msg(outputs.markers, header)
-    return messages
+        yield "markers", markers_msg(outputs.markers, header)
 
 
 def image_msg(pixels, encoding: str, header) -> Image:

@@ -6,6 +6,7 @@ formatted in one place."""
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import cv2
@@ -20,6 +21,8 @@ from skd_ros.core.visualize import overlay
 from skd_ros.node.settings import SALIENCY_ENCODINGS
 from skd_ros.runtime import SaliencyResult
 
+# the outputs that show ROIs: while none of them has a reader, a node need not look for ROIs at all
+ROI_OUTPUTS = frozenset({"rois", "bearings", "markers", "overlay"})
 # marker colours (RGB, 0..1), one per ROI id, so that a region keeps its colour from frame to frame
 MARKER_COLOURS = (
     (1.0, 0.6, 0.0),
@@ -49,12 +52,13 @@ class FrameOutputs:
     ``rois`` records (``skd_ros.core.roi_record.ROI_DTYPE``, best first) for ``~/rois``, ``peak`` for
     ``~/attention``; with a camera model, ``bearings`` for ``~/bearings`` (one quaternion (x, y, z, w) per ROI
     that turns the x-axis onto the ray of its peak); when asked for, the rgb8 ``overlay`` for ``~/overlay`` and
-    the ``markers`` for ``~/markers`` (empty without a camera model: the old ones are still cleared)."""
+    the ``markers`` for ``~/markers`` (empty without a camera model: the old ones are still cleared). An output
+    nobody reads is None (``frame_outputs``' ``wanted``)."""
 
-    saliency: np.ndarray
+    saliency: np.ndarray | None
     saliency_encoding: str
-    rois: np.ndarray
-    peak: Peak
+    rois: np.ndarray | None
+    peak: Peak | None
     overlay: np.ndarray | None = None
     bearings: list[tuple[float, float, float, float]] | None = None
     markers: list[RoiMarker] | None = None
@@ -77,6 +81,7 @@ def frame_outputs(
     tracker: RoiTracker | None = None,
     camera: CameraModel | None = None,
     marker_length: float | None = None,
+    wanted: Collection[str] | None = None,
 ) -> FrameOutputs:
     """The outputs for ``result``: the map at model resolution, or bilinear at the source size with
     ``full_size``; the ROIs with each box's own peak; the overlay only when ``overlay_on`` (the decoded
@@ -86,28 +91,46 @@ def frame_outputs(
     ``tracker``: the camera's ``RoiTracker``, advanced by this frame (and reset first when the frame starts a new
     pairing: its ROIs continue nothing), for each ROI's id and age (None: 0, not tracked). ``camera``: the
     camera's model, checked against this image's size, for the rays and ``bearings`` (None: NaN rays, no
-    bearings). ``marker_length``: build ``markers`` with rays this long (None: none asked for)."""
+    bearings). ``marker_length``: build ``markers`` with rays this long (None: none asked for).
+
+    ``wanted``: the names of the outputs someone reads (None: all); ``saliency``, ``rois``, ``attention`` and
+    ``bearings`` are built only when wanted (the ROI records also for the markers). While no ROI record is built the
+    tracker is reset, so that a reader who comes later gets new ids, not the continuation of regions last seen
+    long ago."""
     if saliency_encoding not in SALIENCY_ENCODINGS:
         raise ValueError(f"saliency encoding must be one of {SALIENCY_ENCODINGS}, got {saliency_encoding!r}")
-    saliency = result.saliency
-    if full_size:
-        saliency = resize_map(saliency, *fit_within(result.source_width, result.source_height, max_pixels))
-    pixels = to_uint8(saliency) if saliency_encoding == "mono8" else saliency.astype(np.float32, copy=False)
-    peaks = roi_peaks(result.saliency, result.rois, result.source_width, result.source_height)
-    identities = None
-    if tracker is not None:
-        if not result.paired_with_previous:
-            tracker.reset()
-        identities = tracker.update(result.rois, peaks)
-    peak_rays = centre_rays = bearings = None
-    if camera is not None:
-        peak_rays = camera.rays([(peak.x, peak.y) for peak in peaks])
-        centre_rays = camera.rays(box_centres(result.rois))
-        bearings = [orientation_along(ray) for ray in peak_rays]
-    records = rois_to_records(result.rois, peaks, identities, peak_rays, centre_rays)
+
+    def wants(name: str) -> bool:
+        return wanted is None or name in wanted
+
+    pixels = None
+    if wants("saliency"):
+        saliency = result.saliency
+        if full_size:
+            saliency = resize_map(saliency, *fit_within(result.source_width, result.source_height, max_pixels))
+        pixels = to_uint8(saliency) if saliency_encoding == "mono8" else saliency.astype(np.float32, copy=False)
+    records = bearings = None
+    if wants("rois") or wants("bearings") or marker_length is not None:
+        peaks = roi_peaks(result.saliency, result.rois, result.source_width, result.source_height)
+        identities = None
+        if tracker is not None:
+            if not result.paired_with_previous:
+                tracker.reset()
+            identities = tracker.update(result.rois, peaks)
+        peak_rays = centre_rays = None
+        if camera is not None:
+            peak_rays = camera.rays([(peak.x, peak.y) for peak in peaks])
+            centre_rays = camera.rays(box_centres(result.rois))
+            if wants("bearings"):
+                bearings = [orientation_along(ray) for ray in peak_rays]
+        records = rois_to_records(result.rois, peaks, identities, peak_rays, centre_rays)
+    elif tracker is not None:
+        tracker.reset()
     markers = None if marker_length is None else roi_markers(records, marker_length)
     drawn = None if overlay_on is None else overlay_rgb(overlay_on, result, max_pixels)
-    return FrameOutputs(pixels, saliency_encoding, records, result.peak, drawn, bearings, markers)
+    peak = result.peak if wants("attention") else None
+    rois = records if wants("rois") else None
+    return FrameOutputs(pixels, saliency_encoding, rois, peak, drawn, bearings, markers)
 
 
 def roi_markers(records: np.ndarray, length: float) -> list[RoiMarker]:

@@ -60,8 +60,10 @@ from skd_ros.core.image_codec import ImageDecodeError
 from skd_ros.core.tracking import RoiTracker
 from skd_ros.node.messages import OUTPUT_TYPES, ros_messages
 from skd_ros.node.misconfiguration import frames_lost_message, incompatible_qos_message, unknown_parameter_message
-from skd_ros.node.outputs import frame_outputs
+from skd_ros.node.outputs import ROI_OUTPUTS, frame_outputs
 from skd_ros.node.settings import PARAMETERS, NodeSettings, ParamSpec, camera_names
+from skd_ros.node.stage_times import ENVIRONMENT as STAGE_TIMES_ENVIRONMENT
+from skd_ros.node.stage_times import stage_times_from_environment
 from skd_ros.node.stats import FrameGapCounter, StreamStats, WarningThrottle
 from skd_ros.node.stream import (
     CameraCalibration,
@@ -81,6 +83,9 @@ except ImportError:  # Humble: the module was still called qos_event
 NODE_NAME = "saliency_node"
 WARN_PERIOD_S = 5.0
 WORKER_JOIN_TIMEOUT_S = 10.0
+# how long a subscription callback waits for an idle worker to take its frame (NewestPairMailbox: why); far above
+# the tens of microseconds a wake-up takes, so it only bounds the wait when the worker is not scheduled at all
+HAND_OVER_TIMEOUT_S = 0.005
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -157,6 +162,8 @@ class SaliencyNode(LifecycleNode):
         for name in self.unknown_parameters:
             self.get_logger().warning(unknown_parameter_message(name, declared))
         self._throttle = WarningThrottle(WARN_PERIOD_S)
+        # skd-bench's per-stage profile of the live node (SKD_NODE_STAGE_TIMES); does nothing when unset
+        self.stage_times = stage_times_from_environment()
         self._mailbox = NewestPairMailbox(len(self.cameras))
         self._estimator: SaliencyEstimator | None = None
         self._worker: threading.Thread | None = None
@@ -373,11 +380,14 @@ class SaliencyNode(LifecycleNode):
     # --- streaming ----------------------------------------------------------------------------
 
     def _on_image(self, index: int, msg) -> None:
-        """Subscription callback: count the frames lost before this one, hand the message over; the worker does the
-        work."""
+        """Subscription callback: hand the message over, then count the frames lost before this one (while the
+        worker runs); the worker does the work."""
         camera = self.cameras[index]
-        lost = camera.gaps.add(*header_of(msg))
-        camera.stats.count_received(skipped=self._mailbox.put(msg, index), lost=lost)
+        stamp_ns, frame_id = header_of(msg)
+        self.stage_times.start((index, stamp_ns))
+        skipped = self._mailbox.put(msg, index, HAND_OVER_TIMEOUT_S)
+        lost = camera.gaps.add(stamp_ns, frame_id)
+        camera.stats.count_received(skipped=skipped, lost=lost)
         if lost:
             self._warn(camera, "frames lost", frames_lost_message(lost, camera.gaps.period_ns, camera.stats.lost))
 
@@ -404,11 +414,17 @@ class SaliencyNode(LifecycleNode):
     def _work(self) -> None:
         mailbox, lives = self._mailbox, [camera.live for camera in self.cameras]  # fixed until the worker stops
         while (pairs := mailbox.take()) is not None:
+            started = time.perf_counter()
             cameras = [self.cameras[index] for index in pairs]
             streams = [lives[index] for index in pairs]
-            started = time.perf_counter()
-            for camera, live in zip(cameras, streams, strict=True):  # the overlay is drawn on the full frame
-                live.full_frames = camera.outputs["overlay"].get_subscription_count() > 0
+            keys = [(index, header_of(newest)[0]) for index, (newest, _) in pairs.items()]
+            for key in keys:
+                self.stage_times.mark(key, "hand-off to the worker")
+            # only what someone reads is computed: ROIs, the full-size frame the overlay is drawn on, each message
+            wanted = [{name for name, out in cam.outputs.items() if out.get_subscription_count()} for cam in cameras]
+            for live, names in zip(streams, wanted, strict=True):
+                live.full_frames = "overlay" in names
+                live.pipeline.find_rois = not ROI_OUTPUTS.isdisjoint(names)
             resets = [Counter(live.pipeline.buffer.reset_reasons) for live in streams]
             try:
                 outcomes = run_cameras(streams, list(pairs.values()))
@@ -419,15 +435,18 @@ class SaliencyNode(LifecycleNode):
                     camera.stats.count_failed()
                     self._warn(camera, "failure", f"processing a frame failed: {exc!r}", error=True)
                 continue
-            batch = zip(cameras, streams, pairs.values(), outcomes, resets, strict=True)
-            for camera, live, (newest, _), outcome, before in batch:
+            for key, outcome in zip(keys, outcomes, strict=True):
+                if not isinstance(outcome, ImageDecodeError):
+                    self.stage_times.mark_run(key, outcome[0].timings)
+            batch = zip(cameras, streams, keys, wanted, pairs.values(), outcomes, resets, strict=True)
+            for camera, live, key, names, (newest, _), outcome, before in batch:
                 if isinstance(outcome, ImageDecodeError):
                     camera.stats.count_rejected(outcome.kind)
                     self._warn(camera, outcome.kind, f"dropped a frame: {outcome}")
                     continue
                 result, frame = outcome
                 try:
-                    self._publish_outputs(camera, newest.header, result, frame)
+                    self._publish_outputs(camera, key, names, newest.header, result, frame)
                 except Exception as exc:  # a bad frame must not end the node
                     if not self.context.ok():  # Ctrl-C shut ROS down while this frame was being published
                         return
@@ -435,6 +454,7 @@ class SaliencyNode(LifecycleNode):
                     self._warn(camera, "failure", f"publishing the outputs of a frame failed: {exc!r}", error=True)
                     continue
                 camera.stats.count_processed(time.perf_counter() - started, result.timings["inference"])
+                self.stage_times.finish(key)
                 reasons = live.pipeline.buffer.reset_reasons - before
                 if reasons:
                     self._warn(
@@ -446,11 +466,10 @@ class SaliencyNode(LifecycleNode):
                         info=True,
                     )
 
-    def _publish_outputs(self, camera: CameraStream, header, result, frame) -> None:
-        """Every output of one frame; one that cannot be published is counted and logged, the others still go."""
+    def _publish_outputs(self, camera: CameraStream, key: tuple[int, int], wanted: set, header, result, frame) -> None:
+        """The outputs of one frame that someone reads (``wanted``; ``key``: the frame's camera index and stamp, for
+        the stage times); one that cannot be published is counted and logged, the others still go."""
         settings, publishers = self.settings, camera.outputs
-        wants_overlay = publishers["overlay"].get_subscription_count() > 0
-        wants_markers = publishers["markers"].get_subscription_count() > 0
         model, problem = camera.calibration.model_for(result.source_width, result.source_height)
         if problem:
             self.get_logger().warning(f"{camera.info_topic}: no bearings for {camera.input_topic}: {problem}")
@@ -458,13 +477,16 @@ class SaliencyNode(LifecycleNode):
             result,
             settings.saliency_encoding,
             settings.saliency_full_size,
-            frame if wants_overlay else None,
+            frame if "overlay" in wanted else None,
             settings.max_output_pixels,
             tracker=camera.tracker,
             camera=model,
-            marker_length=settings.marker_length if wants_markers else None,
+            marker_length=settings.marker_length if "markers" in wanted else None,
+            wanted=wanted,
         )
-        for name, message in ros_messages(outputs, header).items():
+        self.stage_times.mark(key, "outputs")
+        for name, message in ros_messages(outputs, header):
+            self.stage_times.mark(key, f"build {name}")
             try:
                 publishers[name].publish(message)
             except Exception as exc:  # rclpy raises for a message the middleware cannot take
@@ -472,6 +494,7 @@ class SaliencyNode(LifecycleNode):
                     raise
                 camera.stats.count_unpublished(name)
                 self._warn(camera, f"unpublished {name}", f"~/{camera.topic(name)} not published: {exc!r}", error=True)
+            self.stage_times.mark(key, f"publish {name}")
 
     def _refused_predecessor(self, camera: CameraStream, error: ImageDecodeError) -> None:
         """A skipped frame, decoded as the predecessor of the newest one, that could not be read."""
@@ -586,6 +609,10 @@ def main(args=None) -> int:
     finally:
         if node is not None:
             node.stop()
+            try:
+                node.stage_times.write()
+            except OSError as exc:  # the profile is lost, not the node's exit status
+                get_logger(NODE_NAME).error(f"{STAGE_TIMES_ENVIRONMENT}: cannot write the stage times: {exc}")
             node.destroy_node()
         if rclpy.ok():  # (rclpy.try_shutdown is not in Humble)
             rclpy.shutdown()

@@ -33,9 +33,16 @@ from skd_ros.runtime import SaliencyPipeline, SaliencyResult, step_cameras
 
 class NewestPairMailbox:
     """Hands each camera's newest message, and the one received just before it, from the subscription
-    callbacks to the inference worker. ``put`` never blocks and never queues: a message that the worker
-    has not taken yet is replaced (and reported as skipped). One condition for all cameras, so that
-    the worker wakes for whichever camera sends first and takes every camera's newest frame at once."""
+    callbacks to the inference worker. ``put`` never queues: a message that the worker has not taken yet is
+    replaced (and reported as skipped). One condition for all cameras, so that the worker wakes for whichever
+    camera sends first and takes every camera's newest frame at once.
+
+    ``put(..., hand_over_s)`` waits, up to that long, until a worker that was idle in ``take`` holds the message.
+    Why: the caller is rclpy's executor thread, which after a callback spends a few hundred microseconds of
+    Python preparing its next wait, holding the interpreter lock; a worker woken meanwhile cannot run until it
+    is done. Blocked here, the executor thread holds no lock, so the worker starts at once, and the executor's
+    Python runs later, beside the worker's first call that releases the lock (OpenCV's resize). A busy worker is
+    not waited for."""
 
     def __init__(self, cameras: int = 1):
         if cameras < 1:
@@ -43,25 +50,35 @@ class NewestPairMailbox:
         self._cond = threading.Condition()
         self._forget(cameras)
         self._closed = False
+        self._worker_idle = False
 
     def _forget(self, cameras: int) -> None:
         """Per camera: the message waiting for the worker, the one received before it, the last received."""
         self._pending, self._before_pending, self._last_received = ([None] * cameras for _ in range(3))
 
-    def put(self, message, camera: int = 0) -> bool:
-        """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took."""
+    def put(self, message, camera: int = 0, hand_over_s: float = 0.0) -> bool:
+        """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took. With
+        ``hand_over_s``, wait that long at most for an idle worker to take it (see the class)."""
         with self._cond:
             skipped = self._pending[camera] is not None
             self._before_pending[camera] = self._last_received[camera]
             self._last_received[camera] = self._pending[camera] = message
-            self._cond.notify()
+            # all: another put() may be waiting on the condition too (callbacks on a multi-threaded executor), and a
+            # single notify could wake it instead of the worker
+            self._cond.notify_all()
+            if hand_over_s > 0 and self._worker_idle:
+                self._cond.wait_for(lambda: self._pending[camera] is not message or self._closed, hand_over_s)
             return skipped
 
     def take(self, timeout: float | None = None) -> dict[int, tuple] | None:
         """{camera: (newest, the message received before it or None)} for every camera with a message
         waiting, once at least one has; None when closed or on timeout."""
         with self._cond:
-            self._cond.wait_for(lambda: self._closed or any(m is not None for m in self._pending), timeout)
+            self._worker_idle = True
+            try:
+                self._cond.wait_for(lambda: self._closed or any(m is not None for m in self._pending), timeout)
+            finally:
+                self._worker_idle = False
             if self._closed:
                 return None
             pairs = {
@@ -70,6 +87,7 @@ class NewestPairMailbox:
                 if newest is not None
             }
             self._pending = [None] * len(self._pending)
+            self._cond.notify_all()  # a put() waiting for its message to be taken
             return pairs or None
 
     def close(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import array
 import contextlib
+import functools
 import json
 import signal
 import sys
@@ -19,7 +20,7 @@ import numpy as np
 import rclpy
 from builtin_interfaces.msg import Time
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 
 from skd_tools.bench.latencies import NODE_KINDS, run_as_dict
 from skd_tools.bench.node_runs import NodeOptions, measure
@@ -48,8 +49,31 @@ def _now_stamp():
     return now, Time(sec=now // 1_000_000_000, nanosec=now % 1_000_000_000)
 
 
+def camera_message(frame: np.ndarray, args: argparse.Namespace):
+    """One frame as the camera sends it: JPEG-compressed, resized or raw in ``args.encoding``."""
+    if args.resize:
+        frame = cv2.resize(frame, tuple(args.resize), interpolation=cv2.INTER_AREA)
+    if args.compressed:
+        ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        msg = CompressedImage(format="jpeg")
+        msg.data = array.array("B", jpeg.tobytes())
+        return msg
+    if args.encoding == "rgb8":
+        frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    msg = Image(height=frame.shape[0], width=frame.shape[1], encoding=args.encoding, step=frame.shape[1] * 3)
+    data = array.array("B")
+    data.frombytes(frame.tobytes())
+    msg.data = data
+    return msg
+
+
 def publish_main(args: argparse.Namespace) -> int:
-    """Child: publish frames for warmup + seconds, then write every stamp and the timing to --out."""
+    """Child: publish frames for warmup + seconds, then write every stamp and the timing to --out.
+
+    A raw frame's message is built before the loop (only its stamp changes), so that the publisher's own copies
+    do not compete with the processes measured; a JPEG or resized frame is encoded after its stamp, as a camera
+    would (that time is the camera-side ms), unless --prepared encodes them before the loop too (then the
+    camera-side ms is the mean cost measured there, not part of any latency)."""
     rclpy.init()
     node = rclpy.create_node("skd_bench_camera")
     publishers = [
@@ -61,6 +85,14 @@ def publish_main(args: argparse.Namespace) -> int:
         for topic in args.topic
     ]
     frames = camera_frames(args.width, args.height)
+    camera_side_work = bool(args.resize or args.compressed)
+    prepared, camera_side = None, []
+    if args.prepared or not camera_side_work:
+        prepared = []
+        for frame in frames:
+            t0 = time.perf_counter()
+            prepared.append(camera_message(frame, args))
+            camera_side.append(time.perf_counter() - t0)
     deadline = time.monotonic() + 60.0
     # discovery: do not publish into the void
     while sum(publisher.get_subscription_count() for publisher in publishers) < args.subscribers:
@@ -69,7 +101,7 @@ def publish_main(args: argparse.Namespace) -> int:
             return 1
         time.sleep(0.05)
     time.sleep(0.5)  # let the reverse direction of discovery settle too
-    stamps, camera_side = [], []
+    stamps = []
     start = time.monotonic()
     measure_from_ns = time.time_ns() + int(args.warmup * 1e9)
     end = start + args.warmup + args.seconds
@@ -81,20 +113,12 @@ def publish_main(args: argparse.Namespace) -> int:
             if now < next_tick:
                 time.sleep(next_tick - now)
         stamp_ns, stamp = _now_stamp()
-        frame = frames[index % len(frames)]
-        t0 = time.perf_counter()
-        if args.resize:
-            frame = cv2.resize(frame, tuple(args.resize), interpolation=cv2.INTER_AREA)
-        if args.compressed:
-            ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            msg = CompressedImage(format="jpeg")
-            msg.data = array.array("B", jpeg.tobytes())
+        if prepared is not None:
+            msg = prepared[index % len(prepared)]
         else:
-            msg = Image(height=frame.shape[0], width=frame.shape[1], encoding="bgr8", step=frame.shape[1] * 3)
-            data = array.array("B")
-            data.frombytes(frame.tobytes())
-            msg.data = data
-        camera_side.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            msg = camera_message(frames[index % len(frames)], args)
+            camera_side.append(time.perf_counter() - t0)
         msg.header.stamp = stamp
         msg.header.frame_id = FRAME_ID
         for publisher in publishers:  # several cameras: the same frame on each camera's topic
@@ -108,7 +132,7 @@ def publish_main(args: argparse.Namespace) -> int:
                 "stamps": stamps,
                 "measure_from_ns": measure_from_ns,
                 "publish_hz": len(stamps) / elapsed,
-                "camera_side_ms": 1e3 * float(np.mean(camera_side)) if (args.resize or args.compressed) else 0.0,
+                "camera_side_ms": 1e3 * float(np.mean(camera_side)) if camera_side_work else 0.0,
             }
         )
     )
@@ -142,23 +166,38 @@ def spin_until_stopped(node, stop: StopSignal) -> None:
         rclpy.spin_once(node, timeout_sec=0.05)
 
 
+def message_type(topic: str):
+    """The type of a topic of the bench: the node's ROIs, a compressed image, or an image."""
+    if topic.endswith("/rois"):
+        return PointCloud2
+    return CompressedImage if topic.endswith("/compressed") else Image
+
+
 def subscribe_main(args: argparse.Namespace) -> int:
-    """Child: record (stamp, receive time) of every message until SIGINT/SIGTERM, then write --out.
-    Prints "ready" once subscribed (and, with --wait-publisher, once a publisher matched)."""
+    """Child: record (stamp, receive time) of every message on --topic and each --also topic until SIGINT/SIGTERM,
+    then write --out: per stamp, the time the last of them arrived (stamps missing on one topic are not
+    received). Prints "ready" once subscribed (and, with --wait-publisher, once every topic has a publisher)."""
     node, stop = child_node("skd_bench_subscriber")
-    received: list[tuple[int, int]] = []
+    topics = [args.topic, *args.also]
+    arrivals: list[dict[int, int]] = [{} for _ in topics]
 
-    def on_message(msg):
-        now = time.time_ns()
-        received.append((msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, now))
+    def on_message(seen: dict[int, int], msg):
+        seen[msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec] = time.time_ns()
 
-    message_type = CompressedImage if args.topic.endswith("/compressed") else Image
-    node.create_subscription(message_type, args.topic, on_message, _qos(args.reliability, args.depth))
+    qos = _qos(args.reliability, args.depth)
+    for topic, seen in zip(topics, arrivals, strict=True):
+        node.create_subscription(message_type(topic), topic, functools.partial(on_message, seen), qos)
     if args.wait_publisher:
-        while not stop.requested and node.count_publishers(args.topic) < 1:
+        while not stop.requested and any(node.count_publishers(topic) < 1 for topic in topics):
             rclpy.spin_once(node, timeout_sec=0.05)
     print("ready", flush=True)
     spin_until_stopped(node, stop)
+    first, *others = arrivals
+    received = [
+        (stamp, max([now, *(seen[stamp] for seen in others)]))
+        for stamp, now in first.items()
+        if all(stamp in seen for seen in others)
+    ]
     Path(args.out).write_text(json.dumps({"received": received}))
     node.destroy_node()
     rclpy.try_shutdown()
@@ -166,9 +205,10 @@ def subscribe_main(args: argparse.Namespace) -> int:
 
 
 def relay_main(args: argparse.Namespace) -> int:
-    """Child: a Python rclpy node that does nothing but answer each image with a 64x64 mono8 image under
-    the same header, from the subscription callback: what any rclpy node adds to a frame's latency
-    before doing any work (a second process on the cores, one more DDS hop, rclpy's executor)."""
+    """Child: a Python rclpy node that does nothing but answer each image (raw or compressed) with a 64x64 mono8
+    image under the same header, from the subscription callback: what any rclpy node adds to a frame's latency
+    before doing any work (a second process on the cores, one more DDS hop, rclpy's executor, the received
+    message's deserialisation)."""
     node, stop = child_node("skd_bench_relay")
     qos = _qos(args.reliability, args.depth)
     publisher = node.create_publisher(Image, args.output, qos)
@@ -179,7 +219,7 @@ def relay_main(args: argparse.Namespace) -> int:
         answer.data = pixels
         publisher.publish(answer)
 
-    node.create_subscription(Image, args.topic, on_image, qos)
+    node.create_subscription(message_type(args.topic), args.topic, on_image, qos)
     print("ready", flush=True)
     spin_until_stopped(node, stop)
     node.destroy_node()
@@ -198,11 +238,14 @@ def main(argv=None) -> int:
     pub.add_argument("--seconds", type=float, default=8.0)
     pub.add_argument("--warmup", type=float, default=3.0)
     pub.add_argument("--compressed", action="store_true")
+    pub.add_argument("--encoding", choices=("bgr8", "rgb8"), default="bgr8", help="of raw frames")
+    pub.add_argument("--prepared", action="store_true", help="JPEG-encode or resize the frames before publishing")
     pub.add_argument("--resize", nargs=2, type=int, default=None, metavar=("WIDTH", "HEIGHT"))
     pub.add_argument("--subscribers", type=int, default=1, help="wait for this many matched subscriptions, in all")
     sub = commands.add_parser("subscribe", help="child: the measuring subscriber")
     sub.add_argument("--topic", default=IMAGE_TOPIC)
     sub.add_argument("--wait-publisher", action="store_true")
+    sub.add_argument("--also", nargs="*", default=[], help="topics whose message must also arrive (the node's ROIs)")
     relay = commands.add_parser("relay", help="child: an rclpy node that answers each image without any work")
     relay.add_argument("--topic", default=IMAGE_TOPIC)
     relay.add_argument("--output", default=RELAY_OUTPUT_TOPIC)
@@ -216,6 +259,8 @@ def main(argv=None) -> int:
     measure_cmd.add_argument("--rate", type=float, default=30.0)
     measure_cmd.add_argument("--seconds", type=float, default=5.0)
     measure_cmd.add_argument("--backend", default="auto")
+    measure_cmd.add_argument("--encoding", choices=("bgr8", "rgb8", "jpeg"), default="bgr8")
+    measure_cmd.add_argument("--stage-times", action="store_true", help="the node records where each frame's time goes")
     measure_cmd.add_argument("--domain-id", type=int, default=DEFAULT_DOMAIN_ID)
     for child in (pub, sub):
         child.add_argument("--out", required=True)
@@ -239,6 +284,8 @@ def main(argv=None) -> int:
         args.domain_id,
         NodeOptions(backend=args.backend),
         args.cameras,
+        args.encoding,
+        args.stage_times,
     )
     print(json.dumps(run_as_dict(result), indent=1))
     return 0 if not result.error else 1

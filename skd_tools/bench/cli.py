@@ -39,7 +39,7 @@ from skd_tools.bench.figures import plot_gpu_fps, plot_model
 from skd_tools.bench.machine import cpu_name, gpu_conditions, load_average, package_version, sgemm_gflops, usable_cores
 from skd_tools.bench.model_timing import CPU, GPU_SUFFIX, apply_sgemm, run_model_only
 from skd_tools.bench.node_section import measure_node_section
-from skd_tools.bench.report import accuracy_section, gpu_section, model_section, write_report
+from skd_tools.bench.report import accuracy_section, gpu_section, model_section, splice_node_section, write_report
 from skd_tools.bench.saved_runs import load_reused, reused_note, write_run
 from skd_tools.bench.targets import target_rows
 from skd_tools.bench.transports import DEFAULT_DOMAIN_ID
@@ -77,6 +77,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-node", action="store_true", help="skip node end-to-end, transport and profile")
+    parser.add_argument(
+        "--node-only",
+        action="store_true",
+        help="measure only the node section (node, relay and bare runs, the live profile, cameras, map agreement, "
+        "transport options) and put it in place of the node section of the existing --out report, keeping the rest",
+    )
     parser.add_argument("--node-backend", default="auto", help="the node's inference backend in the node runs")
     parser.add_argument("--node-threads", type=int, default=1, help="the node's cpu_threads in the node runs")
     parser.add_argument("--domain-id", type=int, default=DEFAULT_DOMAIN_ID, help="ROS_DOMAIN_ID for the node runs")
@@ -100,6 +106,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.figures = args.figures or args.out.parent / "figures"
     if args.gpu_only and not args.device.startswith("cuda"):
         parser.error("--gpu-only needs --device cuda[:N]")
+    if args.node_only and (args.skip_node or args.gpu_only or args.reuse):
+        parser.error("--node-only measures the node section alone: no --skip-node, --gpu-only or --reuse with it")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: PyTorch sees no CUDA device here")
     return args
@@ -113,6 +121,8 @@ def main(argv=None) -> int:
     started = time.monotonic()
     load_before = load_average()
     print(f"skd-bench: {cpu_name()}, {usable_cores()} cores, load {load_before}", file=sys.stderr)
+    if args.node_only:
+        return node_only(args, started, load_before, argv)
     sgemm_start = sgemm_gflops()
     print(f"single-thread SGEMM: {sgemm_start['gflops']:.1f} GFLOP/s", file=sys.stderr)
     model, _, meta = load_default_or(args.weights)
@@ -210,7 +220,7 @@ def main(argv=None) -> int:
         "sgemm": sgemm,
         "weights": weights_text,
         "gpu": gpu_text,
-        "targets": target_rows(cpu_rows, gpu_rows, accuracy, node_summary),
+        "targets": target_rows(cpu_rows, gpu_rows, accuracy),
         "model_section": model_lines,
         "accuracy_section": accuracy_lines,
         "node_section": node_lines,
@@ -233,6 +243,29 @@ def main(argv=None) -> int:
             targets=context["targets"],
         )
     print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def node_only(args: argparse.Namespace, started: float, load_before: str, argv) -> int:
+    """``--node-only``: the node section measured now, written into the existing report in place of its own."""
+    command = "skd-bench " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.figures.mkdir(parents=True, exist_ok=True)
+    summary, lines, raw = measure_node_section(args, figures_dir=args.figures)
+    run_info = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_before": load_before}
+    run_info["load_after"] = load_average()
+    note = (
+        f"*Measured by `{command}` on {run_info['date']} ({(time.monotonic() - started) / 60:.0f} min; {cpu_name()}, "
+        f"{usable_cores()} cores; load average before: {load_before}, after: {run_info['load_after']})"
+        + (f". {args.note}" if args.note else "")
+        + "; the sections above this one come from the run named at the top.*"
+    )
+    splice_node_section(args.out, [lines[0], "", note, *lines[1:]])
+    if args.json:
+        write_run(
+            args.json, run_info, {}, gpu_conditions={}, sgemm={}, model_rows=[], skipped={}, accuracy=[],
+            accuracy_note="", node_json=raw, node_summary=summary, node_lines=lines, targets=[],
+        )  # fmt: skip
+    print(f"wrote the node section of {args.out}", file=sys.stderr)
     return 0
 
 

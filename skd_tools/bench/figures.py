@@ -104,12 +104,42 @@ def plot_gpu_fps(rows: list[ModelRow], path: Path) -> Path:
     return plot_fps(rows, path, rows[0].device, paper, gpu_fps, None)
 
 
+def plot_node_work(matrix: list[Run], model_ms: float, path: Path) -> Path | None:
+    """The node's and the relay's overhead over bare transport (p50) against the frame size, a line each per input,
+    with the model's own time for scale."""
+    keys = list(dict.fromkeys((r.resolution, r.encoding) for r in matrix))
+    if not keys:
+        return None
+    plt = _pyplot()
+    sizes = list(dict.fromkeys(resolution for resolution, _ in keys))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for encoding, marker in zip(dict.fromkeys(e for _, e in keys), "osd^v", strict=False):
+        for kind, style in (("node", "-"), ("relay", ":")):
+            by_size = {r.resolution: r.overhead_p50_ms for r in matrix if (r.kind, r.encoding) == (kind, encoding)}
+            ax.plot(
+                range(len(sizes)),
+                [by_size.get(size, float("nan")) for size in sizes],
+                style,
+                marker=marker,
+                label=f"{kind}, {encoding}",
+            )
+    ax.axhline(model_ms, color="grey", linewidth=1, label=f"the model alone ({model_ms:.2f} ms)")
+    ax.set_xticks(range(len(sizes)), sizes)
+    ax.set(xlabel="frame size", ylabel="overhead over bare transport, p50 (ms)", title="node and relay vs bare, 30 FPS")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_runs(runs: list[Run], path: Path, title: str) -> Path | None:
     """Stamp-to-receive latency of each run's node path and bare path, one box each."""
     plt = _pyplot()
     series = []
     for r in runs:
-        label = f"{r.transport}, {r.resolution} @ {rate_label(r.rate)}"
+        label = f"{r.transport}, {r.resolution} {r.encoding} @ {rate_label(r.rate)}"
         lost = f" (lost {{}}/{r.published})"
         if r.node is not None and r.node.by_stamp:
             colour = "tab:orange" if r.kind in NODE_KINDS else "tab:green"

@@ -69,7 +69,7 @@ def profile_hot_path(resolution: str, frames: int, node: NodeOptions, paced_fps:
         result, _ = live.run(newest, before)
         stages["decode"] += time.perf_counter() - t0 - sum(result.timings.values())
         t0 = time.perf_counter()
-        ros_messages(frame_outputs(result, "mono8", False), newest.header)
+        dict(ros_messages(frame_outputs(result, "mono8", False), newest.header))
         stages["resize + normalise + pairing"] += result.timings["preprocess"]
         stages["inference"] += result.timings["inference"]
         stages["ROIs + peak"] += result.timings["postprocess"]

@@ -63,6 +63,7 @@ class Run:
     resolution: str
     rate: float  # Hz; 0 = as fast as possible
     cameras: int = 1
+    encoding: str = "bgr8"  # what the camera sent: bgr8 or rgb8 Images, or jpeg CompressedImages
     published: int = 0
     publish_hz: float = float("nan")
     camera_side_ms: float = float("nan")  # JPEG encode / resize time per frame in the publisher
@@ -70,6 +71,8 @@ class Run:
     node: Latencies | None = None
     overhead_p50_ms: float = float("nan")  # per frame: node latency - bare latency, frames both received
     overhead_p99_ms: float = float("nan")
+    per_camera: list[dict] = field(default_factory=list)  # ``camera_summary`` of each camera's outputs
+    stages: dict | None = None  # with stage times on: ``skd_tools.bench.stage_profile.stage_profile``
     error: str = ""
 
 
@@ -95,6 +98,11 @@ def pooled_cameras(per_camera: list[Latencies]) -> Latencies:
     return Latencies.from_latencies(by_frame, dropped=sum(lat.dropped for lat in per_camera))
 
 
+def camera_summary(latencies: Latencies) -> dict:
+    """One camera's outputs in a run, without the per-frame latencies."""
+    return {key: value for key, value in asdict(latencies).items() if key != "by_stamp"}
+
+
 def run_as_dict(run: Run) -> dict:
     """The run as JSON-ready numbers, without the per-frame latencies."""
     out = asdict(run)
@@ -109,4 +117,6 @@ def rate_label(rate: float) -> str:
 
 
 def kind_label(run: Run) -> str:
-    return run.kind if run.cameras == 1 else f"{run.kind}, {run.cameras} cameras"
+    if run.kind not in MULTI_CAMERA_KINDS:
+        return run.kind
+    return f"{run.kind}, {run.cameras} camera{'s' if run.cameras > 1 else ''}"

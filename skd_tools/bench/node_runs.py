@@ -13,12 +13,14 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from skd_tools.bench.latencies import MULTI_CAMERA_KINDS, NODE_KINDS, Latencies, Run, pooled_cameras
+from skd_ros.node.stage_times import ENVIRONMENT as STAGE_TIMES_ENVIRONMENT
+from skd_tools.bench.latencies import MULTI_CAMERA_KINDS, NODE_KINDS, Latencies, Run, camera_summary, pooled_cameras
+from skd_tools.bench.stage_profile import stage_profile
 from skd_tools.bench.transports import (
     IMAGE_TOPIC,
     NAMESPACE,
@@ -97,19 +99,27 @@ class NodeOptions:
     resolution: int = 64
 
 
-def camera_topics(cameras: int) -> list[str]:
-    return [IMAGE_TOPIC] if cameras == 1 else [f"{NAMESPACE}/cam{i}/image" for i in range(cameras)]
+def camera_topics(kind: str, cameras: int) -> list[str]:
+    """The image topic of each camera: the node's ``image`` for one camera, ``cam<i>/image`` for runs of several."""
+    return [f"{NAMESPACE}/cam{i}/image" for i in range(cameras)] if kind in MULTI_CAMERA_KINDS else [IMAGE_TOPIC]
 
 
 def start_saliency_nodes(
-    processes: Processes, env: dict, kind: str, cameras: int, transport: Transport, node: NodeOptions
+    processes: Processes,
+    env: dict,
+    kind: str,
+    cameras: int,
+    transport: Transport,
+    node: NodeOptions,
+    stage_files: list[Path] | None = None,
 ) -> list[str]:
-    """Start the saliency node(s) of a run and wait until they listen -> one output topic per camera."""
+    """Start the saliency node(s) of a run and wait until they listen -> one ``~/saliency`` topic per camera.
+    ``stage_files``: with one file per node, each node records its stage times there (``SKD_NODE_STAGE_TIMES``)."""
     names = [f"cam{i}" for i in range(cameras)]
     if kind == "per-camera":  # node i in namespace .../cam<i>, reading that camera's topic
         launches = [
             (f"{NAMESPACE}/{name}", ["-r", f"image:={topic}"])
-            for name, topic in zip(names, camera_topics(cameras), strict=True)
+            for name, topic in zip(names, camera_topics(kind, cameras), strict=True)
         ]
         outputs = [f"{NAMESPACE}/{name}/saliency_node/saliency" for name in names]
     elif kind == "batched":  # one node; camera <name> reads <name>/image in the node's namespace: the camera topics
@@ -118,7 +128,7 @@ def start_saliency_nodes(
     else:
         launches = [(NAMESPACE, ["-r", f"image:={IMAGE_TOPIC}"])]
         outputs = [NODE_OUTPUT_TOPIC]
-    for namespace, extra in launches:
+    for index, (namespace, extra) in enumerate(launches):
         ros_args = [
             "--ros-args",
             "-r", f"__ns:={namespace}",
@@ -132,9 +142,10 @@ def start_saliency_nodes(
         ]  # fmt: skip
         if node.weights:  # rcl cannot parse an empty override; the node's default is the shipped weights
             ros_args += ["-p", f"weights:={node.weights}"]
+        node_env = {**env, STAGE_TIMES_ENVIRONMENT: str(stage_files[index])} if stage_files else env
         child = processes.start(
             [sys.executable, "-m", "skd_ros.node.saliency_node", *ros_args],
-            env,
+            node_env,
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
         )
@@ -152,37 +163,54 @@ def measure(
     domain_id: int,
     node: NodeOptions,
     cameras: int = 1,
+    encoding: str = "bgr8",
+    stage_times: bool = False,
 ) -> Run:
-    """One run in fresh processes (see ``Run``); a failure is recorded in ``Run.error``, not raised."""
-    if (cameras > 1) != (kind in MULTI_CAMERA_KINDS):
+    """One run in fresh processes (see ``Run``); a failure is recorded in ``Run.error``, not raised.
+
+    ``encoding``: what the camera sends over ``transport``: raw ``bgr8`` or ``rgb8`` Images, or ``jpeg``
+    CompressedImages encoded before publishing (``transport.compressed`` alone encodes each frame after its stamp,
+    the camera-side cost). ``stage_times``: the saliency node(s) record where each frame's time goes
+    (``Run.stages``)."""
+    if cameras < 1 or (cameras > 1 and kind not in MULTI_CAMERA_KINDS):
         raise ValueError(
-            f"runs of kind {' and '.join(MULTI_CAMERA_KINDS)} need 2 or more cameras, the others one; "
+            f"only runs of kind {' and '.join(MULTI_CAMERA_KINDS)} take several cameras, the others one; "
             f"got kind {kind!r} with {cameras} camera(s)"
         )
-    run = Run(kind=kind, transport=transport.name, resolution=resolution, rate=rate, cameras=cameras)
+    prepared = encoding == "jpeg"
+    if prepared:
+        transport = replace(transport, compressed=True)
+    run = Run(kind=kind, transport=transport.name, resolution=resolution, rate=rate, cameras=cameras, encoding=encoding)
     width, height = RESOLUTIONS[resolution]
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain_id), **transport.environment(), "PYTHONUNBUFFERED": "1"}
     qos = ["--reliability", transport.reliability, "--depth", str(transport.depth)]
     me = [sys.executable, "-m", CHILDREN]
-    inputs = camera_topics(cameras)
+    topics = camera_topics(kind, cameras)  # the publisher adds /compressed itself
+    inputs = [topic + ("/compressed" if transport.compressed else "") for topic in topics]  # what arrives where
     processes = Processes()
     with tempfile.TemporaryDirectory(prefix="skd_bench_") as tmp:
         pub_out, bare_out = Path(tmp) / "pub.json", Path(tmp) / "bare.json"
         node_outs = [Path(tmp) / f"node{i}.json" for i in range(cameras)]
+        node_count = cameras if kind == "per-camera" else 1
+        stage_files = [Path(tmp) / f"stages{i}.json" for i in range(node_count)] if stage_times else None
         try:
             subscribers = []
             if kind in NODE_KINDS:
-                outputs = start_saliency_nodes(processes, env, kind, cameras, transport, node)
-                subscribers += [[topic, out, "--wait-publisher"] for topic, out in zip(outputs, node_outs, strict=True)]
+                outputs = start_saliency_nodes(processes, env, kind, cameras, transport, node, stage_files)
+                # a frame is out when its map and its ROIs are (a planner reads the ROIs)
+                subscribers += [
+                    [topic, out, "--wait-publisher", "--also", topic.removesuffix("saliency") + "rois"]
+                    for topic, out in zip(outputs, node_outs, strict=True)
+                ]
             elif kind == "relay":
                 relay = processes.start(
-                    [*me, "relay", "--topic", IMAGE_TOPIC, "--output", RELAY_OUTPUT_TOPIC, *qos],
+                    [*me, "relay", "--topic", inputs[0], "--output", RELAY_OUTPUT_TOPIC, *qos],
                     env,
                     stdout=subprocess.PIPE,
                 )
                 OutputWatcher(relay, relay.stdout).wait_for("ready", CHILD_START_TIMEOUT_S)
                 subscribers.append([RELAY_OUTPUT_TOPIC, node_outs[0], "--wait-publisher"])
-            subscribers.append([inputs[0] + ("/compressed" if transport.compressed else ""), bare_out])
+            subscribers.append([inputs[0], bare_out])
             for topic, out, *extra in subscribers:
                 child = processes.start(
                     [*me, "subscribe", "--topic", topic, "--out", str(out), *qos, *extra], env, stdout=subprocess.PIPE
@@ -192,12 +220,16 @@ def measure(
             # (the nodes' or the relay's)
             readers = 1 + (cameras if kind != "bare" else 0)
             publisher_args = [
-                *me, "publish", "--topic", *inputs, "--width", str(width), "--height", str(height),
+                *me, "publish", "--topic", *topics, "--width", str(width), "--height", str(height),
                 "--rate", str(rate), "--seconds", str(seconds), "--warmup", str(warmup), "--out", str(pub_out),
                 "--subscribers", str(readers), *qos,
             ]  # fmt: skip
             if transport.compressed:
                 publisher_args.append("--compressed")
+            if prepared:
+                publisher_args.append("--prepared")
+            if encoding != "jpeg":
+                publisher_args += ["--encoding", encoding]
             if transport.resize:
                 publisher_args += ["--resize", *map(str, transport.resize)]
             publisher = processes.start(publisher_args, env)
@@ -218,6 +250,9 @@ def measure(
             if kind == "bare"
             else [Latencies.of(window, json.loads(out.read_text())["received"]) for out in node_outs]
         )
+        if stage_files:
+            written = [json.loads(path.read_text()) for path in stage_files if path.exists()]
+            run.stages = stage_profile(written, window) if written else None
     run.published, run.publish_hz, run.camera_side_ms = (
         len(window),  # on each camera's topic
         published["publish_hz"],
@@ -225,6 +260,7 @@ def measure(
     )
     if per_camera:
         run.node = per_camera[0] if cameras == 1 else pooled_cameras(per_camera)
+        run.per_camera = [camera_summary(lat) for lat in per_camera]
         # every camera got the same frames at the same moment: each output is compared with the bare subscriber's
         both = [
             lat.by_stamp[s] - run.bare.by_stamp[s] for lat in per_camera for s in lat.by_stamp if s in run.bare.by_stamp

@@ -1,38 +1,67 @@
-"""skd-bench, part 3: the saliency node end to end against bare ROS transport, the transport options a
-user has, and a profile of the node's hot path. Plans the runs (``node_runs`` measures each in fresh
+"""skd-bench, part 3: the saliency node end to end against bare ROS transport and a do-nothing relay, the
+transport options a user has, where a frame's time goes inside the live node, several cameras in one node, and
+whether the node's maps agree with the reference path's. Plans the runs (``node_runs`` measures each in fresh
 processes), picks the fastest transport, and sums up what the targets read."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
-from skd_tools.bench.figures import plot_runs
+from skd_ros.runtime import SaliencyEstimator
+from skd_tools.bench.agreement import real_footage_agreement
+from skd_tools.bench.figures import plot_node_work, plot_runs
 from skd_tools.bench.hot_path import profile_hot_path
-from skd_tools.bench.latencies import MULTI_CAMERA_KINDS, Run, pool, run_as_dict
-from skd_tools.bench.node_report import node_section
+from skd_tools.bench.latencies import Run, pool, run_as_dict
+from skd_tools.bench.model_timing import time_calls
+from skd_tools.bench.node_report import node_section, stage_table
 from skd_tools.bench.node_runs import NodeOptions, measure
-from skd_tools.bench.transports import LOSS_TOLERANCE, RESOLUTIONS, TRANSPORT_BY_NAME, TRANSPORTS, Transport
+from skd_tools.bench.transports import LOSS_TOLERANCE, TRANSPORT_BY_NAME, TRANSPORTS, Transport
+
+MATRIX_RESOLUTIONS = ("640x480", "1280x720", "1920x1080", "3840x2160")
+MATRIX_ENCODINGS = ("bgr8", "rgb8", "jpeg")
+PROFILED = ("1920x1080", "bgr8")  # the node run whose live profile the report shows stage by stage
+CAMERA_COUNTS = (1, 2, 4, 6)
+CAMERAS_RESOLUTION = "1280x720"
+
+
+def model_time(node: NodeOptions, budget_s: float) -> tuple[NodeOptions, dict]:
+    """The model alone in this process, on the node's engine (``auto`` raced once here, so that every node of the
+    run uses the same engine and starts without racing): (the options with that engine named, {backend: its
+    description, ms: p50 of one 64x64 pair, batch 1, the numpy in and out included})."""
+    estimator = SaliencyEstimator(
+        node.weights or None, node.resolution or None, "cpu", backend=node.backend, threads=node.cpu_threads or None
+    )
+    rng = np.random.default_rng(0)
+    side = estimator.resolution
+    previous, current = (rng.standard_normal((3, side, side), dtype=np.float32) for _ in range(2))
+    times = time_calls(lambda: estimator.infer(previous, current), budget_s)
+    model = {"backend": estimator.backend.describe(), "ms": 1e3 * float(np.median(times)), "runs": len(times)}
+    return replace(node, backend=estimator.backend.name), model
 
 
 def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict]:
     """skd-bench's node section: (summary for the targets, Markdown lines, raw numbers)."""
     seconds, warmup = args.node_seconds, min(3.0, args.node_seconds)
     node = NodeOptions(backend=args.node_backend, cpu_threads=args.node_threads, weights=str(args.weights or ""))
-    resolutions = ["1920x1080"] if args.quick else list(RESOLUTIONS)
-    rates = [30.0] if args.quick else [30.0, 0.0]
+    node, model = model_time(node, 0.5 if args.quick else 3.0)
+    resolutions = ["1920x1080"] if args.quick else list(MATRIX_RESOLUTIONS)
+    encodings = ["bgr8", "jpeg"] if args.quick else list(MATRIX_ENCODINGS)
+    camera_counts = [1, 2] if args.quick else list(CAMERA_COUNTS)
     transport_names = ["default", "shm"] if args.quick else [t.name for t in TRANSPORTS]
 
-    def one(kind: str, transport: Transport, resolution: str, rate: float, cameras: int = 1) -> Run:
-        return measure(kind, transport, resolution, rate, seconds, warmup, args.domain_id, node, cameras)
+    def one(kind: str, transport: Transport, resolution: str, rate: float = 30.0, **more) -> Run:
+        return measure(kind, transport, resolution, rate, seconds, warmup, args.domain_id, node, **more)
 
     # Rounds interleave the options, so that a burst of load elsewhere does not decide the ranking alone.
     plan = [name for _ in range(args.transport_rounds) for name in transport_names]
     rounds: dict[str, list[Run]] = {name: [] for name in transport_names}
     for name in tqdm(plan, desc="transport options", unit="run"):
-        rounds[name].append(one("bare", TRANSPORT_BY_NAME[name], "1920x1080", 30.0))
+        rounds[name].append(one("bare", TRANSPORT_BY_NAME[name], "1920x1080"))
     runs_transport = [pool(runs) for runs in rounds.values()]
     # A single lost frame in a run happens to every shared-memory option now and then (best effort); a
     # zero-drop rule would pick among them by chance, so up to LOSS_TOLERANCE of the frames may be lost.
@@ -46,48 +75,110 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         for r in complete
         if not TRANSPORT_BY_NAME[r.transport].compressed and not TRANSPORT_BY_NAME[r.transport].resize
     ]
-    best = min(raw, key=lambda r: r.bare.p50_ms).transport if raw else "default"
+    best = TRANSPORT_BY_NAME[min(raw, key=lambda r: r.bare.p50_ms).transport if raw else "default"]
 
-    e2e_plan = [
-        (TRANSPORT_BY_NAME[t], res, rate)
-        for t in dict.fromkeys(["default", best])
-        for res in resolutions
-        for rate in rates
+    # The node and, in its place, a relay that does no work, over the chosen transport: every size and input. Every
+    # node records its stage times (microseconds a frame), so that each row says where its time went.
+    matrix_plan = [(kind, res, enc) for res in resolutions for enc in encodings for kind in ("node", "relay")]
+    matrix = [
+        one(kind, best, res, encoding=enc, stage_times=kind == "node")
+        for kind, res, enc in tqdm(matrix_plan, desc="node and relay", unit="run")
     ]
-    if not args.quick:  # what the camera-side options cost or save end to end
-        e2e_plan += [(TRANSPORT_BY_NAME[t], "1920x1080", 30.0) for t in ("resize-320", "jpeg")]
-    runs_e2e = [one("node", *plan) for plan in tqdm(e2e_plan, desc="node end to end", unit="run")]
-    # The same path with a node that does no work: what any rclpy node in between adds.
-    relay_run = one("relay", TRANSPORT_BY_NAME[best], "1920x1080", 30.0)
-    runs_e2e.append(relay_run)
-    if not args.quick:  # several cameras: one node batching them, or a node each
-        runs_e2e += [one(kind, TRANSPORT_BY_NAME[best], "640x480", 30.0, cameras=2) for kind in MULTI_CAMERA_KINDS]
+    extra_plan = [("node", best, "1920x1080", 0.0)]  # the publisher as fast as it can: the node's throughput
+    if not args.quick:  # what a camera-side resize saves end to end
+        extra_plan.append(("node", TRANSPORT_BY_NAME["resize-320"], "1920x1080", 30.0))
+    extra = [one(*plan) for plan in tqdm(extra_plan, desc="node, other conditions", unit="run")]
+    cameras = [
+        one("batched", best, CAMERAS_RESOLUTION, cameras=count)
+        for count in tqdm(camera_counts, desc="cameras in one node", unit="run")
+    ]
+    agreement = real_footage_agreement(
+        SaliencyEstimator(
+            node.weights or None, node.resolution or None, "cpu", backend=node.backend, threads=node.cpu_threads or None
+        )
+    )
     hot = profile_hot_path("1920x1080", 100 if args.quick else 300, node)
 
     figures = [
-        plot_runs(runs_e2e, figures_dir / "bench_node_latency.png", "saliency node vs bare transport (same runs)"),
+        plot_node_work(matrix, model["ms"], figures_dir / "bench_node_work.png"),
+        plot_runs(
+            [r for r in matrix if r.encoding == "bgr8"] + extra + cameras,
+            figures_dir / "bench_node_latency.png",
+            "saliency node and relay vs bare transport (same runs)",
+        ),
         plot_runs(runs_transport, figures_dir / "bench_transport.png", "transport options, 1920x1080 @ 30 FPS, bare"),
     ]
-    target_run = next((r for r in runs_e2e if (r.transport, r.resolution, r.rate) == (best, "1920x1080", 30.0)), None)
-    # the node's own work per frame, without transport: a lower bound on what it adds to a frame's latency
-    summary = {
-        "transport": best,
-        "work_ms_1080p": sum(hot.stage_ms.values()),
-        "paced_work_ms_1080p": sum(hot.paced_stage_ms.values()),
-    }
-    if (
-        target_run is not None
-        and target_run.node is not None
-        and target_run.overhead_p50_ms == target_run.overhead_p50_ms
-    ):
-        summary |= {"overhead_p50_ms_1080p": target_run.overhead_p50_ms, "drops_30fps_1080p": target_run.node.dropped}
-    if relay_run.overhead_p50_ms == relay_run.overhead_p50_ms:
-        summary["relay_overhead_p50_ms_1080p"] = relay_run.overhead_p50_ms
-    lines = node_section(node, seconds, warmup, runs_e2e, runs_transport, best, hot, summary, figures, args.out)
+    summary = node_summary(best.name, model, matrix, cameras, agreement, hot)
+    profiled = next((r for r in matrix if (r.kind, r.resolution, r.encoding) == ("node", *PROFILED)), None)
+    if profiled is not None and profiled.stages:
+        print(f"\nwhere a {PROFILED[0]} {PROFILED[1]} frame's time goes in the node:", file=sys.stderr)
+        print(stage_table(profiled.stages), file=sys.stderr)
+    lines = node_section(
+        node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, runs_transport, agreement, hot,
+        summary, figures, args.out,
+    )  # fmt: skip
     raw_numbers = {
-        "e2e": [run_as_dict(r) for r in runs_e2e],
+        "model": model,
+        "matrix": [run_as_dict(r) for r in matrix],
+        "e2e": [run_as_dict(r) for r in extra],
+        "cameras": [run_as_dict(r) for r in cameras],
         "transport": [run_as_dict(r) for r in runs_transport],
+        "agreement": asdict(agreement),
         "hot_path": asdict(hot),
         "summary": summary,
     }
     return summary, lines, raw_numbers
+
+
+def matrix_cell(matrix: list[Run], resolution: str, encoding: str) -> dict:
+    """One size and input of the matrix: the node's and the relay's overhead over bare (p50), their difference (the
+    node's work), drops, and the rate the publisher reached; NaN where a run measured nothing."""
+    runs = {r.kind: r for r in matrix if (r.resolution, r.encoding) == (resolution, encoding)}
+    node, relay = runs.get("node"), runs.get("relay")
+    nan = float("nan")
+    cell = {
+        "node_overhead_p50_ms": node.overhead_p50_ms if node else nan,
+        "relay_overhead_p50_ms": relay.overhead_p50_ms if relay else nan,
+        "node_dropped": node.node.dropped if node and node.node else None,
+        "relay_dropped": relay.node.dropped if relay and relay.node else None,
+        "publish_hz": node.publish_hz if node else nan,
+    }
+    cell["work_p50_ms"] = cell["node_overhead_p50_ms"] - cell["relay_overhead_p50_ms"]
+    return cell
+
+
+def node_summary(transport: str, model: dict, matrix, cameras, agreement, hot) -> dict:
+    """What the targets read, as plain numbers (also what --reuse keeps)."""
+    cells = {
+        f"{res} {enc}": matrix_cell(matrix, res, enc)
+        for res, enc in dict.fromkeys((r.resolution, r.encoding) for r in matrix)
+    }
+    full_hd = cells.get("1920x1080 bgr8", {})
+    summary = {
+        "transport": transport,
+        "model_backend": model["backend"],
+        "model_ms": model["ms"],
+        "matrix": cells,
+        "cameras": {
+            str(run.cameras): {
+                "dropped": sum(c["dropped"] for c in run.per_camera) if run.per_camera else None,
+                "p99_ms": max((c["p99_ms"] for c in run.per_camera), default=float("nan")),
+                "error": run.error,
+            }
+            for run in cameras
+        },
+        "agreement": {
+            "frames": agreement.frames,
+            "min_cc": agreement.min_cc,
+            "skipped": agreement.skipped,
+        },
+        # the earlier node target's numbers (1920x1080 bgr8 at 30 FPS)
+        "work_ms_1080p": sum(hot.stage_ms.values()),
+        "paced_work_ms_1080p": sum(hot.paced_stage_ms.values()),
+    }
+    if full_hd and full_hd["node_overhead_p50_ms"] == full_hd["node_overhead_p50_ms"]:
+        summary["overhead_p50_ms_1080p"] = full_hd["node_overhead_p50_ms"]
+        summary["drops_30fps_1080p"] = full_hd["node_dropped"]
+    if full_hd and full_hd["relay_overhead_p50_ms"] == full_hd["relay_overhead_p50_ms"]:
+        summary["relay_overhead_p50_ms_1080p"] = full_hd["relay_overhead_p50_ms"]
+    return summary

@@ -20,7 +20,7 @@ IMAGE_TOPIC = f"{NAMESPACE}/image"
 NODE_OUTPUT_TOPIC = f"{NAMESPACE}/saliency_node/saliency"
 RELAY_OUTPUT_TOPIC = f"{NAMESPACE}/relay"
 FRAME_ID = "skd_bench_camera"
-RESOLUTIONS = {"640x480": (640, 480), "1280x720": (1280, 720), "1920x1080": (1920, 1080)}
+RESOLUTIONS = {"640x480": (640, 480), "1280x720": (1280, 720), "1920x1080": (1920, 1080), "3840x2160": (3840, 2160)}
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "config"
 
 
