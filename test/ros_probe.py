@@ -139,9 +139,11 @@ class Probe:
             time.sleep(0.01)
         return future.result()
 
-    def change_state(self, transition_id: int) -> bool:
+    def change_state(self, transition_id: int, timeout: float = 60.0) -> bool:
+        """A lifecycle transition; configure and activate load the model and race the inference engines,
+        which takes seconds, and tens of seconds on a loaded machine."""
         request = ChangeState.Request(transition=Transition(id=transition_id))
-        return self._call(self._change_state, request).success
+        return self._call(self._change_state, request, timeout).success
 
     def state(self) -> str:
         return self._call(self._get_state, GetState.Request()).current_state.label
