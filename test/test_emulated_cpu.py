@@ -3,19 +3,10 @@ qemu-user (``qemu-x86_64 -cpu Haswell``), which CI installs (.ci/run).
 
 On such CPUs ONNX Runtime runs other int8 kernels than on the AVX-512/VNNI machines the rest of the suite
 usually runs on, and those once overflowed (maps off by 0.5). The models are exported and quantised here,
-natively, by the project's own functions; only the ONNX Runtime sessions run emulated (an engine's whole
-build under emulation takes minutes)."""
+natively, by the engines' own functions; only the ONNX Runtime sessions run emulated
+(``skd_tools.bench.int8_portability``, which skd-bench uses for docs/BENCHMARKS.md)."""
 
 from __future__ import annotations
-
-import json
-import os
-import platform
-import shutil
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,43 +16,11 @@ from skd_ros.core.checkpoint import load_default_or
 from skd_ros.engines.backends import BACKENDS, MIN_CORRELATION
 from skd_ros.engines.export import export_onnx, quantize_onnx_int8
 from skd_ros.engines.probe import synthetic_pairs
+from skd_tools.bench.int8_portability import qemu, run_emulated
 
-REPO = Path(__file__).resolve().parents[1]
-QEMU = shutil.which("qemu-x86_64")
-pytestmark = [
-    pytest.mark.skipif(platform.machine() != "x86_64", reason="emulates an x86-64 CPU on an x86-64 host"),
-    pytest.mark.skipif(QEMU is None, reason="qemu-user is not installed (apt-get install qemu-user; .ci/run does)"),
-]
-
-# Run in the emulated process: the engines' own session set-up on each model, the probe pairs, and what
-# CPUID says there (numpy's table), as JSON.
-EMULATED = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    from numpy._core._multiarray_umath import __cpu_features__ as features
-    from skd_ros.engines.ort import ort_session, run_session
-    folder = sys.argv[1]
-    previous, current = np.load(folder + "/previous.npy"), np.load(folder + "/current.npy")
-    maps = {}
-    for name in ("fp32", "int8"):
-        session = ort_session(open(f"{folder}/{name}.onnx", "rb").read(), ["CPUExecutionProvider"], threads=1)
-        maps[name] = run_session(session, previous, current)
-        np.save(f"{folder}/maps_{name}.npy", maps[name])
-    print(json.dumps({key: bool(features.get(key)) for key in ("AVX2", "AVX512F", "AVX512VNNI")}))
-    """
+pytestmark = pytest.mark.skipif(
+    qemu() is None, reason="qemu-user is not installed (apt-get install qemu-user; .ci/run does) or not x86-64"
 )
-
-
-def run_emulated(folder: Path) -> dict:
-    """The script above under ``qemu-x86_64 -cpu Haswell``. qemu must be given the base interpreter: handed a
-    venv's python (a symlink) it ran the process natively; the venv's packages come through PYTHONPATH."""
-    site_packages = next(p for p in sys.path if p.endswith("site-packages") and Path(p).is_dir())
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), site_packages]), "OMP_NUM_THREADS": "1"}
-    command = [QEMU, "-cpu", "Haswell", sys._base_executable, "-c", EMULATED, str(folder)]
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert result.returncode == 0, f"emulated run failed:\n{result.stderr[-3000:]}"
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_int8_and_fp32_engines_compute_the_right_maps_on_an_avx2_only_cpu(tmp_path):

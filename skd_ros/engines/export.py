@@ -60,6 +60,7 @@ FORMATS = ("torchscript", "onnx", "ncnn")
 META_FILE = "skd_meta.json"  # the checkpoint's resolution and meta inside an exported file
 DEFAULT_ATOL = 1e-4
 OUTPUT_NAME = "saliency"
+INT8_WEIGHTS = ("s7", "s8", "u8")
 ONNX_OPSET = 17
 
 log = logging.getLogger(__name__)
@@ -173,16 +174,23 @@ def quantize_onnx_int8(
     calibration: tuple[np.ndarray, np.ndarray],
     path: str | Path | None = None,
     batch: int = 8,
+    weights: str = "s7",
 ) -> bytes:
     """Static int8 quantisation of an exported ONNX model (see the module docstring), with activation
     ranges calibrated (min/max) on ``calibration`` = (previous, current), each N x 3 x R x R.
 
     The output layer and the node feeding it (for SKD: the sigmoid and the last transposed convolution)
     stay in float: quantising the logits and the map to 256 levels cost about 0.05 NSS on the synthetic
-    benchmark, and those two layers hold under 1 % of the multiply-adds."""
+    benchmark, and those two layers hold under 1 % of the multiply-adds.
+
+    ``weights``: "s7" (signed, 7-bit range: right on every x86-64, the engines' choice), "s8" (signed, full
+    range: overflows without VNNI) or "u8" (unsigned: right everywhere, but slow on VNNI CPUs) — the last two
+    are kept to measure the choice (skd-bench, docs/BENCHMARKS.md)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    if weights not in INT8_WEIGHTS:
+        raise ValueError(f"int8 weights must be one of {', '.join(INT8_WEIGHTS)}, got {weights!r}")
     previous, current = calibration
     if previous.shape != current.shape or previous.ndim != 4 or len(previous) == 0:
         raise ValueError(f"calibration needs two equal N x 3 x R x R arrays, got {previous.shape} and {current.shape}")
@@ -207,8 +215,8 @@ def quantize_onnx_int8(
             PairReader(),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            reduce_range=True,  # 7-bit weights: no 16-bit overflow in the u8 x s8 kernels of CPUs without VNNI
+            weight_type=QuantType.QUInt8 if weights == "u8" else QuantType.QInt8,
+            reduce_range=weights == "s7",  # no 16-bit overflow in the u8 x s8 kernels of CPUs without VNNI
             per_channel=True,
             nodes_to_exclude=output_layers(onnx_model),
         )

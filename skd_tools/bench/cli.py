@@ -36,10 +36,18 @@ from skd_ros.core.checkpoint import default_weights_path, load_default_or
 from skd_ros.engines.backends import BACKENDS
 from skd_tools.bench.accuracy import run_accuracy
 from skd_tools.bench.figures import plot_gpu_fps, plot_model
+from skd_tools.bench.int8_portability import run_int8_portability
 from skd_tools.bench.machine import cpu_name, gpu_conditions, load_average, package_version, sgemm_gflops, usable_cores
 from skd_tools.bench.model_timing import CPU, GPU_SUFFIX, apply_sgemm, run_model_only
 from skd_tools.bench.node_section import measure_node_section
-from skd_tools.bench.report import accuracy_section, gpu_section, model_section, splice_node_section, write_report
+from skd_tools.bench.report import (
+    accuracy_section,
+    gpu_section,
+    int8_portability_section,
+    model_section,
+    splice_node_section,
+    write_report,
+)
 from skd_tools.bench.saved_runs import load_reused, reused_note, write_run
 from skd_tools.bench.targets import target_rows
 from skd_tools.bench.transports import DEFAULT_DOMAIN_ID
@@ -76,6 +84,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-frames", type=int, default=20, help="frames per video for the accuracy run")
     parser.add_argument("--skip-model", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument(
+        "--skip-emulation", action="store_true", help="measure int8 on this CPU only, not on the emulated AVX2-only one"
+    )
     parser.add_argument("--skip-node", action="store_true", help="skip node end-to-end, transport and profile")
     parser.add_argument(
         "--node-only",
@@ -160,12 +171,14 @@ def main(argv=None) -> int:
         gpu_rows, gpu_info = sources["gpu_model"]["rows"], sources["gpu_model"]["conditions"]
         skipped.update(sources["gpu_model"]["skipped"])
 
-    accuracy, accuracy_note = [], ""
+    accuracy, accuracy_note, portability, portability_note = [], "", [], ""
     if not args.skip_accuracy:
         accuracy, accuracy_note = run_accuracy(args.weights, 0, args.data, args.split, args.max_frames)
+        portability, portability_note = run_int8_portability(args.weights, emulate=not args.skip_emulation)
     elif "accuracy" in reused:
         sources["accuracy"] = reused["accuracy"]
         accuracy, accuracy_note = sources["accuracy"]["rows"], sources["accuracy"]["note"]
+        portability, portability_note = sources["accuracy"]["portability"], sources["accuracy"]["portability_note"]
 
     node_summary, node_lines, node_json = None, ["## Node end to end", "", "Skipped (--skip-node).", ""], {}
     if not args.skip_node:
@@ -198,7 +211,7 @@ def main(argv=None) -> int:
         note = f"{reused_note(sources['cpu_model'])} Its single-thread SGEMM rate: {model_sgemm['gflops']:.1f} GFLOP/s."
         model_lines[1:1] = ["", note]
 
-    accuracy_lines = accuracy_section(accuracy, accuracy_note)
+    accuracy_lines = accuracy_section(accuracy, accuracy_note) + int8_portability_section(portability, portability_note)
     if "accuracy" in sources:
         accuracy_lines[1:1] = ["", reused_note(sources["accuracy"])]
 
@@ -237,6 +250,8 @@ def main(argv=None) -> int:
             skipped=skipped,
             accuracy=accuracy,
             accuracy_note=accuracy_note,
+            portability=portability,
+            portability_note=portability_note,
             node_json=node_json,
             node_summary=node_summary,
             node_lines=node_lines,
@@ -263,7 +278,8 @@ def node_only(args: argparse.Namespace, started: float, load_before: str, argv) 
     if args.json:
         write_run(
             args.json, run_info, {}, gpu_conditions={}, sgemm={}, model_rows=[], skipped={}, accuracy=[],
-            accuracy_note="", node_json=raw, node_summary=summary, node_lines=lines, targets=[],
+            accuracy_note="", portability=[], portability_note="", node_json=raw, node_summary=summary,
+            node_lines=lines, targets=[],
         )  # fmt: skip
     print(f"wrote the node section of {args.out}", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ import torch
 
 from skd_ros.core.model import SKDModel, count_parameters
 from skd_tools.bench.accuracy import AccuracyRow
+from skd_tools.bench.int8_portability import PortabilityRow
 from skd_tools.bench.model_timing import GPU_SUFFIX, ModelRow, count_macs
 from skd_tools.bench.targets import PAPER_TABLE_V, best_row
 from skd_training.tables import markdown_table
@@ -338,5 +339,33 @@ def accuracy_section(rows: list[AccuracyRow], note: str) -> list[str]:
         f"(`skd_ros.engines.probe.synthetic_pairs`, not the int8 calibration set); {note}.",
         "",
         accuracy_table(rows),
+        "",
+    ]
+
+
+def int8_portability_section(rows: list[PortabilityRow], note: str) -> list[str]:
+    """The int8 weight choices, natively and on an emulated AVX2-only CPU (no AVX-512, no VNNI)."""
+    if not rows:
+        return []
+    table = markdown_table(
+        ["model", "max abs diff (here)", "correlation (here)", "ms (ORT, 1 thread)", "max abs diff (AVX2 only)",
+         "correlation (AVX2 only)"],
+        [
+            [r.variant, f"{r.native_max_abs_diff:.4f}", f"{r.native_correlation:.5f}", f"{r.native_ms:.2f}",
+             _num(r.emulated_max_abs_diff, 4), _num(r.emulated_correlation, 5)]
+            for r in rows
+        ],
+    )  # fmt: skip
+    return [
+        "### int8 on CPUs without VNNI",
+        "",
+        "The shipped weights quantised three ways, each against eager fp32 on 8 synthetic pairs, on this CPU and "
+        f"on an AVX2-only x86-64 emulated by qemu-user ({note}). Without VNNI, ONNX Runtime's u8 x s8 kernels add "
+        "pairs of products in 16 bits, which full-range 8-bit weights overflow; 7-bit weights cannot. The engine "
+        "quantises with 7-bit weights (right everywhere, a little slower than full range where VNNI runs it); "
+        "u8 x u8 is right everywhere too but slower than fp32 on a VNNI CPU. test/test_emulated_cpu.py keeps the "
+        "engine's choice right on the emulated CPU.",
+        "",
+        table,
         "",
     ]

@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from skd_tools.bench.accuracy import AccuracyRow
+from skd_tools.bench.int8_portability import PortabilityRow
 from skd_tools.bench.model_timing import GPU_SUFFIX, ModelRow
 
 
@@ -49,7 +50,15 @@ def _reused_sections(path: Path, raw: dict) -> dict[str, dict]:
     if accuracy:
         run = raw.get("accuracy_run", raw["node_run"])  # files from before accuracy_run: same run as node
         note = raw.get("accuracy_note", f"as measured in the run of {run['date']}")
-        sections["accuracy"] = {"file": path, "run": run, "rows": accuracy, "note": note}
+        portability = raw.get("int8_portability", {"rows": [], "note": ""})  # files from before it: none
+        sections["accuracy"] = {
+            "file": path,
+            "run": run,
+            "rows": accuracy,
+            "note": note,
+            "portability": [PortabilityRow(**row) for row in portability["rows"]],
+            "portability_note": portability["note"],
+        }
     if raw.get("node_summary") is not None:  # a run with --skip-node keeps only a "Skipped" line
         sections["node"] = {
             "file": path,
@@ -80,6 +89,8 @@ def write_run(
     skipped: dict,
     accuracy: list[AccuracyRow],
     accuracy_note: str,
+    portability: list[PortabilityRow],
+    portability_note: str,
     node_json: dict,
     node_summary: dict | None,
     node_lines: list[str],
@@ -103,6 +114,7 @@ def write_run(
         "skipped": skipped,
         "accuracy": [asdict(r) for r in accuracy],
         "accuracy_note": accuracy_note,
+        "int8_portability": {"rows": [asdict(r) for r in portability], "note": portability_note},
         "node": node_json,
         "node_summary": node_summary,
         "node_lines": reused["node"]["lines"] if "node" in reused else node_lines,  # without the reuse note
