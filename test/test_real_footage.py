@@ -13,16 +13,10 @@ import pytest
 from skd_ros.core.checkpoint import load_fused, save_fused
 from skd_ros.core.postprocess import ROI, Peak
 from skd_training.baselines import CentreBias
+from skd_training.data.box_sequences import find_box_sequences
 from skd_training.data.layouts import DatasetError
 from skd_training.evaluate.predictors import baseline_predictor
-from skd_training.evaluate.real_footage import (
-    FoldedModel,
-    evaluate_maps,
-    evaluate_model,
-    find_box_sequences,
-    score_frame,
-    single_model,
-)
+from skd_training.evaluate.real_footage import FoldedModel, evaluate_maps, evaluate_model, score_frame, single_model
 from skd_training.evaluate.real_footage_cli import main
 
 WIDTH, HEIGHT, SIDE = 160, 96, 14

@@ -2,9 +2,8 @@
 
 No aerial eye-tracking data is reachable, but tracking benchmarks (UAV123, DTB70, UAVDT) give the box of
 the object each clip is about, and a person watching such a clip looks at that object most of the time.
-A *box sequence* is a folder of frames (sorted by name) with ``<folder>_bbox_gt.txt`` beside it: one
-``x,y,w,h`` line per frame in that frame's pixels (commas, tabs or spaces), ``NaN`` where the target is
-not visible. Frames after the last box line are not scored.
+The clips are *box sequences* (``skd_training.data.box_sequences``); frames after the last box line are
+not scored.
 
 Per frame with a box (frames in order, so the temporal stream sees the camera's own frame interval):
 
@@ -26,7 +25,6 @@ training names the checkpoint of each fold and the sequences it held out (``Fold
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,11 +35,10 @@ import numpy as np
 from skd_ros.core.checkpoint import load_default_or
 from skd_ros.core.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak, resize_map
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+from skd_training.data.box_sequences import BoxSequence
 from skd_training.data.layouts import DatasetError
 from skd_training.evaluate.predictors import Predictor
 
-BOX_SUFFIX = "_bbox_gt.txt"
-FRAME_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 PEAK_MARGIN = 0.025  # of the frame width, on every side of the box
 METRICS = ("peak_on_target", "top1_roi_hit", "top3_roi_hit", "box_nss")
 METRIC_TITLES = {
@@ -51,77 +48,6 @@ METRIC_TITLES = {
     "box_nss": "box-NSS",
 }
 FRAME_PERIOD_NS = 100_000_000  # the shared sequences are at 10 fps; only the order matters to pairing
-
-
-@dataclass(frozen=True)
-class BoxSequence:
-    """One clip: its frames in order and one box per scored frame (x, y, w, h; NaN: target not visible)."""
-
-    name: str
-    frames: tuple[Path, ...]
-    boxes: np.ndarray  # N x 4, N <= len(frames)
-
-    def read(self, index: int) -> np.ndarray:
-        frame = cv2.imread(str(self.frames[index]), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise DatasetError(f"sequence {self.name!r}: cannot read frame {self.frames[index]}")
-        return frame
-
-    def scored(self) -> Iterator[tuple[int, np.ndarray | None]]:
-        """(index, box or None) for every frame up to the last box line."""
-        for index, box in enumerate(self.boxes):
-            yield index, (box if np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0 else None)
-
-
-def read_boxes(path: Path) -> np.ndarray:
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = re.split(r"[,\s]+", line.strip())
-        try:
-            values = [float(v) for v in fields[:4]]
-        except ValueError:
-            raise DatasetError(f"{path}:{number}: expected x,y,w,h numbers (or NaN), got {line.strip()!r}") from None
-        if len(values) != 4:
-            raise DatasetError(f"{path}:{number}: expected 4 values x,y,w,h, got {len(values)}")
-        rows.append(values)
-    if not rows:
-        raise DatasetError(f"{path} holds no boxes")
-    return np.array(rows, dtype=np.float64)
-
-
-def open_box_sequence(folder: Path, name: str | None = None) -> BoxSequence:
-    box_file = folder.parent / f"{folder.name}{BOX_SUFFIX}"
-    frames = tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES))
-    boxes = read_boxes(box_file)
-    if not frames:
-        raise DatasetError(f"sequence folder {folder} holds no frames ({', '.join(sorted(FRAME_SUFFIXES))})")
-    if len(boxes) > len(frames):
-        raise DatasetError(f"{box_file} has {len(boxes)} boxes but {folder} only {len(frames)} frames")
-    return BoxSequence(name or folder.name, frames, boxes)
-
-
-def find_box_sequences(roots: list[str | Path]) -> list[BoxSequence]:
-    """Every frame folder with ``<folder>_bbox_gt.txt`` beside it: each root is such a folder or holds
-    them. Raises DatasetError naming a root that is missing or holds none."""
-    found: list[tuple[Path, Path]] = []
-    for root in map(Path, roots):
-        if not root.is_dir():
-            raise DatasetError(f"real-footage folder {root} does not exist (or is not a folder)")
-        if (root.parent / f"{root.name}{BOX_SUFFIX}").is_file():
-            found.append((root, root))
-            continue
-        inside = [d for d in sorted(root.iterdir()) if d.is_dir() and (root / f"{d.name}{BOX_SUFFIX}").is_file()]
-        if not inside:
-            raise DatasetError(f"{root} holds no sequence: no folder <name> with <name>{BOX_SUFFIX} beside it")
-        found += [(root, d) for d in inside]
-    names = [folder.name for _, folder in found]
-    # the same clip name under two roots: tell them apart by the root's name
-    return [
-        open_box_sequence(folder, f"{root.name}/{folder.name}" if names.count(folder.name) > 1 else folder.name)
-        for root, folder in found
-    ]
 
 
 # --- scoring ---------------------------------------------------------------------------------------

@@ -22,16 +22,10 @@ from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.core.postprocess import ROIParams
 from skd_training.baselines import AerialGazePrior, CentreBias, CentreWeighted, SpectralResidual
 from skd_training.config import ConfigError
+from skd_training.data.box_sequences import BoxSequence, find_box_sequences
 from skd_training.data.layouts import DatasetError
 from skd_training.evaluate.predictors import baseline_predictor
-from skd_training.evaluate.real_footage import (
-    BoxSequence,
-    FoldedModel,
-    evaluate_maps,
-    evaluate_model,
-    find_box_sequences,
-    single_model,
-)
+from skd_training.evaluate.real_footage import FoldedModel, evaluate_maps, evaluate_model, single_model
 from skd_training.evaluate.real_footage_report import summary_table, write_report
 from skd_training.finished_run import run_predictors
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 
 from skd_ros.core.visualize import contact_sheet, overlay
-from skd_training.evaluate.real_footage import METRIC_TITLES, METRICS, BoxSequence, Row
+from skd_training.data.box_sequences import BoxSequence
+from skd_training.evaluate.real_footage import METRIC_TITLES, METRICS, Row
 from skd_training.tables import fmt, markdown_table
 
 TARGET_COLOUR = (0, 220, 255)  # the target box, yellow (BGR); ROIs are green, the peak white
