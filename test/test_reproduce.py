@@ -13,8 +13,9 @@ import yaml
 
 from skd_ros.engines.export import save_torchscript
 from skd_tools.reproduction.findings import BETTER, UNDECIDED, WORSE, Reproduction, Stat, compare, findings, verdict
+from skd_tools.reproduction.plan import make_plan
 from skd_tools.reproduction.recipe import recipe_differences
-from skd_tools.reproduction.run import main, make_plan
+from skd_tools.reproduction.run import main
 from skd_training.evaluate.cli import main as evaluate_main
 from skd_training.evaluate.results import Evaluation, PredictorSummary
 from skd_training.teachers import SpatialTeacherNet

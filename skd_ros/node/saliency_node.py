@@ -28,8 +28,10 @@ With ``cameras:=front,down`` one node serves several cameras, their newest frame
 forward pass: camera ``front`` is read from ``front/image`` and published under ``~/front/``.
 
 The work itself lives in ROS-free modules beside this one: parameters (``settings``), the mailbox,
-decoding, pairing and the camera's calibration (``stream``), what each topic carries (``outputs``), the counters
-(``stats``) and what the node says about a misconfiguration (``misconfiguration``).
+decoding, pairing and the camera's calibration (``stream``), each camera the node serves (``cameras``), what each
+topic carries (``outputs``), the counters (``stats``), what /diagnostics says (``diagnostics``) and what the node
+says about a misconfiguration (``misconfiguration``); the parameters' descriptors and the QoS profiles in rclpy's
+types are ``ros_settings``.
 """
 
 from __future__ import annotations
@@ -40,40 +42,34 @@ import threading
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
 
 import rclpy
 import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.logging import get_logger
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy, qos_policy_name_from_kind
+from rclpy.qos import QoSProfile
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.core.image_codec import ImageDecodeError
-from skd_ros.core.tracking import RoiTracker
+from skd_ros.node import diagnostics
+from skd_ros.node.cameras import CameraStream, apply_settings, attach_model
 from skd_ros.node.messages import OUTPUT_TYPES, ros_messages
-from skd_ros.node.misconfiguration import frames_lost_message, incompatible_qos_message, unknown_parameter_message
+from skd_ros.node.misconfiguration import frames_lost_message, unknown_parameter_message
 from skd_ros.node.outputs import ROI_OUTPUTS, frame_outputs
-from skd_ros.node.settings import PARAMETERS, NodeSettings, ParamSpec, camera_names
+from skd_ros.node.ros_settings import incompatible_qos_report, input_qos, output_qos, parameter_descriptor
+from skd_ros.node.settings import PARAMETERS, NodeSettings, camera_names
 from skd_ros.node.stage_times import ENVIRONMENT as STAGE_TIMES_ENVIRONMENT
 from skd_ros.node.stage_times import stage_times_from_environment
-from skd_ros.node.stats import FrameGapCounter, StreamStats, WarningThrottle
-from skd_ros.node.stream import (
-    CameraCalibration,
-    LiveSaliency,
-    NewestPairMailbox,
-    camera_info_beside,
-    header_of,
-    run_cameras,
-)
-from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
+from skd_ros.node.stats import FrameGapCounter, WarningThrottle
+from skd_ros.node.stream import NewestPairMailbox, camera_info_beside, header_of, run_cameras
+from skd_ros.runtime import SaliencyEstimator
 
 try:
     from rclpy.event_handler import SubscriptionEventCallbacks
@@ -86,20 +82,7 @@ WORKER_JOIN_TIMEOUT_S = 10.0
 # how long a subscription callback waits for an idle worker to take its frame (NewestPairMailbox: why); far above
 # the tens of microseconds a wake-up takes, so it only bounds the wait when the worker is not scheduled at all
 HAND_OVER_TIMEOUT_S = 0.005
-
-
-def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
-    if spec.choices:
-        descriptor.additional_constraints = "one of: " + ", ".join(spec.choices)
-    if spec.value_range is not None:
-        if isinstance(spec.default, int):
-            low, high, step = spec.value_range
-            descriptor.integer_range = [IntegerRange(from_value=low, to_value=high, step=step)]
-        else:
-            low, high = spec.value_range
-            descriptor.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
-    return descriptor
+DIAGNOSTIC_LEVELS = {diagnostics.OK: DiagnosticStatus.OK, diagnostics.WARN: DiagnosticStatus.WARN}
 
 
 def _transition(callback):
@@ -116,27 +99,6 @@ def _transition(callback):
     return logged
 
 
-@dataclass
-class CameraStream:
-    """One camera the node serves: its input, pairing, calibration, ROI identities, statistics and outputs."""
-
-    name: str  # "" for the single camera of a node without the `cameras` parameter
-    stats: StreamStats = field(default_factory=StreamStats)
-    gaps: FrameGapCounter = field(default_factory=FrameGapCounter)
-    calibration: CameraCalibration = field(default_factory=CameraCalibration)
-    tracker: RoiTracker = field(default_factory=RoiTracker)
-    live: LiveSaliency | None = None
-    subscription: object = None
-    info_subscription: object = None
-    input_topic: str = ""
-    info_topic: str = ""
-    outputs: dict = field(default_factory=dict)
-
-    def topic(self, name: str) -> str:
-        """``name`` inside this camera's namespace: "image" -> "front/image"."""
-        return f"{self.name}/{name}" if self.name else name
-
-
 class SaliencyNode(LifecycleNode):
     """See the module docstring. ``kwargs`` go to rclpy's LifecycleNode (namespace, context,
     parameter_overrides, ...)."""
@@ -144,7 +106,7 @@ class SaliencyNode(LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, **kwargs):
         super().__init__(node_name, **kwargs)
         for spec in PARAMETERS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.settings: NodeSettings | None = None
         # `cameras` is read-only: the streams are fixed for the node's lifetime
@@ -196,11 +158,7 @@ class SaliencyNode(LifecycleNode):
             return SetParametersResult(successful=False, reason=str(exc))
         if self.settings is not None:
             self.settings = settings
-            for camera in self.cameras:
-                camera.tracker.params = settings.track_params
-                if camera.live is not None:
-                    camera.live.pipeline.roi_params = settings.roi_params
-                    camera.live.max_pixels = settings.max_input_pixels
+            apply_settings(self.cameras, settings)
         return SetParametersResult(successful=True)
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -223,15 +181,10 @@ class SaliencyNode(LifecycleNode):
         period_ns = round(1e9 / settings.camera_frame_rate) if settings.camera_frame_rate else None
         for camera in self.cameras:
             camera.gaps = FrameGapCounter(period_ns)
-        output_qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=settings.qos_depth,
-            reliability=ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE,
-        )
+        qos = output_qos(settings)
         for camera in self.cameras:
             camera.outputs = {
-                name: self.create_lifecycle_publisher(msg_type, "~/" + camera.topic(name), output_qos)
+                name: self.create_lifecycle_publisher(msg_type, "~/" + camera.topic(name), qos)
                 for name, msg_type in OUTPUT_TYPES.items()
             }
         self._state = "inactive"
@@ -254,14 +207,7 @@ class SaliencyNode(LifecycleNode):
         self._mailbox.reopen()
         self._worker = threading.Thread(target=self._work, name="saliency_inference", daemon=True)
         self._worker.start()
-        input_qos = QoSProfile(
-            history=HistoryPolicy.KEEP_LAST,
-            depth=settings.qos_depth,
-            reliability=ReliabilityPolicy.BEST_EFFORT
-            if settings.qos_reliability == "best_effort"
-            else ReliabilityPolicy.RELIABLE,
-            durability=DurabilityPolicy.VOLATILE,
-        )
+        qos = input_qos(settings)
         for index, camera in enumerate(self.cameras):
             # <image>/compressed and camera_info beside <image>, after remapping, the image_transport convention:
             # one remap of `image` covers all three
@@ -277,15 +223,15 @@ class SaliencyNode(LifecycleNode):
                 CompressedImage if settings.input_compressed else Image,
                 camera.input_topic,
                 functools.partial(self._on_image, index),
-                input_qos,
-                event_callbacks=self._qos_events(camera.input_topic, input_qos),
+                qos,
+                event_callbacks=self._qos_events(camera.input_topic, qos),
             )
             camera.info_subscription = self.create_subscription(
                 CameraInfo,
                 camera.info_topic,
                 camera.calibration.update,
-                input_qos,
-                event_callbacks=self._qos_events(camera.info_topic, input_qos),
+                qos,
+                event_callbacks=self._qos_events(camera.info_topic, qos),
             )
         self._state = "active"
         topics = ", ".join(f"{camera.input_topic} (CameraInfo: {camera.info_topic})" for camera in self.cameras)
@@ -338,17 +284,7 @@ class SaliencyNode(LifecycleNode):
         )
         if self._estimator.untrained:
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
-        for camera in self.cameras:  # one estimator, so that the cameras' frames batch into one forward pass
-            pipeline = SaliencyPipeline(self._estimator, settings.roi_params)
-            camera.tracker.params = settings.track_params  # the same tracker: ids are never reused, even after a reload
-            camera.live = LiveSaliency(
-                pipeline,
-                compressed=settings.input_compressed,
-                max_pixels=settings.max_input_pixels,
-                # a JPEG twice the model's size on each side still feeds a full area average
-                min_side=2 * self._estimator.resolution,
-                on_refused=functools.partial(self._refused_predecessor, camera),
-            )
+        attach_model(self.cameras, self._estimator, settings, self._refused_predecessor)
 
     def _free_model(self) -> None:
         on_gpu = self._estimator is not None and self._estimator.device.type == "cuda"
@@ -396,18 +332,11 @@ class SaliencyNode(LifecycleNode):
         with both sides' settings and the parameter that fixes it."""
 
         def incompatible(event) -> None:
-            offered = [
-                f"{info.node_namespace.rstrip('/')}/{info.node_name}: reliability "
-                f"{info.qos_profile.reliability.name.lower()}, durability {info.qos_profile.durability.name.lower()}"
-                for info in self.get_publishers_info_by_topic(topic)
-            ]
-            reliability = requested.reliability.name.lower()
-            ours = {
-                "reliability": f"{reliability} (qos_reliability: {self.settings.qos_reliability})",
-                "durability": requested.durability.name.lower(),
-            }
-            policy = qos_policy_name_from_kind(event.last_policy_kind)
-            self.get_logger().warning(incompatible_qos_message(topic, policy, ours, offered))
+            publishers = self.get_publishers_info_by_topic(topic)
+            report = incompatible_qos_report(
+                topic, requested, publishers, self.settings.qos_reliability, event.last_policy_kind
+            )
+            self.get_logger().warning(report)
 
         return SubscriptionEventCallbacks(incompatible_qos=incompatible)
 
@@ -522,69 +451,29 @@ class SaliencyNode(LifecycleNode):
     def _publish_diagnostics(self) -> None:
         if not self.context.ok():
             return
-        estimator = self._estimator
-        device = str(estimator.device) if estimator is not None else (self.settings.device if self.settings else "")
-        if estimator is not None and estimator.device.type == "cuda":
-            device += f" ({torch.cuda.get_device_name(estimator.device)})"
+        device = diagnostics.device_description(self._estimator, self.settings)
         header = Header(stamp=self.get_clock().now().to_msg())
         statuses = [self._camera_status(camera, device) for camera in self.cameras]
         self._diagnostics_pub.publish(DiagnosticArray(header=header, status=statuses))
 
     def _camera_status(self, camera: CameraStream, device: str) -> DiagnosticStatus:
-        """One DiagnosticStatus per camera, named after the camera's output namespace."""
-        report, estimator = camera.stats.report(), self._estimator
-        name = self.get_fully_qualified_name() + (f"/{camera.name}" if camera.name else "")
-        status = DiagnosticStatus(name=f"{name}: saliency", hardware_id=device, level=DiagnosticStatus.OK)
-        problems = []
-        if report.rejected_in_period:
-            problems.append(f"{report.rejected_in_period} bad input frames dropped")
-        if estimator is not None and estimator.untrained:
-            problems.append("untrained weights")
-        if report.unpublished_in_period:
-            problems.append(f"{report.unpublished_in_period} outputs not published")
-        if report.lost_in_period:
-            problems.append(f"{report.lost_in_period} frames lost before the node ({report.lost_percent:.0f} %)")
-        if problems:
-            status.level = DiagnosticStatus.WARN
-        if self._state == "active":
-            summary = f"active: {report.input_hz:.1f} Hz in, {report.output_hz:.1f} Hz out"
-        else:
-            summary = f"{self._state}: not processing"
-        status.message = "; ".join([summary, *problems])
-        values = {
-            "state": self._state,
-            "input topic": camera.input_topic,
-            "device": device,
-            "cameras served (batched)": str(len(self.cameras)),
-            "input rate (Hz)": f"{report.input_hz:.2f}",
-            "output rate (Hz)": f"{report.output_hz:.2f}",
-            "inference latency mean (ms)": f"{report.inference_ms_mean:.2f}",
-            "inference latency max (ms)": f"{report.inference_ms_max:.2f}",
-            "processing latency mean (ms)": f"{report.latency_ms_mean:.2f}",
-            "processing latency max (ms)": f"{report.latency_ms_max:.2f}",
-            "frames received": str(report.received),
-            "frames processed": str(report.processed),
-            "frames dropped (skipped, inference behind)": str(report.skipped),
-            "frames dropped (bad input)": str(sum(report.rejected.values())),
-            "frames lost before the node": str(report.lost),
-            "frames lost before the node in period (%)": f"{report.lost_percent:.1f}",
-            "camera frame period (ms)": f"{period / 1e6:.2f}" if (period := camera.gaps.period_ns) else "learning",
-            "frames failed": str(report.failed),
-            "camera info topic": camera.info_topic,
-            "bearings": camera.calibration.status,
-        }
-        values.update({f"bad input: {kind}": str(count) for kind, count in sorted(report.rejected.items())})
-        values.update({f"not published: {name}": str(count) for name, count in sorted(report.unpublished.items())})
-        if estimator is not None:
-            values["model resolution"] = str(estimator.resolution)
-            values["inference backend"] = estimator.backend.describe()
-            values["weights"] = "untrained" if estimator.untrained else (self.settings.weights or "shipped default")
-        if camera.live is not None:
-            buffer = camera.live.pipeline.buffer
-            values["pairing restarts"] = str(buffer.resets)
-            values.update({f"pairing restarts: {why}": str(n) for why, n in sorted(buffer.reset_reasons.items())})
-        status.values = [KeyValue(key=k, value=v) for k, v in values.items()]
-        return status
+        """One DiagnosticStatus per camera, named after the camera's output namespace (``diagnostics``)."""
+        status = diagnostics.camera_status(
+            camera,
+            self.get_fully_qualified_name(),
+            self._state,
+            device,
+            len(self.cameras),
+            self._estimator,
+            self.settings,
+        )
+        return DiagnosticStatus(
+            name=status.name,
+            hardware_id=status.hardware_id,
+            level=DIAGNOSTIC_LEVELS[status.level],
+            message=status.message,
+            values=[KeyValue(key=k, value=v) for k, v in status.values.items()],
+        )
 
 
 def main(args=None) -> int:

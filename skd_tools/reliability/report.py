@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from skd_tools.reliability.decoder import CRASH, HANG, MEASURED, DecoderFuzz
-from skd_tools.reliability.live import NodeRun, PhaseResult
+from skd_tools.reliability.live_session import NodeRun, PhaseResult
 from skd_tools.reliability.memory import MIB
 from skd_tools.reliability.suite import SuiteResult
 from skd_training.tables import markdown_table

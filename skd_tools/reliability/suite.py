@@ -14,7 +14,8 @@ import rclpy
 from skd_tools.bench.machine import cpu_name, load_average, usable_cores
 from skd_tools.reliability.decoder import DecoderFuzz, run_decoder_fuzz
 from skd_tools.reliability.files import FileFuzz, run_file_fuzz
-from skd_tools.reliability.live import LiveSizes, NodeRun, run_live
+from skd_tools.reliability.live import LiveSizes, run_live
+from skd_tools.reliability.live_session import NodeRun
 from skd_tools.reliability.messages import iter_cases
 from skd_tools.reliability.pairing import PairingFuzz, run_pairing_fuzz
 
