@@ -72,6 +72,7 @@ setup(
             "skd-train = skd_training.train:main",
             "skd-eval = skd_training.evaluate.cli:main",
             "skd-eval-real = skd_training.evaluate.real_footage_cli:main",
+            "skd-train-real = skd_training.real.cli:main",
             "skd-make-synthetic = skd_training.data.synthetic:main",
             "skd-dataset-summary = skd_training.data.summary:main",
             "skd-synthetic-difficulty = skd_training.data.difficulty:main",

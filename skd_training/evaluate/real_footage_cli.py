@@ -1,6 +1,6 @@
 """skd-eval-real: where the node's attention lands on real drone footage with target boxes.
 
-    skd-eval-real [ROOT ...] [--model NAME=CHECKPOINT|FOLDS.json ...] [--run-dir RUN] [--priors DIR]
+    skd-eval-real [ROOT ...] [--model NAME=CHECKPOINT|FOLDS.json ...] [--teachers REAL_RUN] [--priors DIR]
 
 Every ROOT is a folder of frames with ``<folder>_bbox_gt.txt`` beside it, or a folder of such folders
 (default: the three folders of real drone sequences in ../shared/data). Writes docs/REAL_FOOTAGE.md (a
@@ -28,6 +28,7 @@ from skd_training.evaluate.predictors import baseline_predictor
 from skd_training.evaluate.real_footage import FoldedModel, evaluate_maps, evaluate_model, single_model
 from skd_training.evaluate.real_footage_report import summary_table, write_report
 from skd_training.finished_run import run_predictors
+from skd_training.real.teacher_rows import teacher_predictors
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reference", help="the model the targets are read on (default: the first --model)")
     parser.add_argument("--run-dir", type=Path, help="add the teachers of a finished skd-train run")
     parser.add_argument(
+        "--teachers", type=Path, help="add the real-world teachers of a finished skd-train-real run (its --out)"
+    )
+    parser.add_argument(
         "--priors", type=Path, default=DEFAULT_PRIORS, help="folder of the UAVSal aerial gaze priors "
         "(AVS1K_ob_priors_train.mat, UAV2_ob_priors_train.mat; default ../shared/data/uavsal_priors)",
     )  # fmt: skip
@@ -107,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                 baseline_predictor(CentreWeighted(SpectralResidual()), "Spectral residual x centre"),
             ]
         teachers = run_predictors(args.run_dir, args.device, students=False) if args.run_dir else []
+        if args.teachers:
+            teachers += teacher_predictors(args.teachers, sequences, args.priors)
     except (DatasetError, FileNotFoundError, CheckpointError, ConfigError) as exc:
         print(f"skd-eval-real: {exc}", file=sys.stderr)
         return 2

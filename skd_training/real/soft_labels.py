@@ -148,4 +148,3 @@ def choose_mix(labels: SoftLabels, training: list[BoxSequence], log=print) -> Te
     best = max(results, key=results.get)
     log(f"teacher mix chosen on {len(training)} training sequences: {best} (score {results[best]:.3f})")
     return best
-

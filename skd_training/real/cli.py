@@ -1,0 +1,90 @@
+"""skd-train-real: distil real-world teachers into the fused model on real drone footage with target boxes.
+
+    skd-train-real [ROOT ...] [--out runs/real] [--folds 5] [--no-final] [--epochs 16]
+
+1. the spatial teacher's readout is trained on the still images with fixation maps (``--stills``, MIT1003)
+   unless ``<out>/spatial_readout.pt`` exists;
+2. the teachers' maps of every sequence are computed once and cached in ``<out>/cache``;
+3. one student per fold (k-fold by sequence), each with the teacher mix chosen on its training sequences,
+   and ``<out>/folds.json`` for ``skd-eval-real --model NAME=<out>/folds.json``;
+4. the student to ship, trained on every sequence: ``<out>/skd_fused_64.pt``.
+A rerun reuses the readout, the cached maps and every finished checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from skd_training.data.box_sequences import find_box_sequences
+from skd_training.data.layouts import DatasetError
+from skd_training.real.distill import RealDistillation, RealRecipe
+from skd_training.real.soft_labels import SoftLabels
+from skd_training.real.spatial_teacher import SpatialTeacher, load_readout, save_readout, train_readout
+from skd_training.teachers import TeacherError
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+DEFAULT_ROOTS = [SHARED / "uav123_10fps_arcf", SHARED / "uav123_10fps_arcf_half", SHARED / "uav_more"]
+STILLS = SHARED / "mit1003_iccv100_cvzoya"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    recipe = RealRecipe()
+    parser = argparse.ArgumentParser(prog="skd-train-real", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "roots", nargs="*", type=Path, default=DEFAULT_ROOTS, help="box-sequence folders or folders of them "
+        "(default: ../shared/data/{uav123_10fps_arcf,uav123_10fps_arcf_half,uav_more})",
+    )  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("runs/real"))
+    parser.add_argument(
+        "--stills", type=Path, default=STILLS, help="still images with fixation maps for the spatial teacher: "
+        "a folder with stimuli/ and fixation_maps/ (default ../shared/data/mit1003_iccv100_cvzoya)",
+    )  # fmt: skip
+    parser.add_argument("--priors", type=Path, default=SHARED / "uavsal_priors", help="UAVSal aerial gaze priors")
+    parser.add_argument("--folds", type=int, default=5, help="k of the k-fold by sequence (0: none)")
+    parser.add_argument("--no-final", action="store_true", help="skip the model trained on every sequence")
+    parser.add_argument("--epochs", type=int, default=recipe.epochs)
+    parser.add_argument("--samples-per-sequence", type=int, default=recipe.samples_per_sequence)
+    parser.add_argument("--seed", type=int, default=recipe.seed)
+    parser.add_argument("--teacher-width", type=int, default=640, help="frame width the spatial teacher sees")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fastest on a loaded 2-core CPU)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    torch.set_num_threads(args.threads)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        sequences = find_box_sequences(args.roots)
+        readout_path = args.out / "spatial_readout.pt"
+        if readout_path.is_file():
+            readout, record = load_readout(readout_path)
+        else:
+            for folder in (args.stills / "stimuli", args.stills / "fixation_maps"):
+                if not folder.is_dir():
+                    raise DatasetError(f"--stills: {folder} does not exist (the spatial teacher trains on it)")
+            readout, record = train_readout(args.stills / "stimuli", args.stills / "fixation_maps")
+            save_readout(readout, readout_path, record)
+        print(f"spatial teacher readout: {readout_path} ({record})")
+        labels = SoftLabels(args.out / "cache", SpatialTeacher(readout, width=args.teacher_width), args.priors)
+        recipe = RealRecipe(epochs=args.epochs, samples_per_sequence=args.samples_per_sequence, seed=args.seed)
+        distillation = RealDistillation(sequences, labels, args.out, recipe)
+        if args.folds:
+            manifest = distillation.train_folds(args.folds)
+            print(f"score it with: skd-eval-real --model 'SKD-64 (k-fold)={manifest}'")
+        if not args.no_final:
+            final = distillation.train_final()
+            print(f"the model to ship: {final} (cp it to skd_ros/weights/)")
+    except (DatasetError, TeacherError, FileNotFoundError, ValueError) as exc:
+        print(f"skd-train-real: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+"""Distilling the real-world teachers into the fused model on real drone footage, k-fold by sequence.
+
+A training sample is a frame pair (previous, current) of a box sequence with two targets on the model's
+grid: the soft label (the teachers' maps combined by the fold's ``TeacherMix``, ``soft_labels``) and, where
+the frame has a box, a weak hard label: a Gaussian on the target box, sigma half the box's size (a person
+watching the clip looks at its target most of the time, somewhere on it). The loss is the paper's
+``lam * soft + (1 - lam) * hard`` (``skd_training.losses.distillation_loss``, lam = 0.5); frames without
+a box learn from the soft label alone.
+
+Augmentation, the same for both frames and the labels: a random crop of 75-100 % of each side and a
+horizontal flip; one pair in ten shows the current frame twice (the node's first frame, which has no
+predecessor). Every training sequence gives the same number of samples per epoch, so that the long clips
+do not decide what the model learns.
+
+``train_folds`` trains one model per fold on the other folds' sequences (the teacher mix chosen on those
+too) and writes a manifest that skd-eval-real reads to score each sequence with the model that never saw
+it; ``train_final`` trains the model to ship on every sequence.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from skd_ros.core.checkpoint import save_fused
+from skd_ros.core.model import SKDModel, count_parameters
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, area_resize
+from skd_training.data.box_sequences import BoxSequence
+from skd_training.losses import MapLoss, distillation_loss
+from skd_training.real.soft_labels import SoftLabels, TeacherMix, choose_mix, working_frame
+
+MANIFEST = "folds.json"
+
+
+@dataclass(frozen=True)
+class RealRecipe:
+    """How a student learns from the teachers on real footage (the defaults are what the k-fold study chose;
+    docs/REAL_FOOTAGE.md has its numbers)."""
+
+    resolution: int = 64
+    epochs: int = 16
+    samples_per_sequence: int = 120  # per epoch
+    batch_size: int = 32
+    lr: float = 1e-3
+    lam: float = 0.5
+    # KLD and CC shape the distribution; L2 against the peak-1 labels keeps the output's scale near [0, 1],
+    # without which the maps shrink below the ROI extraction's min_contrast and no ROI is published
+    l2_weight: float = 10.0
+    kld_weight: float = 1.0
+    cc_weight: float = 1.0
+    min_crop: float = 0.75
+    self_pair: float = 0.1
+    seed: int = 0
+
+    def criterion(self) -> MapLoss:
+        return MapLoss(self.l2_weight, self.kld_weight, self.cc_weight)
+
+
+def box_blob(box: np.ndarray | None, crop: tuple[float, float, float, float], flip: bool, resolution: int):
+    """The Gaussian on ``box`` (x, y, w, h in frame pixels) in the grid of ``crop`` (x, y, w, h, frame
+    pixels), peak 1; None without a box or when the crop cuts the target away."""
+    if box is None:
+        return None
+    x0, y0, width, height = crop
+    cx = (box[0] + box[2] / 2 - x0) / width * resolution
+    cy = (box[1] + box[3] / 2 - y0) / height * resolution
+    if flip:
+        cx = resolution - cx
+    sx = max(0.5 * box[2] / width * resolution, 1.0)
+    sy = max(0.5 * box[3] / height * resolution, 1.0)
+    cells = np.arange(resolution) + 0.5
+    blob = np.exp(-0.5 * (((cells[None] - cx) / sx) ** 2 + ((cells[:, None] - cy) / sy) ** 2))
+    if blob.max() < 1e-3:
+        return None
+    return (blob / blob.max()).astype(np.float32)
+
+
+class SequenceSamples:
+    """One box sequence held in memory at the teachers' working width, with its soft labels."""
+
+    def __init__(self, sequence: BoxSequence, soft: np.ndarray, resolution: int):
+        self.name = sequence.name
+        self.frames = [working_frame(sequence.read(i)) for i in range(len(sequence.boxes))]
+        full_height, full_width = sequence.read(0).shape[:2]
+        self.scale = self.frames[0].shape[1] / full_width, self.frames[0].shape[0] / full_height
+        self.boxes = [box for _, box in sequence.scored()]
+        self.soft = soft
+        self.resolution = resolution
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def _normalised(self, frame: np.ndarray, flip: bool) -> np.ndarray:
+        rgb = area_resize(frame, self.resolution, self.resolution)[:, :, ::-1]
+        if flip:
+            rgb = rgb[:, ::-1]
+        return ((rgb.astype(np.float32) / 255.0 - MEAN_RGB) / STD_RGB).transpose(2, 0, 1)
+
+    def sample(self, rng: np.random.Generator, recipe: RealRecipe):
+        """(previous, current, soft, blob or None) for a random frame, augmented (module docstring)."""
+        index = int(rng.integers(len(self)))
+        previous = index - 1 if index > 0 and rng.random() >= recipe.self_pair else index
+        height, width = self.frames[index].shape[:2]
+        crop_w = int(round(rng.uniform(recipe.min_crop, 1.0) * width))
+        crop_h = int(round(rng.uniform(recipe.min_crop, 1.0) * height))
+        x0, y0 = int(rng.integers(0, width - crop_w + 1)), int(rng.integers(0, height - crop_h + 1))
+        flip = bool(rng.random() < 0.5)
+        frames = [
+            self._normalised(np.ascontiguousarray(self.frames[i][y0 : y0 + crop_h, x0 : x0 + crop_w]), flip)
+            for i in (previous, index)
+        ]
+        r = self.resolution
+        # the soft label's grid spans the whole frame: output cell u of the crop's grid samples the frame's
+        # grid at x0 / width * r + (u + 0.5) * crop_w / width - 0.5 (likewise for rows)
+        to_crop = np.array(
+            [[crop_w / width, 0, x0 / width * r + 0.5 * crop_w / width - 0.5],
+             [0, crop_h / height, y0 / height * r + 0.5 * crop_h / height - 0.5]],
+            np.float32,
+        )  # fmt: skip
+        soft = cv2.warpAffine(
+            self.soft[index], to_crop, (r, r), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )  # fmt: skip
+        if flip:
+            soft = soft[:, ::-1]
+        sx, sy = self.scale
+        crop = (x0 / sx, y0 / sy, crop_w / sx, crop_h / sy)
+        blob = box_blob(self.boxes[index], crop, flip, r)
+        return frames[0], frames[1], np.ascontiguousarray(soft), blob
+
+
+def batches(data: list[SequenceSamples], recipe: RealRecipe, rng: np.random.Generator):
+    """One epoch: ``samples_per_sequence`` from every sequence, shuffled, as tensors (previous, current,
+    soft, hard, has_hard)."""
+    order = np.repeat(np.arange(len(data)), recipe.samples_per_sequence)
+    rng.shuffle(order)
+    for start in range(0, len(order) - recipe.batch_size + 1, recipe.batch_size):
+        samples = [data[j].sample(rng, recipe) for j in order[start : start + recipe.batch_size]]
+        previous, current, soft = (torch.from_numpy(np.stack([s[k] for s in samples])) for k in range(3))
+        has_hard = torch.tensor([s[3] is not None for s in samples])
+        hard = torch.from_numpy(np.stack([s[3] if s[3] is not None else s[2] for s in samples]))
+        yield previous, current, soft[:, None], hard[:, None], has_hard
+
+
+def train_student(data: list[SequenceSamples], recipe: RealRecipe, seed: int, desc: str) -> SKDModel:
+    """The fused model, from PyTorch's default initialisation, distilled on ``data``."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = SKDModel()
+    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
+    steps_per_epoch = recipe.samples_per_sequence * len(data) // recipe.batch_size
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, max_lr=recipe.lr, total_steps=recipe.epochs * steps_per_epoch, pct_start=0.15
+    )
+    criterion = recipe.criterion()
+    model.train()
+    with tqdm(total=recipe.epochs * steps_per_epoch, desc=desc, unit="step") as bar:
+        for epoch in range(recipe.epochs):
+            total = 0.0
+            for previous, current, soft, hard, has_hard in batches(data, recipe, rng):
+                loss = distillation_loss(model(previous, current), soft, hard, recipe.lam, criterion, has_hard)
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                total += float(loss.detach())
+                bar.update()
+            bar.set_postfix(epoch=epoch + 1, loss=f"{total / steps_per_epoch:.4f}")
+    return model.eval()
+
+
+def k_folds(names: list[str], k: int, seed: int) -> list[list[str]]:
+    """``names`` split into k folds by a seeded permutation (fixed before any model is trained)."""
+    if not 2 <= k <= len(names):
+        raise ValueError(f"k-fold by sequence needs 2 <= k <= {len(names)} sequences, got k = {k}")
+    order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
+    return [sorted(order[i::k]) for i in range(k)]
+
+
+class RealDistillation:
+    """Trains students on ``sequences`` with ``labels``, writing checkpoints into ``out``."""
+
+    def __init__(self, sequences: list[BoxSequence], labels: SoftLabels, out: Path, recipe: RealRecipe,
+                 log: Callable[[str], None] = print):  # fmt: skip
+        self.sequences = {s.name: s for s in sequences}
+        self.labels = labels
+        self.out = Path(out)
+        self.recipe = recipe
+        self.log = log
+        self._loaded: dict[tuple[str, TeacherMix], SequenceSamples] = {}
+
+    def _samples(self, names: list[str], mix: TeacherMix) -> list[SequenceSamples]:
+        found = []
+        for name in names:
+            key = (name, mix)
+            if key not in self._loaded:
+                sequence = self.sequences[name]
+                self._loaded[key] = SequenceSamples(
+                    sequence, self.labels.soft_labels(sequence, mix), self.recipe.resolution
+                )
+            found.append(self._loaded[key])
+        return found
+
+    def train(self, names: list[str], path: Path, seed: int, desc: str, extra: dict) -> dict:
+        """A student on the sequences ``names``, saved to ``path`` (reused when it is already there and was
+        trained on the same sequences with the same recipe). Returns its record."""
+        recipe = asdict(self.recipe)
+        if path.is_file():
+            meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
+            if meta.get("real_sequences") == sorted(names) and meta.get("recipe") == recipe:
+                self.log(f"{path}: already trained on these sequences, reused")
+                return meta
+        mix = choose_mix(self.labels, [self.sequences[n] for n in names], self.log)
+        started = time.monotonic()
+        model = train_student(self._samples(names, mix), self.recipe, seed, desc)
+        meta = {
+            "command": "skd-train-real",
+            "real_sequences": sorted(names),
+            "teacher_mix": asdict(mix),
+            "recipe": recipe,
+            "spatial_teacher": self.labels.spatial_key,
+            "parameters": count_parameters(model),
+            "train_minutes": round((time.monotonic() - started) / 60, 1),
+            **extra,
+        }
+        save_fused(model, path, self.recipe.resolution, meta)
+        self.log(f"wrote {path}")
+        return meta
+
+    def train_folds(self, k: int) -> Path:
+        """One student per fold, trained without that fold's sequences; returns the manifest."""
+        folds = k_folds(sorted(self.sequences), k, self.recipe.seed)
+        entries = []
+        for number, held_out in enumerate(folds):
+            training = [n for n in sorted(self.sequences) if n not in held_out]
+            name = f"fold{number}.pt"
+            meta = self.train(
+                training, self.out / name, self.recipe.seed + 1 + number, f"fold {number + 1}/{k}",
+                {"held_out": held_out},
+            )  # fmt: skip
+            entries.append({"checkpoint": name, "held_out": held_out, "teacher_mix": meta["teacher_mix"]})
+        manifest = self.out / MANIFEST
+        record = {"folds": entries, "recipe": asdict(self.recipe), "teacher_width": self.labels.spatial.width}
+        manifest.write_text(json.dumps(record, indent=1))
+        self.log(f"wrote {manifest}")
+        return manifest
+
+    def train_final(self) -> Path:
+        path = self.out / f"skd_fused_{self.recipe.resolution}.pt"
+        self.train(sorted(self.sequences), path, self.recipe.seed, "final (every sequence)", {})
+        return path

@@ -1,0 +1,152 @@
+"""skd-train-real on generated box sequences: the samples' labels follow the crop and the flip, the folds
+hold every sequence out exactly once, no fold trains on what it holds out, a rerun reuses what is done,
+and skd-eval-real scores each sequence with the fold that never saw it."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from skd_ros.core.checkpoint import load_fused
+from skd_training.data.box_sequences import find_box_sequences
+from skd_training.evaluate.real_footage_cli import main as eval_real
+from skd_training.real.cli import main as train_real
+from skd_training.real.distill import RealRecipe, SequenceSamples, box_blob, k_folds
+
+WIDTH, HEIGHT, SIDE = 192, 112, 16
+
+
+def write_sequence(root, name: str, seed: int, frames: int = 5):
+    """A bright square crossing a textured ground that pans under the camera, with its boxes."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(40, 150, (HEIGHT // 8 + 2, WIDTH // 8 + 6, 3)).astype(np.float32)
+    ground = cv2.resize(coarse, (WIDTH + 48, HEIGHT + 16), interpolation=cv2.INTER_CUBIC).astype(np.uint8)
+    (root / name).mkdir(parents=True)
+    start_x, y = int(rng.integers(10, 60)), int(rng.integers(10, HEIGHT - SIDE - 10))
+    lines = []
+    for i in range(frames):
+        frame = np.ascontiguousarray(ground[8 : 8 + HEIGHT, 4 * i : 4 * i + WIDTH])
+        x = start_x + 9 * i
+        frame[y : y + SIDE, x : x + SIDE] = 245
+        cv2.imwrite(str(root / name / f"{i + 1:06d}.jpg"), frame)
+        lines.append(f"{x},{y},{SIDE},{SIDE}")
+    (root / f"{name}_bbox_gt.txt").write_text("\n".join(lines) + "\n")
+
+
+def write_stills(folder, count: int = 8):
+    rng = np.random.default_rng(3)
+    (folder / "stimuli").mkdir(parents=True)
+    (folder / "fixation_maps").mkdir()
+    for i in range(count):
+        image = rng.integers(40, 150, (96, 128, 3), dtype=np.uint8)
+        x, y = int(rng.integers(20, 108)), int(rng.integers(20, 76))
+        cv2.circle(image, (x, y), 9, (250, 250, 250), -1)
+        density = np.zeros((96, 128), np.uint8)
+        cv2.circle(density, (x, y), 9, 255, -1)
+        cv2.imwrite(str(folder / "stimuli" / f"{i:02d}.png"), image)
+        cv2.imwrite(str(folder / "fixation_maps" / f"{i:02d}.png"), cv2.GaussianBlur(density, (0, 0), 4))
+
+
+def write_priors(folder):
+    """Stand-ins for the UAVSal prior files: a Gaussian, stored in MATLAB's order (N x W x H)."""
+    folder.mkdir()
+    rows, cols = np.mgrid[0:45, 0:80]
+    gaussian = np.exp(-(((cols - 40) / 20) ** 2 + ((rows - 22) / 12) ** 2)).astype(np.float32)
+    for name in ("AVS1K_ob_priors_train.mat", "UAV2_ob_priors_train.mat"):
+        with h5py.File(folder / name, "w") as mat:
+            mat["PriorMaps"] = np.stack([gaussian.T, gaussian.T])
+
+
+def test_the_labels_follow_the_crop_and_the_flip(tmp_path):
+    write_sequence(tmp_path, "clip", seed=1)
+    (sequence,) = find_box_sequences([tmp_path / "clip"])
+    frame_height, frame_width = sequence.read(0).shape[:2]
+    # a soft label that is the box's own blob over the whole frame: after any crop and flip, its peak must
+    # sit where the hard label's (computed from the box in the crop's coordinates) does
+    whole = (0.0, 0.0, float(frame_width), float(frame_height))
+    soft = np.stack([box_blob(box, whole, False, 64) for _, box in sequence.scored()])
+    samples = SequenceSamples(sequence, soft, 64)
+    rng = np.random.default_rng(0)
+    recipe = RealRecipe(min_crop=0.8)
+    checked = 0
+    for _ in range(40):
+        previous, current, soft_label, hard = samples.sample(rng, recipe)
+        assert previous.shape == current.shape == (3, 64, 64) and soft_label.shape == (64, 64)
+        if hard is None:
+            continue
+        checked += 1
+        soft_peak = np.array(np.unravel_index(np.argmax(soft_label), soft_label.shape))
+        hard_peak = np.array(np.unravel_index(np.argmax(hard), hard.shape))
+        assert np.abs(soft_peak - hard_peak).max() <= 2, (soft_peak, hard_peak)
+        # the bright square is where the labels say (the image went through the same crop and flip)
+        brightness = current.mean(axis=0)
+        assert brightness[tuple(hard_peak)] > np.percentile(brightness, 90)
+    assert checked > 20
+    assert box_blob(np.array([0.0, 0.0, 4.0, 4.0]), (100.0, 0.0, 50.0, 50.0), False, 64) is None  # cut away
+
+
+def test_folds_hold_every_sequence_out_once():
+    names = [f"s{i}" for i in range(7)]
+    folds = k_folds(names, 3, seed=5)
+    assert sorted(sum(folds, [])) == names and all(folds)
+    assert folds == k_folds(names, 3, seed=5) and folds != k_folds(names, 3, seed=6)
+    with pytest.raises(ValueError, match="2 <= k <= 7"):
+        k_folds(names, 8, seed=0)
+
+
+def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tmp_path, restore_torch_threads, capsys):
+    for i, name in enumerate(("alpha", "bravo", "charlie", "delta")):
+        write_sequence(tmp_path / "clips", name, seed=10 + i)
+    write_stills(tmp_path / "stills")
+    write_priors(tmp_path / "priors")
+    out = tmp_path / "run"
+    args = [str(tmp_path / "clips"), "--out", str(out), "--stills", str(tmp_path / "stills"),
+            "--priors", str(tmp_path / "priors"), "--folds", "2", "--epochs", "2", "--samples-per-sequence", "32",
+            "--teacher-width", "128"]  # fmt: skip
+    assert train_real(args) == 0
+    manifest = json.loads((out / "folds.json").read_text())
+    held = [name for fold in manifest["folds"] for name in fold["held_out"]]
+    assert sorted(held) == ["alpha", "bravo", "charlie", "delta"]
+    for fold in manifest["folds"]:
+        model, resolution, meta = load_fused(out / fold["checkpoint"])
+        assert resolution == 64 and not set(meta["real_sequences"]) & set(fold["held_out"])
+        assert meta["teacher_mix"] == fold["teacher_mix"]
+        with torch.no_grad():
+            saliency = model(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64))
+        assert saliency.shape == (1, 1, 64, 64) and torch.isfinite(saliency).all()
+    final_meta = load_fused(out / "skd_fused_64.pt")[2]
+    assert final_meta["real_sequences"] == ["alpha", "bravo", "charlie", "delta"]
+    assert any((out / "cache" / "alpha").glob("motion_*.npz")) and any((out / "cache" / "alpha").glob("spatial_*.npz"))
+    capsys.readouterr()
+
+    assert train_real(args) == 0  # a rerun reuses the readout, the maps and the checkpoints
+    assert capsys.readouterr().out.count("already trained on these sequences, reused") == 3
+
+    report = tmp_path / "report" / "REAL.md"
+    code = eval_real([str(tmp_path / "clips"), "--model", f"k-fold={out / 'folds.json'}",
+                      "--model", f"final={out / 'skd_fused_64.pt'}", "--teachers", str(out),
+                      "--priors", str(tmp_path / "priors"), "--no-baselines", "--out", str(report),
+                      "--figures", str(tmp_path / "report" / "figs"), "--sheet-frames", "0"])  # fmt: skip
+    assert code == 0
+    results = json.loads(report.with_suffix(".json").read_text())
+    by_fold = {name: fold["checkpoint"] for fold in manifest["folds"] for name in fold["held_out"]}
+    scored = results["k-fold"]["per_sequence"]
+    assert {name: scored[name]["scored_by"] for name in scored} == by_fold
+    assert not any(results["final"]["per_sequence"].values())  # it saw every sequence: it scores none
+    teachers = {name: row for name, row in results.items() if row["group"] == "teacher"}
+    assert len(teachers) == 3 and all(all(row["per_sequence"].values()) for row in teachers.values())
+    # the bright square moves against the pan: the motion teacher's peak finds it
+    motion = next(row for name, row in teachers.items() if name.startswith("Motion teacher"))
+    assert motion["mean"]["peak_on_target"] > 0.5
+
+
+def test_missing_stills_are_named(tmp_path, capsys):
+    write_sequence(tmp_path / "clips", "alpha", seed=1)
+    code = train_real([str(tmp_path / "clips"), "--out", str(tmp_path / "run"), "--stills", str(tmp_path / "none")])
+    assert code == 2
+    assert "none/stimuli does not exist" in capsys.readouterr().err
