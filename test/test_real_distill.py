@@ -16,7 +16,7 @@ from skd_ros.core.checkpoint import load_fused
 from skd_training.data.box_sequences import find_box_sequences
 from skd_training.evaluate.real_footage_cli import main as eval_real
 from skd_training.real.cli import main as train_real
-from skd_training.real.distill import RealRecipe, SequenceSamples, box_blob, k_folds
+from skd_training.real.distill import RealRecipe, SequenceSamples, box_blob, k_folds, working_frames
 
 WIDTH, HEIGHT, SIDE = 192, 112, 16
 
@@ -70,7 +70,7 @@ def test_the_labels_follow_the_crop_and_the_flip(tmp_path):
     # sit where the hard label's (computed from the box in the crop's coordinates) does
     whole = (0.0, 0.0, float(frame_width), float(frame_height))
     soft = np.stack([box_blob(box, whole, False, 64) for _, box in sequence.scored()])
-    samples = SequenceSamples(sequence, soft, 64)
+    samples = SequenceSamples(sequence, working_frames(sequence), soft, 64)
     rng = np.random.default_rng(0)
     recipe = RealRecipe(min_crop=0.8)
     checked = 0

@@ -83,14 +83,19 @@ def box_blob(box: np.ndarray | None, crop: tuple[float, float, float, float], fl
     return (blob / blob.max()).astype(np.float32)
 
 
-class SequenceSamples:
-    """One box sequence held in memory at the teachers' working width, with its soft labels."""
+def working_frames(sequence: BoxSequence) -> list[np.ndarray]:
+    """Every frame up to the last box at the teachers' working width (training crops from these)."""
+    return [working_frame(sequence.read(i)) for i in range(len(sequence.boxes))]
 
-    def __init__(self, sequence: BoxSequence, soft: np.ndarray, resolution: int):
+
+class SequenceSamples:
+    """One box sequence's frames (at the teachers' working width) with its soft labels."""
+
+    def __init__(self, sequence: BoxSequence, frames: list[np.ndarray], soft: np.ndarray, resolution: int):
         self.name = sequence.name
-        self.frames = [working_frame(sequence.read(i)) for i in range(len(sequence.boxes))]
+        self.frames = frames
         full_height, full_width = sequence.read(0).shape[:2]
-        self.scale = self.frames[0].shape[1] / full_width, self.frames[0].shape[0] / full_height
+        self.scale = frames[0].shape[1] / full_width, frames[0].shape[0] / full_height
         self.boxes = [box for _, box in sequence.scored()]
         self.soft = soft
         self.resolution = resolution
@@ -195,18 +200,16 @@ class RealDistillation:
         self.out = Path(out)
         self.recipe = recipe
         self.log = log
-        self._loaded: dict[tuple[str, TeacherMix], SequenceSamples] = {}
+        self._frames: dict[str, list[np.ndarray]] = {}  # read once, shared by every fold
 
     def _samples(self, names: list[str], mix: TeacherMix) -> list[SequenceSamples]:
         found = []
         for name in names:
-            key = (name, mix)
-            if key not in self._loaded:
-                sequence = self.sequences[name]
-                self._loaded[key] = SequenceSamples(
-                    sequence, self.labels.soft_labels(sequence, mix), self.recipe.resolution
-                )
-            found.append(self._loaded[key])
+            sequence = self.sequences[name]
+            if name not in self._frames:
+                self._frames[name] = working_frames(sequence)
+            soft = self.labels.soft_labels(sequence, mix)
+            found.append(SequenceSamples(sequence, self._frames[name], soft, self.recipe.resolution))
         return found
 
     def train(self, names: list[str], path: Path, seed: int, desc: str, extra: dict) -> dict:
