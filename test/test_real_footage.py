@@ -96,9 +96,13 @@ def test_a_k_fold_manifest_scores_each_sequence_with_the_fold_that_held_it_out(t
         folds.append({"checkpoint": f"fold_{held_out}.pt", "held_out": [held_out]})
     (tmp_path / "folds.json").write_text(json.dumps({"folds": folds}))
     out = tmp_path / "report" / "REAL.md"
+    reading = tmp_path / "reading.md"
+    reading.write_text("The folds disagree on purpose.\n")
     code = main([str(data), "--model", f"k-fold={tmp_path / 'folds.json'}", "--no-baselines", "--out", str(out),
-                 "--figures", str(tmp_path / "report" / "figs"), "--sheet-frames", "2"])  # fmt: skip
+                 "--figures", str(tmp_path / "report" / "figs"), "--sheet-frames", "2",
+                 "--reading", str(reading)])  # fmt: skip
     assert code == 0
+    assert "## Reading\n\nThe folds disagree on purpose." in out.read_text()
     report = json.loads(out.with_suffix(".json").read_text())["k-fold"]["per_sequence"]
     assert report["a"]["scored_by"] == "fold_a.pt" and report["b"]["scored_by"] == "fold_b.pt"
     text = out.read_text()
@@ -109,6 +113,8 @@ def test_a_k_fold_manifest_scores_each_sequence_with_the_fold_that_held_it_out(t
 def test_missing_or_empty_folders_are_named(tmp_path, capsys):
     assert main([str(tmp_path / "nowhere"), "--no-baselines"]) == 2
     assert "nowhere does not exist" in capsys.readouterr().err
+    assert main([str(tmp_path), "--no-baselines", "--reading", str(tmp_path / "no_reading.md")]) == 2
+    assert "no_reading.md" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty"), "--no-baselines"]) == 2
     assert "holds no sequence" in capsys.readouterr().err

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--no-baselines", action="store_true", help="skip the centre, prior and spectral rows")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "REAL_FOOTAGE.md")
+    parser.add_argument(
+        "--reading", type=Path, help="a Markdown file of what the numbers say, placed in the report after the targets"
+    )
     parser.add_argument("--figures", type=Path, default=REPO / "docs" / "figures" / "real_footage")
     parser.add_argument("--sheet-frames", type=int, default=8, help="frames per contact sheet (0: none)")
     parser.add_argument("--device", default="cpu")
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = "skd-eval-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
     try:
+        reading = args.reading.read_text() if args.reading else ""
         sequences = find_box_sequences(args.roots)
         models = models_from(args.model, sequences)
         baselines = []
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         except (DatasetError, CheckpointError) as exc:
             print(f"skd-eval-real: {exc}", file=sys.stderr)
             return 2
-    out = write_report(rows, sequences, args.out, args.figures, command, args.reference)
+    out = write_report(rows, sequences, args.out, args.figures, command, args.reference, reading)
     print(summary_table(rows))
     print(f"wrote {out} and {out.with_suffix('.json')}; contact sheets in {args.figures}")
     return 0

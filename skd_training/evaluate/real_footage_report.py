@@ -124,9 +124,10 @@ def write_report(
     figures: Path,
     command: str,
     reference: str | None = None,
+    reading: str = "",
 ) -> Path:
     """``out`` (Markdown), the contact sheets of the first SKD row under ``figures``, and ``out`` with
-    ``.json`` holding every number."""
+    ``.json`` holding every number; ``reading``: Markdown placed after the targets (what the numbers say)."""
     skd = [row for row in rows if row.group == "SKD"]
     baselines = [row for row in rows if row.group == "baseline"]
     centre = next((row for row in baselines if row.name.lower().startswith("centre")), None)
@@ -145,6 +146,8 @@ def write_report(
     if skd:
         reference_row = next((row for row in skd if row.name == reference), skd[0])
         lines += [*target_lines(rows, reference_row, baselines, centre), ""]
+    if reading.strip():
+        lines += ["## Reading", "", reading.strip(), ""]
     for metric in METRICS:
         lines += [f"## {METRIC_TITLES[metric]}", "", metric_table(rows, metric), ""]
     if skd:
