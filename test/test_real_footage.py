@@ -122,4 +122,3 @@ def test_missing_or_empty_folders_are_named(tmp_path, capsys):
     (tmp_path / "short" / "clip_bbox_gt.txt").write_text("1,1,5,5\n" * 4)
     assert main([str(tmp_path / "short"), "--no-baselines"]) == 2
     assert "4 boxes but" in capsys.readouterr().err
-
