@@ -12,11 +12,19 @@ import numpy as np
 import pytest
 import torch
 
-from skd_ros.core.checkpoint import load_fused
+from skd_ros.core.checkpoint import load_fused, save_fused
+from skd_ros.core.model import SKDModel
 from skd_training.data.box_sequences import find_box_sequences
 from skd_training.evaluate.real_footage_cli import main as eval_real
 from skd_training.real.cli import main as train_real
-from skd_training.real.distill import RealRecipe, SequenceSamples, box_blob, k_folds, working_frames
+from skd_training.real.distill import (
+    RealRecipe,
+    SequenceSamples,
+    box_blob,
+    k_folds,
+    sequences_seen,
+    working_frames,
+)
 
 WIDTH, HEIGHT, SIDE = 192, 112, 16
 
@@ -150,3 +158,30 @@ def test_missing_stills_are_named(tmp_path, capsys):
     code = train_real([str(tmp_path / "clips"), "--out", str(tmp_path / "run"), "--stills", str(tmp_path / "none")])
     assert code == 2
     assert "none/stimuli does not exist" in capsys.readouterr().err
+
+
+def test_a_fold_never_starts_from_weights_that_saw_what_it_holds_out(tmp_path, restore_torch_threads, capsys):
+    for i, name in enumerate(("alpha", "bravo", "charlie", "delta")):
+        write_sequence(tmp_path / "clips", name, seed=10 + i)
+    write_stills(tmp_path / "stills")
+    write_priors(tmp_path / "priors")
+    # a model of synthetic scenes whose run also read alpha's frames (unlabeled), and bravo by name
+    start = tmp_path / "synthetic.pt"
+    save_fused(SKDModel(), start, 64, {"data": {"unlabeled": [{"path": str(tmp_path / "clips" / "alpha")}]},
+                                       "real_sequences": ["bravo"]})  # fmt: skip
+    assert sequences_seen(load_fused(start)[2], find_box_sequences([tmp_path / "clips"])) == {"alpha", "bravo"}
+    out = tmp_path / "run"
+    args = [str(tmp_path / "clips"), "--out", str(out), "--stills", str(tmp_path / "stills"), "--init", str(start),
+            "--priors", str(tmp_path / "priors"), "--folds", "4", "--epochs", "1", "--samples-per-sequence", "32",
+            "--teacher-width", "128"]  # fmt: skip
+    assert train_real(args) == 0
+    for fold in json.loads((out / "folds.json").read_text())["folds"]:
+        (held_out,) = fold["held_out"]
+        assert fold["init"] == ("scratch" if held_out in ("alpha", "bravo") else str(start)), fold
+        seen = load_fused(out / fold["checkpoint"])[2]["real_sequences"]
+        assert held_out not in seen
+    final = load_fused(out / "skd_fused_64.pt")[2]
+    assert final["init"] == str(start) and final["real_sequences"] == ["alpha", "bravo", "charlie", "delta"]
+    assert "from scratch, as" in capsys.readouterr().out
+    assert train_real([*args[:-2], "--init", str(tmp_path / "missing.pt")]) == 2
+    assert "missing.pt does not exist" in capsys.readouterr().err

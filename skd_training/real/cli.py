@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from skd_ros.core.checkpoint import CheckpointError
 from skd_training.data.box_sequences import find_box_sequences
 from skd_training.data.layouts import DatasetError
 from skd_training.real.distill import RealDistillation, RealRecipe
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
         "a folder with stimuli/ and fixation_maps/ (default ../shared/data/mit1003_iccv100_cvzoya)",
     )  # fmt: skip
     parser.add_argument("--priors", type=Path, default=SHARED / "uavsal_priors", help="UAVSal aerial gaze priors")
+    parser.add_argument(
+        "--init", type=Path, help="a fused checkpoint to start from (e.g. skd-train's model of synthetic scenes); "
+        "folds holding out a sequence it saw start from scratch",
+    )  # fmt: skip
     parser.add_argument("--folds", type=int, default=5, help="k of the k-fold by sequence (0: none)")
     parser.add_argument("--no-final", action="store_true", help="skip the model trained on every sequence")
     parser.add_argument("--epochs", type=int, default=recipe.epochs)
@@ -73,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spatial teacher readout: {readout_path} ({record})")
         labels = SoftLabels(args.out / "cache", SpatialTeacher(readout, width=args.teacher_width), args.priors)
         recipe = RealRecipe(epochs=args.epochs, samples_per_sequence=args.samples_per_sequence, seed=args.seed)
-        distillation = RealDistillation(sequences, labels, args.out, recipe)
+        distillation = RealDistillation(sequences, labels, args.out, recipe, args.init)
         if args.folds:
             manifest = distillation.train_folds(args.folds)
             print(f"score it with: skd-eval-real --model 'SKD-64 (k-fold)={manifest}'")
         if not args.no_final:
             final = distillation.train_final()
             print(f"the model to ship: {final} (cp it to skd_ros/weights/)")
-    except (DatasetError, TeacherError, FileNotFoundError, ValueError) as exc:
+    except (DatasetError, TeacherError, CheckpointError, FileNotFoundError, ValueError) as exc:
         print(f"skd-train-real: {exc}", file=sys.stderr)
         return 2
     return 0

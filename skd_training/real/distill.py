@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from skd_ros.core.checkpoint import save_fused
+from skd_ros.core.checkpoint import read_checkpoint, save_fused
 from skd_ros.core.model import SKDModel, count_parameters
 from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, area_resize
 from skd_training.data.box_sequences import BoxSequence
@@ -46,7 +46,7 @@ class RealRecipe:
     docs/REAL_FOOTAGE.md has its numbers)."""
 
     resolution: int = 64
-    epochs: int = 16
+    epochs: int = 12
     samples_per_sequence: int = 120  # per epoch
     batch_size: int = 32
     lr: float = 1e-3
@@ -155,11 +155,16 @@ def batches(data: list[SequenceSamples], recipe: RealRecipe, rng: np.random.Gene
         yield previous, current, soft[:, None], hard[:, None], has_hard
 
 
-def train_student(data: list[SequenceSamples], recipe: RealRecipe, seed: int, desc: str) -> SKDModel:
-    """The fused model, from PyTorch's default initialisation, distilled on ``data``."""
+def train_student(
+    data: list[SequenceSamples], recipe: RealRecipe, seed: int, desc: str, initial: dict | None = None
+) -> SKDModel:
+    """The fused model distilled on ``data``, from ``initial`` (a state dict) or PyTorch's default
+    initialisation."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model = SKDModel()
+    if initial is not None:
+        model.load_state_dict(initial)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
     steps_per_epoch = recipe.samples_per_sequence * len(data) // recipe.batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(
@@ -182,6 +187,25 @@ def train_student(data: list[SequenceSamples], recipe: RealRecipe, seed: int, de
     return model.eval()
 
 
+def sequences_seen(meta: dict, sequences: list[BoxSequence]) -> set[str]:
+    """The box sequences a checkpoint was trained on: those its ``meta["real_sequences"]`` lists
+    (skd-train-real) and those whose frames lie under a data source of its skd-train run (``meta["data"]``:
+    train, val and unlabeled paths, relative to the directory the run started in, taken as this one)."""
+    seen = set(meta.get("real_sequences", []))
+    roots = [
+        Path(source["path"]).resolve()
+        for sources in (meta.get("data") or {}).values()
+        if isinstance(sources, list)
+        for source in sources
+        if isinstance(source, dict) and source.get("path")
+    ]
+    for sequence in sequences:
+        folder = sequence.frames[0].parent.resolve()
+        if any(folder == root or root in folder.parents for root in roots):
+            seen.add(sequence.name)
+    return seen
+
+
 def k_folds(names: list[str], k: int, seed: int) -> list[list[str]]:
     """``names`` split into k folds by a seeded permutation (fixed before any model is trained)."""
     if not 2 <= k <= len(names):
@@ -194,8 +218,18 @@ class RealDistillation:
     """Trains students on ``sequences`` with ``labels``, writing checkpoints into ``out``."""
 
     def __init__(self, sequences: list[BoxSequence], labels: SoftLabels, out: Path, recipe: RealRecipe,
-                 log: Callable[[str], None] = print):  # fmt: skip
+                 init: Path | None = None, log: Callable[[str], None] = print):  # fmt: skip
+        """``init``: a fused checkpoint to start from (e.g. a model trained on synthetic scenes); a fold that
+        holds out a sequence it saw (``sequences_seen``) starts from scratch instead, so that no sequence is
+        scored by a model that saw it."""
         self.sequences = {s.name: s for s in sequences}
+        self.init = Path(init) if init else None
+        self.init_state, self.init_seen = None, set()
+        if self.init:
+            checkpoint = read_checkpoint(self.init)
+            self.init_state = checkpoint["state_dict"]
+            self.init_seen = sequences_seen(checkpoint.get("meta", {}), sequences)
+            log(f"init {self.init}: saw {sorted(self.init_seen) or 'none of these sequences'}")
         self.labels = labels
         self.out = Path(out)
         self.recipe = recipe
@@ -212,27 +246,36 @@ class RealDistillation:
             found.append(SequenceSamples(sequence, self._frames[name], soft, self.recipe.resolution))
         return found
 
-    def train(self, names: list[str], path: Path, seed: int, desc: str, extra: dict) -> dict:
+    def train(self, names: list[str], path: Path, seed: int, desc: str, held_out: list[str]) -> dict:
         """A student on the sequences ``names``, saved to ``path`` (reused when it is already there and was
-        trained on the same sequences with the same recipe). Returns its record."""
+        trained on the same sequences with the same recipe and start). Returns its record."""
         recipe = asdict(self.recipe)
+        start = "scratch"
+        if self.init and not self.init_seen & set(held_out):
+            start = str(self.init)
+        elif self.init:
+            self.log(f"{desc}: from scratch, as {self.init} saw {sorted(self.init_seen & set(held_out))}")
+        # what the student will have seen: its training sequences and those its starting point saw
+        trained_on = sorted(set(names) | (self.init_seen if start != "scratch" else set()))
         if path.is_file():
             meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
-            if meta.get("real_sequences") == sorted(names) and meta.get("recipe") == recipe:
+            if meta.get("real_sequences") == trained_on and meta.get("recipe") == recipe and meta.get("init") == start:
                 self.log(f"{path}: already trained on these sequences, reused")
                 return meta
         mix = choose_mix(self.labels, [self.sequences[n] for n in names], self.log)
         started = time.monotonic()
-        model = train_student(self._samples(names, mix), self.recipe, seed, desc)
+        initial = self.init_state if start != "scratch" else None
+        model = train_student(self._samples(names, mix), self.recipe, seed, desc, initial)
         meta = {
             "command": "skd-train-real",
-            "real_sequences": sorted(names),
+            "real_sequences": trained_on,
+            "init": start,
             "teacher_mix": asdict(mix),
             "recipe": recipe,
             "spatial_teacher": self.labels.spatial_key,
             "parameters": count_parameters(model),
             "train_minutes": round((time.monotonic() - started) / 60, 1),
-            **extra,
+            "held_out": held_out,
         }
         save_fused(model, path, self.recipe.resolution, meta)
         self.log(f"wrote {path}")
@@ -245,11 +288,11 @@ class RealDistillation:
         for number, held_out in enumerate(folds):
             training = [n for n in sorted(self.sequences) if n not in held_out]
             name = f"fold{number}.pt"
-            meta = self.train(
-                training, self.out / name, self.recipe.seed + 1 + number, f"fold {number + 1}/{k}",
-                {"held_out": held_out},
-            )  # fmt: skip
-            entries.append({"checkpoint": name, "held_out": held_out, "teacher_mix": meta["teacher_mix"]})
+            seed, desc = self.recipe.seed + 1 + number, f"fold {number + 1}/{k}"
+            meta = self.train(training, self.out / name, seed, desc, held_out)
+            entries.append(
+                {"checkpoint": name, "held_out": held_out, "teacher_mix": meta["teacher_mix"], "init": meta["init"]}
+            )
         manifest = self.out / MANIFEST
         record = {"folds": entries, "recipe": asdict(self.recipe), "teacher_width": self.labels.spatial.width}
         manifest.write_text(json.dumps(record, indent=1))
@@ -258,5 +301,5 @@ class RealDistillation:
 
     def train_final(self) -> Path:
         path = self.out / f"skd_fused_{self.recipe.resolution}.pt"
-        self.train(sorted(self.sequences), path, self.recipe.seed, "final (every sequence)", {})
+        self.train(sorted(self.sequences), path, self.recipe.seed, "final (every sequence)", [])
         return path
