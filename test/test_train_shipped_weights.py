@@ -22,11 +22,14 @@ def test_shipped_weights_are_the_default_64_model_with_provenance():
     model, resolution, meta = load_fused(SHIPPED)
     assert resolution == 64
     assert 0.25e6 < count_parameters(model) < 0.35e6
-    assert meta["command"].startswith("skd-train all --config default")
-    assert meta["ablation"] == "none"
-    assert meta["data"]["train"], "the checkpoint must say what it was trained on"
+    # distilled on real footage (skd-train-real) from the model of synthetic scenes (skd-train)
+    assert meta["command"].startswith("skd-train-real") and meta["real_sequences"]
+    assert meta["teacher_mix"] and meta["recipe"]["resolution"] == 64
+    start = meta["init_meta"]
+    assert start["command"].startswith("skd-train all --config default") and start["ablation"] == "none"
+    assert start["data"]["train"], "the checkpoint must say what it was trained on"
     readme = (Path(SHIPPED).parent / "README.md").read_text()
-    assert "skd-train all --config default" in readme
+    assert "skd-train all --config default" in readme and "skd-train-real" in readme
 
 
 def test_the_runtime_loads_the_shipped_weights_by_default():

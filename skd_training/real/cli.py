@@ -14,6 +14,7 @@ A rerun reuses the readout, the cached maps and every finished checkpoint.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"spatial teacher readout: {readout_path} ({record})")
         labels = SoftLabels(args.out / "cache", SpatialTeacher(readout, width=args.teacher_width), args.priors)
         recipe = RealRecipe(epochs=args.epochs, samples_per_sequence=args.samples_per_sequence, seed=args.seed)
-        distillation = RealDistillation(sequences, labels, args.out, recipe, args.init)
+        command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+        distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command)
         if args.folds:
             manifest = distillation.train_folds(args.folds)
             print(f"score it with: skd-eval-real --model 'SKD-64 (k-fold)={manifest}'")

@@ -218,16 +218,18 @@ class RealDistillation:
     """Trains students on ``sequences`` with ``labels``, writing checkpoints into ``out``."""
 
     def __init__(self, sequences: list[BoxSequence], labels: SoftLabels, out: Path, recipe: RealRecipe,
-                 init: Path | None = None, log: Callable[[str], None] = print):  # fmt: skip
+                 init: Path | None = None, command: str = "skd-train-real",
+                 log: Callable[[str], None] = print):  # fmt: skip
         """``init``: a fused checkpoint to start from (e.g. a model trained on synthetic scenes); a fold that
         holds out a sequence it saw (``sequences_seen``) starts from scratch instead, so that no sequence is
         scored by a model that saw it."""
         self.sequences = {s.name: s for s in sequences}
         self.init = Path(init) if init else None
-        self.init_state, self.init_seen = None, set()
+        self.command = command
+        self.init_state, self.init_meta, self.init_seen = None, {}, set()
         if self.init:
             checkpoint = read_checkpoint(self.init)
-            self.init_state = checkpoint["state_dict"]
+            self.init_state, self.init_meta = checkpoint["state_dict"], checkpoint.get("meta", {})
             self.init_seen = sequences_seen(checkpoint.get("meta", {}), sequences)
             log(f"init {self.init}: saw {sorted(self.init_seen) or 'none of these sequences'}")
         self.labels = labels
@@ -267,9 +269,10 @@ class RealDistillation:
         initial = self.init_state if start != "scratch" else None
         model = train_student(self._samples(names, mix), self.recipe, seed, desc, initial)
         meta = {
-            "command": "skd-train-real",
+            "command": self.command,
             "real_sequences": trained_on,
             "init": start,
+            "init_meta": self.init_meta if start != "scratch" else {},  # the starting point's own provenance
             "teacher_mix": asdict(mix),
             "recipe": recipe,
             "spatial_teacher": self.labels.spatial_key,

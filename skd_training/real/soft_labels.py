@@ -72,6 +72,7 @@ class SoftLabels:
         self.resolution = resolution
         self.aerial_prior = AerialGazePrior(priors)
         self.spatial_key = f"spatial_w{spatial.width}_{'centre' if spatial.centre else 'content'}"
+        self.scores: dict[tuple[str, TeacherMix], dict[str, float]] = {}  # label_scores, shared by every fold
 
     def _cached(self, sequence: BoxSequence, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         path = self.cache / sequence.name.replace("/", "_") / f"{name}_r{self.resolution}.npz"
@@ -140,11 +141,18 @@ def choose_mix(labels: SoftLabels, training: list[BoxSequence], log=print) -> Te
     """The candidate mix whose soft labels put the peak and the top-3 ROIs on the target most often, averaged
     over ``training`` sequences (never the ones the student will be scored on)."""
 
-    def objective(mix: TeacherMix) -> float:
-        scores = [label_scores(labels.soft_labels(sequence, mix), sequence) for sequence in training]
-        return float(np.mean([s["peak_on_target"] + s["top3_roi_hit"] for s in scores]))
+    def scores(sequence: BoxSequence, mix: TeacherMix) -> dict[str, float]:
+        key = (sequence.name, mix)
+        if key not in labels.scores:
+            labels.scores[key] = label_scores(labels.soft_labels(sequence, mix), sequence)
+        return labels.scores[key]
 
-    results = {mix: objective(mix) for mix in CANDIDATE_MIXES}
+    def objective(mix: TeacherMix) -> float:
+        found = [scores(sequence, mix) for sequence in training]
+        return float(np.mean([s["peak_on_target"] + s["top3_roi_hit"] for s in found]))
+
+    candidates = tqdm(CANDIDATE_MIXES, desc=f"teacher mixes on {len(training)} sequences", unit="mix", leave=False)
+    results = {mix: objective(mix) for mix in candidates}
     best = max(results, key=results.get)
     log(f"teacher mix chosen on {len(training)} training sequences: {best} (score {results[best]:.3f})")
     return best
