@@ -83,6 +83,11 @@ def test_nothing_scores_a_sequence_it_trained_on(tmp_path, brightness_weights):
     assert not row.complete
     with pytest.raises(DatasetError, match="trained on 'seen'"):
         evaluate_model(FoldedModel("forced", {str(trained): ["seen", "unseen"]}), sequences)
+    # an skd-train run that read the sequence's frames (e.g. as unlabeled video) saw it too
+    read = tmp_path / "read.pt"
+    save_fused(model, read, resolution, {**meta, "data": {"unlabeled": [{"path": str(tmp_path / "seen")}]}})
+    row = evaluate_model(single_model("read", str(read), sequences), sequences)
+    assert row.per_sequence["seen"] is None and row.per_sequence["unseen"] is not None
 
 
 def test_a_k_fold_manifest_scores_each_sequence_with_the_fold_that_held_it_out(tmp_path, brightness_weights):

@@ -89,3 +89,22 @@ def find_box_sequences(roots: list[str | Path]) -> list[BoxSequence]:
         open_box_sequence(folder, f"{root.name}/{folder.name}" if names.count(folder.name) > 1 else folder.name)
         for root, folder in found
     ]
+
+
+def sequences_seen(meta: dict, sequences: list[BoxSequence]) -> set[str]:
+    """The box sequences a checkpoint was trained on: those its ``meta["real_sequences"]`` lists
+    (skd-train-real) and those whose frames lie under a data source of its skd-train run (``meta["data"]``:
+    train, val and unlabeled paths, relative to the directory the run started in, taken as this one)."""
+    seen = set(meta.get("real_sequences", []))
+    roots = [
+        Path(source["path"]).resolve()
+        for sources in (meta.get("data") or {}).values()
+        if isinstance(sources, list)
+        for source in sources
+        if isinstance(source, dict) and source.get("path")
+    ]
+    for sequence in sequences:
+        folder = sequence.frames[0].parent.resolve()
+        if any(folder == root or root in folder.parents for root in roots):
+            seen.add(sequence.name)
+    return seen

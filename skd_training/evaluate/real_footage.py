@@ -35,7 +35,7 @@ import numpy as np
 from skd_ros.core.checkpoint import load_default_or
 from skd_ros.core.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak, resize_map
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
-from skd_training.data.box_sequences import BoxSequence
+from skd_training.data.box_sequences import BoxSequence, sequences_seen
 from skd_training.data.layouts import DatasetError
 from skd_training.evaluate.predictors import Predictor
 
@@ -137,8 +137,9 @@ class FoldedModel:
 
 def single_model(name: str, checkpoint: str | None, sequences: list[BoxSequence]) -> FoldedModel:
     """One checkpoint (None: the shipped weights) for every sequence it did not see in training
-    (``meta["real_sequences"]``); the others are left unscored."""
-    seen = set(load_default_or(checkpoint)[2].get("real_sequences", []))
+    (``sequences_seen``: its ``meta["real_sequences"]``, or frames under its training run's data sources);
+    the others are left unscored."""
+    seen = sequences_seen(load_default_or(checkpoint)[2], sequences)
     return FoldedModel(name, {checkpoint or "": [s.name for s in sequences if s.name not in seen]})
 
 
@@ -205,7 +206,7 @@ def evaluate_model(
             continue
         if checkpoint not in estimators:
             estimators[checkpoint] = SaliencyEstimator(checkpoint or None, device=device, backend=backend, threads=1)
-        if sequence.name in estimators[checkpoint].meta.get("real_sequences", []):
+        if sequence.name in sequences_seen(estimators[checkpoint].meta, [sequence]):
             model_file = checkpoint or "the shipped weights"
             raise DatasetError(f"{model_file} trained on {sequence.name!r}: it cannot score that sequence")
         results = model_results(estimators[checkpoint], sequence, roi_params)

@@ -33,7 +33,7 @@ from tqdm import tqdm
 from skd_ros.core.checkpoint import read_checkpoint, save_fused
 from skd_ros.core.model import SKDModel, count_parameters
 from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, area_resize
-from skd_training.data.box_sequences import BoxSequence
+from skd_training.data.box_sequences import BoxSequence, sequences_seen
 from skd_training.losses import MapLoss, distillation_loss
 from skd_training.real.soft_labels import SoftLabels, TeacherMix, choose_mix, working_frame
 
@@ -185,25 +185,6 @@ def train_student(
                 bar.update()
             bar.set_postfix(epoch=epoch + 1, loss=f"{total / steps_per_epoch:.4f}")
     return model.eval()
-
-
-def sequences_seen(meta: dict, sequences: list[BoxSequence]) -> set[str]:
-    """The box sequences a checkpoint was trained on: those its ``meta["real_sequences"]`` lists
-    (skd-train-real) and those whose frames lie under a data source of its skd-train run (``meta["data"]``:
-    train, val and unlabeled paths, relative to the directory the run started in, taken as this one)."""
-    seen = set(meta.get("real_sequences", []))
-    roots = [
-        Path(source["path"]).resolve()
-        for sources in (meta.get("data") or {}).values()
-        if isinstance(sources, list)
-        for source in sources
-        if isinstance(source, dict) and source.get("path")
-    ]
-    for sequence in sequences:
-        folder = sequence.frames[0].parent.resolve()
-        if any(folder == root or root in folder.parents for root in roots):
-            seen.add(sequence.name)
-    return seen
 
 
 def k_folds(names: list[str], k: int, seed: int) -> list[list[str]]:
