@@ -181,12 +181,12 @@ def test_stage_times_record_each_frame_and_forget_skipped_ones(tmp_path):
     NO_STAGE_TIMES.write()  # writes nothing anywhere
 
 
-def test_outputs_nobody_reads_are_not_built(estimator):
+def test_outputs_nobody_reads_are_not_built(bright_estimator):
     """Only the wanted outputs are built (and become messages); without a reader of the ROI records the tracker
     forgets its regions, so a reader who comes later gets new ids."""
     frame = np.zeros((30, 40, 3), np.uint8)
-    frame[5:12, 20:30] = 255
-    result = SaliencyPipeline(estimator).step(frame, 1, "cam")
+    frame[5:12, 26:34] = 255
+    result = SaliencyPipeline(bright_estimator).step(frame, 1, "cam")
     everything = frame_outputs(result, "mono8", False)
     assert everything.saliency is not None and everything.rois is not None and everything.peak is not None
     tracker = RoiTracker()
@@ -199,7 +199,7 @@ def test_outputs_nobody_reads_are_not_built(estimator):
     again = frame_outputs(result, "mono8", False, tracker=tracker, wanted={"rois", "attention"})
     assert not ids & set(again.rois["id"])  # the tracker was reset while nobody read the ROIs
     assert again.saliency is None and again.peak is not None
-    pipeline = SaliencyPipeline(estimator)
+    pipeline = SaliencyPipeline(bright_estimator)
     pipeline.find_rois = False
     assert pipeline.step(frame, 1, "cam").rois == []
 
@@ -241,6 +241,12 @@ def frame_msg(pixels: np.ndarray, stamp_ns: int, frame_id: str = "cam", encoding
 @pytest.fixture(scope="module")
 def estimator():
     return SaliencyEstimator(resolution=16, device="cpu", backend="eager")
+
+
+@pytest.fixture
+def bright_estimator(brightness_weights):
+    """Salient exactly where the frame is bright, whatever the shipped weights learn: for tests that need ROIs."""
+    return SaliencyEstimator(brightness_weights, resolution=16, device="cpu", backend="eager")
 
 
 @pytest.fixture
@@ -440,10 +446,10 @@ PINHOLE = SimpleNamespace(
 )
 
 
-def test_outputs_carry_ids_ages_rays_bearings_and_markers(estimator):
+def test_outputs_carry_ids_ages_rays_bearings_and_markers(bright_estimator):
     frame = np.zeros((30, 40, 3), np.uint8)
     frame[5:12, 26:34] = 255  # one bright patch, up and right of the centre
-    pipeline, tracker = SaliencyPipeline(estimator), RoiTracker()
+    pipeline, tracker = SaliencyPipeline(bright_estimator), RoiTracker()
     camera = camera_model_from_info(PINHOLE)
     first = pipeline.step(frame, 1_000_000_000, "cam")
     assert first.rois, "the test needs ROIs"
@@ -468,10 +474,10 @@ def test_outputs_carry_ids_ages_rays_bearings_and_markers(estimator):
     assert not set(frame_outputs(restarted, "mono8", False, tracker=tracker).rois["id"]) & set(records["id"])
 
 
-def test_markers_without_a_camera_model_are_empty_so_the_old_ones_are_still_cleared(estimator):
+def test_markers_without_a_camera_model_are_empty_so_the_old_ones_are_still_cleared(bright_estimator):
     frame = np.zeros((30, 40, 3), np.uint8)
     frame[5:12, 26:34] = 255
-    result = SaliencyPipeline(estimator).step(frame, 1, "cam")
+    result = SaliencyPipeline(bright_estimator).step(frame, 1, "cam")
     outputs = frame_outputs(result, "mono8", False, tracker=RoiTracker(), marker_length=1.0)
     assert outputs.markers == [] and outputs.bearings is None and len(outputs.rois) > 0
 

@@ -11,10 +11,11 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from test_real_teachers import write_stills
 
 from skd_ros.core.checkpoint import load_fused, save_fused
 from skd_ros.core.model import SKDModel
-from skd_training.data.box_sequences import find_box_sequences
+from skd_training.data.box_sequences import find_box_sequences, sequences_seen
 from skd_training.evaluate.real_footage_cli import main as eval_real
 from skd_training.real.cli import main as train_real
 from skd_training.real.distill import (
@@ -22,7 +23,6 @@ from skd_training.real.distill import (
     SequenceSamples,
     box_blob,
     k_folds,
-    sequences_seen,
     working_frames,
 )
 
@@ -46,20 +46,6 @@ def write_sequence(root, name: str, seed: int, frames: int = 5):
     (root / f"{name}_bbox_gt.txt").write_text("\n".join(lines) + "\n")
 
 
-def write_stills(folder, count: int = 8):
-    rng = np.random.default_rng(3)
-    (folder / "stimuli").mkdir(parents=True)
-    (folder / "fixation_maps").mkdir()
-    for i in range(count):
-        image = rng.integers(40, 150, (96, 128, 3), dtype=np.uint8)
-        x, y = int(rng.integers(20, 108)), int(rng.integers(20, 76))
-        cv2.circle(image, (x, y), 9, (250, 250, 250), -1)
-        density = np.zeros((96, 128), np.uint8)
-        cv2.circle(density, (x, y), 9, 255, -1)
-        cv2.imwrite(str(folder / "stimuli" / f"{i:02d}.png"), image)
-        cv2.imwrite(str(folder / "fixation_maps" / f"{i:02d}.png"), cv2.GaussianBlur(density, (0, 0), 4))
-
-
 def write_priors(folder):
     """Stand-ins for the UAVSal prior files: a Gaussian, stored in MATLAB's order (N x W x H)."""
     folder.mkdir()
@@ -68,6 +54,16 @@ def write_priors(folder):
     for name in ("AVS1K_ob_priors_train.mat", "UAV2_ob_priors_train.mat"):
         with h5py.File(folder / name, "w") as mat:
             mat["PriorMaps"] = np.stack([gaussian.T, gaussian.T])
+
+
+def prepare_run(tmp_path) -> list[str]:
+    """Four generated clips, stills and priors; the skd-train-real arguments for them (small and fast)."""
+    for i, name in enumerate(("alpha", "bravo", "charlie", "delta")):
+        write_sequence(tmp_path / "clips", name, seed=10 + i)
+    write_stills(tmp_path / "stills", 8, np.random.default_rng(3))
+    write_priors(tmp_path / "priors")
+    return [str(tmp_path / "clips"), "--out", str(tmp_path / "run"), "--stills", str(tmp_path / "stills"),
+            "--priors", str(tmp_path / "priors"), "--samples-per-sequence", "32", "--teacher-width", "128"]  # fmt: skip
 
 
 def test_the_labels_follow_the_crop_and_the_flip(tmp_path):
@@ -108,14 +104,8 @@ def test_folds_hold_every_sequence_out_once():
 
 
 def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tmp_path, restore_torch_threads, capsys):
-    for i, name in enumerate(("alpha", "bravo", "charlie", "delta")):
-        write_sequence(tmp_path / "clips", name, seed=10 + i)
-    write_stills(tmp_path / "stills")
-    write_priors(tmp_path / "priors")
     out = tmp_path / "run"
-    args = [str(tmp_path / "clips"), "--out", str(out), "--stills", str(tmp_path / "stills"),
-            "--priors", str(tmp_path / "priors"), "--folds", "2", "--epochs", "2", "--samples-per-sequence", "32",
-            "--teacher-width", "128"]  # fmt: skip
+    args = [*prepare_run(tmp_path), "--folds", "2", "--epochs", "2"]
     assert train_real(args) == 0
     manifest = json.loads((out / "folds.json").read_text())
     held = [name for fold in manifest["folds"] for name in fold["held_out"]]
@@ -161,19 +151,14 @@ def test_missing_stills_are_named(tmp_path, capsys):
 
 
 def test_a_fold_never_starts_from_weights_that_saw_what_it_holds_out(tmp_path, restore_torch_threads, capsys):
-    for i, name in enumerate(("alpha", "bravo", "charlie", "delta")):
-        write_sequence(tmp_path / "clips", name, seed=10 + i)
-    write_stills(tmp_path / "stills")
-    write_priors(tmp_path / "priors")
+    base = prepare_run(tmp_path)
     # a model of synthetic scenes whose run also read alpha's frames (unlabeled), and bravo by name
     start = tmp_path / "synthetic.pt"
     save_fused(SKDModel(), start, 64, {"data": {"unlabeled": [{"path": str(tmp_path / "clips" / "alpha")}]},
                                        "real_sequences": ["bravo"]})  # fmt: skip
     assert sequences_seen(load_fused(start)[2], find_box_sequences([tmp_path / "clips"])) == {"alpha", "bravo"}
     out = tmp_path / "run"
-    args = [str(tmp_path / "clips"), "--out", str(out), "--stills", str(tmp_path / "stills"), "--init", str(start),
-            "--priors", str(tmp_path / "priors"), "--folds", "4", "--epochs", "1", "--samples-per-sequence", "32",
-            "--teacher-width", "128"]  # fmt: skip
+    args = [*base, "--init", str(start), "--folds", "4", "--epochs", "1"]
     assert train_real(args) == 0
     for fold in json.loads((out / "folds.json").read_text())["folds"]:
         (held_out,) = fold["held_out"]
@@ -183,5 +168,5 @@ def test_a_fold_never_starts_from_weights_that_saw_what_it_holds_out(tmp_path, r
     final = load_fused(out / "skd_fused_64.pt")[2]
     assert final["init"] == str(start) and final["real_sequences"] == ["alpha", "bravo", "charlie", "delta"]
     assert "from scratch, as" in capsys.readouterr().out
-    assert train_real([*args[:-2], "--init", str(tmp_path / "missing.pt")]) == 2
+    assert train_real([*args, "--init", str(tmp_path / "missing.pt")]) == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
