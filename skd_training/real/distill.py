@@ -211,7 +211,7 @@ class RealDistillation:
         if self.init:
             checkpoint = read_checkpoint(self.init)
             self.init_state, self.init_meta = checkpoint["state_dict"], checkpoint.get("meta", {})
-            self.init_seen = sequences_seen(checkpoint.get("meta", {}), sequences)
+            self.init_seen = sequences_seen(self.init_meta, sequences)
             log(f"init {self.init}: saw {sorted(self.init_seen) or 'none of these sequences'}")
         self.labels = labels
         self.out = Path(out)
@@ -233,27 +233,26 @@ class RealDistillation:
         """A student on the sequences ``names``, saved to ``path`` (reused when it is already there and was
         trained on the same sequences with the same recipe and start). Returns its record."""
         recipe = asdict(self.recipe)
-        start = "scratch"
-        if self.init and not self.init_seen & set(held_out):
-            start = str(self.init)
-        elif self.init:
+        from_init = self.init is not None and not self.init_seen & set(held_out)
+        if self.init is not None and not from_init:
             self.log(f"{desc}: from scratch, as {self.init} saw {sorted(self.init_seen & set(held_out))}")
+        start = str(self.init) if from_init else "scratch"
         # what the student will have seen: its training sequences and those its starting point saw
-        trained_on = sorted(set(names) | (self.init_seen if start != "scratch" else set()))
+        trained_on = sorted(set(names) | (self.init_seen if from_init else set()))
         if path.is_file():
-            meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
+            meta = read_checkpoint(path).get("meta", {})
             if meta.get("real_sequences") == trained_on and meta.get("recipe") == recipe and meta.get("init") == start:
                 self.log(f"{path}: already trained on these sequences, reused")
                 return meta
         mix = choose_mix(self.labels, [self.sequences[n] for n in names], self.log)
         started = time.monotonic()
-        initial = self.init_state if start != "scratch" else None
+        initial = self.init_state if from_init else None
         model = train_student(self._samples(names, mix), self.recipe, seed, desc, initial)
         meta = {
             "command": self.command,
             "real_sequences": trained_on,
             "init": start,
-            "init_meta": self.init_meta if start != "scratch" else {},  # the starting point's own provenance
+            "init_meta": self.init_meta if from_init else {},  # the starting point's own provenance
             "teacher_mix": asdict(mix),
             "recipe": recipe,
             "spatial_teacher": self.labels.spatial_key,

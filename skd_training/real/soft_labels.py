@@ -72,18 +72,20 @@ class SoftLabels:
         self.resolution = resolution
         self.aerial_prior = AerialGazePrior(priors)
         self.spatial_key = f"spatial_w{spatial.width}_{'centre' if spatial.centre else 'content'}"
-        self.scores: dict[tuple[str, TeacherMix], dict[str, float]] = {}  # label_scores, shared by every fold
+        # every fold asks again for the same maps and scores: kept in memory after the first time
+        self._maps: dict[Path, np.ndarray] = {}
+        self._scores: dict[tuple[str, TeacherMix], dict[str, float]] = {}
 
     def _cached(self, sequence: BoxSequence, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         path = self.cache / sequence.name.replace("/", "_") / f"{name}_r{self.resolution}.npz"
-        if path.is_file():
-            maps = np.load(path)["maps"]
-            if len(maps) == len(sequence.boxes):
-                return maps
-        maps = compute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, maps=maps.astype(np.float32))
-        return maps
+        if path not in self._maps:
+            maps = np.load(path)["maps"] if path.is_file() else None
+            if maps is None or len(maps) != len(sequence.boxes):
+                maps = compute().astype(np.float32)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez_compressed(path, maps=maps)
+            self._maps[path] = maps
+        return self._maps[path]
 
     def spatial_maps(self, sequence: BoxSequence) -> np.ndarray:
         def compute():
@@ -120,6 +122,13 @@ class SoftLabels:
             combined = combined * self.prior_map(sequence, mix.prior) ** mix.prior_power
         return peak_normalised(combined)
 
+    def scores(self, sequence: BoxSequence, mix: TeacherMix) -> dict[str, float]:
+        """``label_scores`` of the sequence's soft labels under ``mix``."""
+        key = (sequence.name, mix)
+        if key not in self._scores:
+            self._scores[key] = label_scores(self.soft_labels(sequence, mix), sequence)
+        return self._scores[key]
+
 
 def working_frame(frame: np.ndarray, width: int = MOTION_WIDTH) -> np.ndarray:
     height = round(width * frame.shape[0] / frame.shape[1])
@@ -141,14 +150,8 @@ def choose_mix(labels: SoftLabels, training: list[BoxSequence], log=print) -> Te
     """The candidate mix whose soft labels put the peak and the top-3 ROIs on the target most often, averaged
     over ``training`` sequences (never the ones the student will be scored on)."""
 
-    def scores(sequence: BoxSequence, mix: TeacherMix) -> dict[str, float]:
-        key = (sequence.name, mix)
-        if key not in labels.scores:
-            labels.scores[key] = label_scores(labels.soft_labels(sequence, mix), sequence)
-        return labels.scores[key]
-
     def objective(mix: TeacherMix) -> float:
-        found = [scores(sequence, mix) for sequence in training]
+        found = [labels.scores(sequence, mix) for sequence in training]
         return float(np.mean([s["peak_on_target"] + s["top3_roi_hit"] for s in found]))
 
     candidates = tqdm(CANDIDATE_MIXES, desc=f"teacher mixes on {len(training)} sequences", unit="mix", leave=False)
