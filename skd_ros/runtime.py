@@ -19,6 +19,7 @@ from skd_ros.core.checkpoint import load_default_or
 from skd_ros.core.device import resolve_device
 from skd_ros.core.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
+from skd_ros.core.registration import ALIGNED, align_previous, pairs_of
 from skd_ros.engines.backends import AUTO, create_backend
 
 
@@ -45,6 +46,7 @@ class SaliencyEstimator:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.untrained = bool(self.meta.get("untrained", False))
+        self.pairs = pairs_of(self.meta)  # raw, or with the camera's motion taken out (core.registration)
         self.backend = create_backend(backend, self.model, self.resolution, self.device, threads)
 
     def infer(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
@@ -56,6 +58,11 @@ class SaliencyEstimator:
 
     def prepare(self, frame: np.ndarray, encoding: str = "bgr8") -> np.ndarray:
         return preprocess(frame, self.resolution, encoding)
+
+    def temporal_input(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """The previous frame (3 x R x R) as this model's temporal stream expects it: as it is, or aligned
+        onto ``current`` when the checkpoint was trained on aligned pairs (``skd_ros.core.registration``)."""
+        return align_previous(previous, current) if self.pairs == ALIGNED else previous
 
 
 @dataclass
@@ -118,7 +125,8 @@ def step_cameras(
         p.buffer.push(estimator.prepare(frame, p.encoding), stamp, frame_id, source)
         for p, frame, stamp, frame_id, source in zip(pipelines, frames, stamps_ns, frame_ids, sources, strict=True)
     ]
-    previous = np.stack([pair.previous for pair in pairs])
+    t_pairs = time.perf_counter()
+    previous = np.stack([estimator.temporal_input(pair.previous, pair.current) for pair in pairs])
     current = np.stack([pair.current for pair in pairs])
     t1 = time.perf_counter()
     maps = estimator.infer(previous, current)
@@ -137,5 +145,7 @@ def step_cameras(
         )
     t3 = time.perf_counter()
     for result in results:
-        result.timings = {"preprocess": t1 - t0, "inference": t2 - t1, "postprocess": t3 - t2}
+        result.timings = {
+            "preprocess": t_pairs - t0, "align": t1 - t_pairs, "inference": t2 - t1, "postprocess": t3 - t2,
+        }  # fmt: skip
     return results

@@ -251,12 +251,13 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
         "stages": {
             "decode": {"p50_ms": 0.1},
             "preprocess": {"p50_ms": 1.0},
+            "align": {"p50_ms": 0.4},
             "inference": {"p50_ms": 1.2},
             "outputs": {"p50_ms": 0.3},
             "publish saliency": {"p50_ms": 0.2},
         }
     }
-    assert matrix_table(matrix, model_ms=1.0).splitlines()[2].endswith("| 0.10 / 1.00 / 1.20 / 0.50 |")
+    assert matrix_table(matrix, model_ms=1.0).splitlines()[2].endswith("| 0.10 / 1.00 / 0.40 / 1.20 / 0.50 |")
     cameras = run("batched", "1280x720", "bgr8", 4.0, cameras=2)
     cameras.per_camera = [{"dropped": 0, "p50_ms": 5.0, "p99_ms": 7.0}, {"dropped": 1, "p50_ms": 6.0, "p99_ms": 9.5}]
     assert cameras_table([cameras]).splitlines()[3] == "| 2 | cam1 | 0 | 1 | 6.00 | 9.50 |"

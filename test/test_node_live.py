@@ -159,7 +159,7 @@ def test_stage_times_record_each_frame_and_forget_skipped_ones(tmp_path):
     times.start((0, 100))
     times.start((0, 200))  # replaces 100 in the mailbox: 100 is never finished
     times.mark((0, 200), "hand-off to the worker")
-    times.mark_run((0, 200), {"preprocess": 0.003, "inference": 0.002, "postprocess": 0.001})
+    times.mark_run((0, 200), {"preprocess": 0.003, "align": 0.001, "inference": 0.002, "postprocess": 0.001})
     times.mark((0, 200), "publish saliency")
     times.finish((0, 200))
     times.mark((1, 300), "hand-off to the worker")  # a frame that was never started is ignored
@@ -168,8 +168,9 @@ def test_stage_times_record_each_frame_and_forget_skipped_ones(tmp_path):
     assert (frame["camera"], frame["stamp_ns"], frame["callback_wall_ns"]) == (0, 200, 5_000_000_000)
     assert stage_durations(frame) == [
         ("hand-off to the worker", 10.0),
-        ("decode", 4.0),  # the run's 10 ms less its timings
+        ("decode", 3.0),  # the run's 10 ms less its timings
         ("preprocess", 3.0),
+        ("align", 1.0),
         ("inference", 2.0),
         ("postprocess", 1.0),
         ("publish saliency", 10.0),
@@ -260,7 +261,9 @@ def live(estimator):
         return infer(previous, current)
 
     pipeline = SaliencyPipeline(estimator)
-    pipeline.estimator = SimpleNamespace(prepare=estimator.prepare, infer=recording_infer)
+    pipeline.estimator = SimpleNamespace(
+        prepare=estimator.prepare, temporal_input=estimator.temporal_input, infer=recording_infer
+    )
     stream = LiveSaliency(pipeline)
     stream.seen = seen
     return stream
@@ -337,7 +340,9 @@ def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimato
 
     batched = streams()
     recording = SimpleNamespace(
-        prepare=estimator.prepare, infer=lambda p, c: batches.append(len(c)) or estimator.infer(p, c)
+        prepare=estimator.prepare,
+        temporal_input=estimator.temporal_input,
+        infer=lambda p, c: batches.append(len(c)) or estimator.infer(p, c),
     )
     for stream in batched:
         stream.pipeline.estimator = recording

@@ -94,6 +94,20 @@ def test_the_labels_follow_the_crop_and_the_flip(tmp_path):
     assert box_blob(np.array([0.0, 0.0, 4.0, 4.0]), (100.0, 0.0, 50.0, 50.0), False, 64) is None  # cut away
 
 
+def test_training_pairs_are_aligned_as_the_runtime_aligns_them(tmp_path):
+    write_sequence(tmp_path, "clip", seed=2)
+    (sequence,) = find_box_sequences([tmp_path / "clip"])
+    soft = np.zeros((len(sequence.boxes), 64, 64), np.float32)
+    samples = SequenceSamples(sequence, working_frames(sequence), soft, 64)
+    differences = {}
+    for pairs in ("aligned", "raw"):
+        recipe, rng = RealRecipe(pairs=pairs, self_pair=0.0), np.random.default_rng(7)
+        found = [samples.sample(rng, recipe) for _ in range(12)]  # the same crops, flips and frames for both
+        # the ground pans under the camera: raw pairs differ all over it, aligned ones only where the square is
+        differences[pairs] = np.median([np.median(np.abs(p - c)) for p, c, _, _ in found])
+    assert differences["aligned"] < 0.5 * differences["raw"], differences
+
+
 def test_folds_hold_every_sequence_out_once():
     names = [f"s{i}" for i in range(7)]
     folds = k_folds(names, 3, seed=5)
@@ -114,6 +128,7 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
         model, resolution, meta = load_fused(out / fold["checkpoint"])
         assert resolution == 64 and not set(meta["real_sequences"]) & set(fold["held_out"])
         assert meta["teacher_mix"] == fold["teacher_mix"]
+        assert meta["pairs"] == "raw"  # the default: the runtime leaves the pairs as they are
         with torch.no_grad():
             saliency = model(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64))
         assert saliency.shape == (1, 1, 64, 64) and torch.isfinite(saliency).all()

@@ -5,7 +5,9 @@ A checkpoint is a ``torch.save`` dict::
     {"format": "skd_ros.fused", "version": 1, "widths": {...}, "resolution": 64,
      "state_dict": {...}, "meta": {...}}
 
-``meta`` is free-form provenance (training command, data, metrics).
+``meta`` is free-form provenance (training command, data, metrics), with one key the runtime reads:
+``meta["pairs"]``, how the temporal stream was trained to see the previous frame ("aligned": with the camera's
+motion taken out, ``skd_ros.core.registration``; absent or "raw": as it is, the paper's).
 """
 
 from __future__ import annotations

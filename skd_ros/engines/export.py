@@ -10,7 +10,9 @@ so an exported file runs exactly the graph the node runs.
   ``saliency`` (N x 1 x R x R in [0, 1]); the batch axis is dynamic, the resolution fixed (the model is
   trained at one resolution and a fixed size lets runtimes plan memory and pick kernels once). Exported
   with the TorchScript-based exporter: torch 2.13's default (dynamo) exporter needs ``onnxscript``, which
-  this project does not depend on.
+  this project does not depend on. A checkpoint trained on aligned pairs (``meta["pairs"]``, carried in
+  every file's metadata) expects ``previous`` already warped onto ``current``: the graph holds the network
+  only, the alignment is ``skd_ros.core.registration.align_previous``.
 * TorchScript: traced and frozen (weights folded into the graph), portable across machines;
   hardware-specific rewrites (``torch.jit.optimize_for_inference``) are left to load time. torch 2.13
   marks TorchScript deprecated in favour of torch.compile/torch.export, but it still runs, needs no
@@ -286,6 +288,7 @@ def run_ncnn(net, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
 
 
 # --- deployable files --------------------------------------------------------------------------------
+
 
 class ExportError(RuntimeError):
     """An exported model is missing or does not reproduce the eager model's output."""

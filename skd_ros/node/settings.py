@@ -50,8 +50,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "resolution",
-        64,
-        "Model input resolution (square, multiple of 4); 0 takes the checkpoint's own.",
+        0,
+        "Model input resolution (square, multiple of 4); 0 takes the checkpoint's own (the one it was trained at).",
         read_only=True,
         value_range=(0, 1024, 4),
     ),

@@ -24,7 +24,7 @@ ENVIRONMENT = "SKD_NODE_STAGE_TIMES"
 # the first mark of every frame: the subscription callback's entry
 RECEIVED = "received"
 # stages inside one SaliencyResult's run (``skd_ros.node.stream.run_cameras``), split by its ``timings``
-RUN_STAGES = ("decode", "preprocess", "inference", "postprocess")
+RUN_STAGES = ("decode", "preprocess", "align", "inference", "postprocess")
 MAX_FRAMES = 100_000  # about an hour of one 30 FPS camera: a forgotten switch cannot fill the memory
 
 
@@ -54,8 +54,8 @@ class StageTimes:
 
     def mark_run(self, key: tuple[int, int], timings: dict[str, float]) -> None:
         """The frame's ``run_cameras`` call has just returned: its time since the last mark is split into
-        ``RUN_STAGES`` by the result's ``timings`` (seconds of preprocess, inference and postprocess, those of the
-        whole batch; the rest, decoding and batching, is ``decode``)."""
+        ``RUN_STAGES`` by the result's ``timings`` (seconds of preprocess, align, inference and postprocess, those
+        of the whole batch; the rest, decoding and batching, is ``decode``)."""
         end = self._clock()
         marks, at = [], end
         for stage in reversed(RUN_STAGES[1:]):

@@ -60,7 +60,7 @@ def profile_hot_path(resolution: str, frames: int, node: NodeOptions, paced_fps:
         msg.data = array.array("B", frame.tobytes())
         msg.header.stamp.sec, msg.header.frame_id = i + 1, FRAME_ID
         messages.append(msg)
-    stage_names = ("decode", "resize + normalise + pairing", "inference", "ROIs + peak", "output messages")
+    stage_names = ("decode", "resize + normalise + pairing", "align", "inference", "ROIs + peak", "output messages")
     stages = dict.fromkeys(stage_names, 0.0)
 
     def one(i: int, newest, before) -> None:
@@ -71,6 +71,7 @@ def profile_hot_path(resolution: str, frames: int, node: NodeOptions, paced_fps:
         t0 = time.perf_counter()
         dict(ros_messages(frame_outputs(result, "mono8", False), newest.header))
         stages["resize + normalise + pairing"] += result.timings["preprocess"]
+        stages["align"] += result.timings["align"]
         stages["inference"] += result.timings["inference"]
         stages["ROIs + peak"] += result.timings["postprocess"]
         stages["output messages"] += time.perf_counter() - t0

@@ -40,6 +40,7 @@ def node_section(
     """The node end to end, the transport options and where the node's time goes, as Markdown lines;
     ``best`` is the chosen transport, ``model`` the model's own time in this run, ``profiled`` the run whose live
     profile is shown stage by stage, ``summary`` what the targets read, ``out`` the report's path."""
+    side = model.get("resolution", 64)  # runs recorded before the model's side was: all at 64x64
     lines = [
         "## Node end to end",
         "",
@@ -48,18 +49,18 @@ def node_section(
         markdown_table(["target", "measured", "verdict"], [list(row) for row in node_target_rows(summary)]),
         "",
         "Separate processes, one run per row: a camera publisher -> `python -m skd_ros.node.saliency_node` "
-        f"(backend `{node.backend}`, cpu_threads {node.cpu_threads}, model at {node.resolution}x{node.resolution}) -> "
+        f"(backend `{node.backend}`, cpu_threads {node.cpu_threads}, model at {side}x{side}) -> "
         "a subscriber on `~/saliency` and `~/rois` (a frame is out when both are); and, in the same run from the "
         "same publisher, an empty subscriber on the image topic (`bare`). The `relay` runs put an rclpy node that "
         "does no work in the saliency node's place (it answers each frame with a 64x64 mono8 image from its "
         "subscription callback). Latency = receive time - the input frame's stamp. **Overhead** = per frame, node "
         "(or relay) latency - bare latency (frames both received), so load that hits both paths cancels out; "
         "**node work** = node overhead - relay overhead (p50): what the saliency node costs beyond any rclpy node "
-        f"in its place. The model's own time in this run: **{model['ms']:.2f} ms** per 64x64 pair ({model['backend']}, "
-        f"p50 of {model['runs']} calls in one process, numpy in and out). {seconds:g} s measured after {warmup:g} s "
-        f"of warm-up, transport `{best}`; raw frames are built before the publisher's loop and JPEG frames "
-        "(quality 90) encoded there too, so the publisher only stamps and sends. Camera-side ms: JPEG encoding or "
-        "resizing in the publisher (after the stamp only where `transport` says so).",
+        f"in its place. The model's own time in this run: **{model['ms']:.2f} ms** per {side}x{side} pair "
+        f"({model['backend']}, p50 of {model['runs']} calls in one process, numpy in and out). {seconds:g} s "
+        f"measured after {warmup:g} s of warm-up, transport `{best}`; raw frames are built before the publisher's "
+        "loop and JPEG frames (quality 90) encoded there too, so the publisher only stamps and sends. Camera-side "
+        "ms: JPEG encoding or resizing in the publisher (after the stamp only where `transport` says so).",
         "",
         "### Node, relay and bare: every size and input",
         "",
@@ -120,7 +121,7 @@ def matrix_table(matrix: list[Run], model_ms: float) -> str:
     headers = [
         "resolution", "input", "publish Hz", "bare p50 ms", "relay overhead p50 ms", "node overhead p50 ms",
         "node work p50 ms", "work / model", "node p99 ms", "node dropped", "relay dropped", "bare dropped",
-        "in the node p50 ms: decode / preprocess / inference / rest",
+        "in the node p50 ms: decode / preprocess / align / inference / rest",
     ]  # fmt: skip
     rows, keys = [], dict.fromkeys((r.resolution, r.encoding) for r in matrix)
     for resolution, encoding in keys:
@@ -142,7 +143,7 @@ def _stage_split(run: Run | None) -> str:
     if run is None or not run.stages:
         return "-"
     p50 = {stage: values["p50_ms"] for stage, values in run.stages["stages"].items()}
-    main = ("decode", "preprocess", "inference")
+    main = ("decode", "preprocess", "align", "inference")
     rest = sum(ms for stage, ms in p50.items() if stage not in main)
     return " / ".join(f"{p50.get(stage, math.nan):.2f}" for stage in main) + f" / {rest:.2f}"
 

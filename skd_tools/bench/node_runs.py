@@ -96,7 +96,7 @@ class NodeOptions:
     backend: str = "auto"
     cpu_threads: int = 1
     weights: str = ""
-    resolution: int = 64
+    resolution: int = 0  # the checkpoint's own
 
 
 def camera_topics(kind: str, cameras: int) -> list[str]:

@@ -32,7 +32,7 @@ CAMERAS_RESOLUTION = "1280x720"
 def model_time(node: NodeOptions, budget_s: float) -> tuple[NodeOptions, dict]:
     """The model alone in this process, on the node's engine (``auto`` raced once here, so that every node of the
     run uses the same engine and starts without racing): (the options with that engine named, {backend: its
-    description, ms: p50 of one 64x64 pair, batch 1, the numpy in and out included})."""
+    description, resolution: the model's side, ms: p50 of one pair at it, batch 1, the numpy in and out included})."""
     estimator = SaliencyEstimator(
         node.weights or None, node.resolution or None, "cpu", backend=node.backend, threads=node.cpu_threads or None
     )
@@ -40,7 +40,10 @@ def model_time(node: NodeOptions, budget_s: float) -> tuple[NodeOptions, dict]:
     side = estimator.resolution
     previous, current = (rng.standard_normal((3, side, side), dtype=np.float32) for _ in range(2))
     times = time_calls(lambda: estimator.infer(previous, current), budget_s)
-    model = {"backend": estimator.backend.describe(), "ms": 1e3 * float(np.median(times)), "runs": len(times)}
+    model = {
+        "backend": estimator.backend.describe(), "resolution": side, "ms": 1e3 * float(np.median(times)),
+        "runs": len(times),
+    }  # fmt: skip
     return replace(node, backend=estimator.backend.name), model
 
 

@@ -13,6 +13,8 @@ STAGE_MEANINGS = {
     "worker's wake-up, the interpreter lock)",
     "decode": "the message's pixels as an array (a view for raw frames; the JPEG decoder for compressed ones)",
     "preprocess": "area resize to the model's size, colour order, normalisation, pairing",
+    "align": "the previous frame aligned onto the current one (checkpoints trained on aligned pairs; "
+    "skd_ros.core.registration)",
     "inference": "the model on the (previous, current) pair",
     "postprocess": "ROIs and the peak from the map",
     "outputs": "every output's content: map to mono8, each ROI's peak, ids, rays",

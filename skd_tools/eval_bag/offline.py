@@ -23,7 +23,7 @@ from skd_tools.eval_bag.ground_truth import GroundTruthScorer
 from skd_training.data.rosbag import COMPRESSED_IMAGE_TYPE, BagError, BagReader, as_map, decode_image, stamp_to_ns
 
 DEFAULT_NODE_NAME = "saliency_node"  # skd_ros.node.saliency_node.NODE_NAME (not imported: offline runs need no rclpy)
-STAGES = ("read", "decode", "preprocess", "inference", "postprocess", "write")
+STAGES = ("read", "decode", "preprocess", "align", "inference", "postprocess", "write")
 
 
 def spread(values_s: list[float]) -> dict[str, float]:

@@ -28,9 +28,10 @@ from skd_ros.node.settings import PARAMETER_SPECS
 from skd_ros.node.stream import LiveSaliency
 from skd_tools.reliability.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
 from skd_tools.reliability.messages import ACCEPTED, FuzzCase
+from skd_tools.reliability.parameters import NODE_RESOLUTION
 
 NODE_MAX_PIXELS = PARAMETER_SPECS["max_input_pixels"].default
-NODE_MIN_SIDE = 2 * PARAMETER_SPECS["resolution"].default  # what the node asks the JPEG decoder for
+NODE_MIN_SIDE = 2 * NODE_RESOLUTION  # what the node asks the JPEG decoder for
 WATCHDOG_S = 10.0
 CRASH, HANG = "crash", "hang"
 MEASURED = ("declared huge", "declared at the limit")  # families whose allocations are measured

@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from skd_ros.node.settings import PARAMETER_SPECS
 from skd_tools.reliability.decoder import CRASH, node_decoder, outcome_of
 from skd_tools.reliability.live_session import EXAMPLES_KEPT, NodeSession, PhaseResult
 from skd_tools.reliability.messages import (
@@ -23,9 +22,8 @@ from skd_tools.reliability.messages import (
 )
 from skd_tools.reliability.node_driver import OUTPUT_TYPES, TRANSITIONS, key_of
 from skd_tools.reliability.pairing import StreamGenerator, restart_reason
-from skd_tools.reliability.parameters import defaults_of_writable, parameter_change, saliency_size
+from skd_tools.reliability.parameters import NODE_RESOLUTION, defaults_of_writable, parameter_change, saliency_size
 
-RESOLUTION = PARAMETER_SPECS["resolution"].default
 LIFECYCLE = {  # (state, transition) -> the state it leads to; any other transition must be refused
     ("unconfigured", "configure"): "inactive",
     ("inactive", "cleanup"): "unconfigured",
@@ -156,7 +154,7 @@ def _check_answer(session: NodeSession, phase: PhaseResult, values: dict) -> boo
         return False
     phase.rss_after_case.append(session.process.rss())
     shape = session.link.saliency_shapes.get(key_of(sentinel))
-    width, height = saliency_size(values, (64, 48), RESOLUTION)
+    width, height = saliency_size(values, (64, 48), NODE_RESOLUTION)
     if shape != (values["saliency_encoding"], width, height):
         phase.problem(f"answer {shape} after {values}, expected ({values['saliency_encoding']}, {width}, {height})")
     return True

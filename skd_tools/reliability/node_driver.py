@@ -30,9 +30,12 @@ import skd_ros
 from skd_ros.node.stream import header_of
 from skd_tools.reliability.memory import rss_bytes
 from skd_tools.reliability.messages import SECOND, CompressedImage
+from skd_tools.reliability.parameters import NODE_RESOLUTION
 
 PACKAGE_ROOT = Path(skd_ros.__file__).resolve().parents[1]  # the node runs the code this driver imported
-NODE_PARAMETERS = {"backend": "eager", "qos_reliability": "reliable", "diagnostics_period": 0.2}
+NODE_PARAMETERS = {
+    "backend": "eager", "qos_reliability": "reliable", "diagnostics_period": 0.2, "resolution": NODE_RESOLUTION,
+}  # fmt: skip
 WATCHDOG_S = 10.0
 OUTPUT_TYPES = {"saliency": RosImage, "rois": PointCloud2, "attention": PointStamped}
 TRANSITIONS = {

@@ -76,6 +76,9 @@ class RecordingEstimator:
     def prepare(self, pixels: np.ndarray, order: str = "bgr8") -> np.ndarray:
         return np.full((3, self.resolution, self.resolution), identity_of(pixels), np.float32)
 
+    def temporal_input(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        return previous  # raw pairs: the identities must reach ``infer`` as they were paired
+
     def infer(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         self.pairs.extend(zip(previous[:, 0, 0, 0].astype(int), current[:, 0, 0, 0].astype(int), strict=True))
         return np.zeros((len(current), self.resolution, self.resolution), np.float32)

@@ -62,10 +62,13 @@ def baseline_predictor(baseline: Callable[[np.ndarray, np.ndarray], np.ndarray],
 
 
 def fused_predictor(estimator: SaliencyEstimator, name: str | None = None) -> Predictor:
-    """The fused model through the runtime core: ``estimator.prepare`` on both frames, ``infer``."""
+    """The fused model through the runtime core: ``estimator.prepare`` on both frames, the pair as the
+    model expects it (``temporal_input``), ``infer``."""
 
     def predict(previous, current, video, index):
-        return estimator.infer(estimator.prepare(previous), estimator.prepare(current))
+        current_input = estimator.prepare(current)
+        previous_input = current_input if previous is current else estimator.prepare(previous)
+        return estimator.infer(estimator.temporal_input(previous_input, current_input), current_input)
 
     resolution = estimator.resolution
     example = torch.zeros(1, 3, resolution, resolution, device=estimator.device)

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from skd_ros.core.checkpoint import CheckpointError
+from skd_ros.core.registration import ALIGNED, RAW
 from skd_training.data.box_sequences import find_box_sequences
 from skd_training.data.layouts import DatasetError
 from skd_training.real.distill import RealDistillation, RealRecipe
@@ -53,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--folds", type=int, default=5, help="k of the k-fold by sequence (0: none)")
     parser.add_argument("--no-final", action="store_true", help="skip the model trained on every sequence")
+    parser.add_argument(
+        "--resolution", type=int, default=recipe.resolution, help="the student's input side (a multiple of 4)"
+    )
+    parser.add_argument(
+        "--pairs", choices=(ALIGNED, RAW), default=recipe.pairs,
+        help="the temporal stream's frame pairs: raw (the paper's, the default) or aligned (the camera's motion "
+        "taken out first; the runtime does the same for such a checkpoint)",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=recipe.epochs)
     parser.add_argument("--samples-per-sequence", type=int, default=recipe.samples_per_sequence)
     parser.add_argument("--seed", type=int, default=recipe.seed)
@@ -77,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             readout, record = train_readout(args.stills / "stimuli", args.stills / "fixation_maps")
             save_readout(readout, readout_path, record)
         print(f"spatial teacher readout: {readout_path} ({record})")
-        labels = SoftLabels(args.out / "cache", SpatialTeacher(readout, width=args.teacher_width), args.priors)
-        recipe = RealRecipe(epochs=args.epochs, samples_per_sequence=args.samples_per_sequence, seed=args.seed)
+        spatial = SpatialTeacher(readout, width=args.teacher_width)
+        labels = SoftLabels(args.out / "cache", spatial, args.priors, args.resolution)
+        recipe = RealRecipe(
+            resolution=args.resolution, pairs=args.pairs, epochs=args.epochs,
+            samples_per_sequence=args.samples_per_sequence, seed=args.seed,
+        )  # fmt: skip
         command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command)
         if args.folds:

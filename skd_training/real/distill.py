@@ -9,8 +9,9 @@ a box learn from the soft label alone.
 
 Augmentation, the same for both frames and the labels: a random crop of 75-100 % of each side and a
 horizontal flip; one pair in ten shows the current frame twice (the node's first frame, which has no
-predecessor). Every training sequence gives the same number of samples per epoch, so that the long clips
-do not decide what the model learns.
+predecessor). With ``RealRecipe.pairs`` = aligned the previous frame is then warped onto the current one
+(``skd_ros.core.registration``), as the runtime does for a checkpoint trained so. Every training sequence
+gives the same number of samples per epoch, so that the long clips do not decide what the model learns.
 
 ``train_folds`` trains one model per fold on the other folds' sequences (the teacher mix chosen on those
 too) and writes a manifest that skd-eval-real reads to score each sequence with the model that never saw
@@ -33,6 +34,7 @@ from tqdm import tqdm
 from skd_ros.core.checkpoint import read_checkpoint, save_fused
 from skd_ros.core.model import SKDModel, count_parameters
 from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, area_resize
+from skd_ros.core.registration import ALIGNED, RAW, align_previous
 from skd_training.data.box_sequences import BoxSequence, sequences_seen
 from skd_training.losses import MapLoss, distillation_loss
 from skd_training.real.soft_labels import SoftLabels, TeacherMix, choose_mix, working_frame
@@ -46,6 +48,9 @@ class RealRecipe:
     docs/REAL_FOOTAGE.md has its numbers)."""
 
     resolution: int = 64
+    # the temporal stream's pairs: raw (the paper's), or with the camera's motion taken out
+    # (skd_ros.core.registration; docs/REAL_FOOTAGE.md: no better on average, and it costs the node)
+    pairs: str = RAW
     epochs: int = 12
     samples_per_sequence: int = 120  # per epoch
     batch_size: int = 32
@@ -59,6 +64,10 @@ class RealRecipe:
     min_crop: float = 0.75
     self_pair: float = 0.1
     seed: int = 0
+
+    def __post_init__(self):
+        if self.pairs not in (ALIGNED, RAW):
+            raise ValueError(f"pairs must be {ALIGNED!r} or {RAW!r}, got {self.pairs!r}")
 
     def criterion(self) -> MapLoss:
         return MapLoss(self.l2_weight, self.kld_weight, self.cc_weight)
@@ -122,6 +131,8 @@ class SequenceSamples:
             self._normalised(np.ascontiguousarray(self.frames[i][y0 : y0 + crop_h, x0 : x0 + crop_w]), flip)
             for i in (previous, index)
         ]
+        if recipe.pairs == ALIGNED and previous != index:
+            frames[0] = align_previous(frames[0], frames[1])
         r = self.resolution
         # the soft label's grid spans the whole frame: output cell u of the crop's grid samples the frame's
         # grid at x0 / width * r + (u + 0.5) * crop_w / width - 0.5 (likewise for rows)
@@ -255,6 +266,7 @@ class RealDistillation:
             "init_meta": self.init_meta if from_init else {},  # the starting point's own provenance
             "teacher_mix": asdict(mix),
             "recipe": recipe,
+            "pairs": self.recipe.pairs,  # read by the runtime (skd_ros.core.registration.pairs_of)
             "spatial_teacher": self.labels.spatial_key,
             "parameters": count_parameters(model),
             "train_minutes": round((time.monotonic() - started) / 60, 1),

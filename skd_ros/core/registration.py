@@ -1,0 +1,79 @@
+"""Taking the camera's own motion out of a frame pair before the temporal stream sees it.
+
+A drone's camera moves, so in a raw pair everything moves: the temporal stream of a small model has to
+learn to tell the camera's motion from the targets', which twelve training clips do not teach (a frame
+difference of raw 64x64 pairs puts its peak on the target in 10 % of the frames of the shared drone
+clips; of aligned pairs in 22 %, docs/REAL_FOOTAGE.md). For the ground below a drone the camera's motion
+between two frames is close to a homography, estimated here on the model-resolution frames themselves:
+Shi-Tomasi corners of the previous frame tracked into the current one by pyramidal Lucas-Kanade, and a
+RANSAC homography (OpenCV's RANSAC is seeded, so the node, the evaluators and training get the same
+warp). The previous frame is warped onto the current one; where the warp has no data (the strip the
+camera moved into) the current frame's pixels stand in, so nothing there looks like motion.
+
+A checkpoint says which pairs it was trained on: ``meta["pairs"]`` = ``"aligned"`` for this, anything
+else (the paper's raw pairs) leaves them as they are (``pairs_of``).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB
+
+ALIGNED = "aligned"
+RAW = "raw"
+# small windows and few levels: at 64x64 a corner's neighbourhood is a few cells, and a pyramid of 3
+# levels (64, 32, 16) follows shifts of up to ~1/4 of the frame, more than a drone moves in 0.1 s
+LUCAS_KANADE = dict(winSize=(9, 9), maxLevel=2, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03))
+MAX_CORNERS = 120
+MIN_TRACKS = 8  # fewer tracked corners than this: the frames are left as they are
+RANSAC_PIXELS = 1.0
+# luma weights (RGB) folded with the normalisation, so the grey image comes straight from a model input
+_GREY_WEIGHTS = (np.array([0.299, 0.587, 0.114], np.float32) * STD_RGB * 255.0).reshape(3, 1, 1)
+_GREY_OFFSET = float(np.dot([0.299, 0.587, 0.114], MEAN_RGB) * 255.0)
+
+
+def pairs_of(meta: dict) -> str:
+    """How a checkpoint's temporal stream expects its pairs: ``ALIGNED`` or ``RAW`` (the paper's)."""
+    return ALIGNED if meta.get("pairs") == ALIGNED else RAW
+
+
+def grey(tensor: np.ndarray) -> np.ndarray:
+    """A 3 x R x R model input (RGB, ImageNet-normalised) as an R x R uint8 grey image."""
+    value = (tensor * _GREY_WEIGHTS).sum(axis=0) + _GREY_OFFSET
+    return np.clip(value + 0.5, 0, 255).astype(np.uint8)
+
+
+def camera_motion(previous_grey: np.ndarray, current_grey: np.ndarray) -> np.ndarray | None:
+    """The homography taking ``previous_grey`` onto ``current_grey``, or None where too few corners track
+    or the estimate is implausible (a flip, or a scale change beyond 2x between two frames)."""
+    corners = cv2.goodFeaturesToTrack(previous_grey, MAX_CORNERS, qualityLevel=0.01, minDistance=3, blockSize=3)
+    if corners is None or len(corners) < MIN_TRACKS:
+        return None
+    tracked, found, _ = cv2.calcOpticalFlowPyrLK(previous_grey, current_grey, corners, None, **LUCAS_KANADE)
+    good = found[:, 0] == 1
+    if good.sum() < MIN_TRACKS:
+        return None
+    homography, _ = cv2.findHomography(corners[good], tracked[good], cv2.RANSAC, RANSAC_PIXELS)
+    if homography is None:
+        return None
+    scale = np.linalg.det(homography[:2, :2])
+    return homography if 0.25 < scale < 4.0 else None
+
+
+def align_previous(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    """``previous`` warped onto ``current`` (both 3 x R x R model inputs); the current frame's pixels where
+    the warp leaves no data. Unchanged when the camera's motion cannot be estimated."""
+    if previous is current:
+        return previous
+    homography = camera_motion(grey(previous), grey(current))
+    if homography is None:
+        return previous
+    height, width = current.shape[1:]
+    aligned = current.transpose(1, 2, 0).copy()  # always a copy (``current`` may be a view of an H x W x 3 array)
+    cv2.warpPerspective(
+        np.ascontiguousarray(previous.transpose(1, 2, 0)), homography, (width, height), dst=aligned,
+        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT,
+    )  # fmt: skip
+    return np.ascontiguousarray(aligned.transpose(2, 0, 1))
