@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from skd_ros.core.checkpoint import read_checkpoint, save_fused
 from skd_ros.core.model import SKDModel, count_parameters
-from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, area_resize
+from skd_ros.core.preprocess import preprocess
 from skd_ros.core.registration import ALIGNED, RAW, align_previous
 from skd_training.data.box_sequences import BoxSequence, sequences_seen
 from skd_training.losses import MapLoss, distillation_loss
@@ -113,10 +113,9 @@ class SequenceSamples:
         return len(self.frames)
 
     def _normalised(self, frame: np.ndarray, flip: bool) -> np.ndarray:
-        rgb = area_resize(frame, self.resolution, self.resolution)[:, :, ::-1]
-        if flip:
-            rgb = rgb[:, ::-1]
-        return ((rgb.astype(np.float32) / 255.0 - MEAN_RGB) / STD_RGB).transpose(2, 0, 1)
+        """The crop as the model sees it (the runtime's own ``preprocess``), mirrored when ``flip``."""
+        tensor = preprocess(frame, self.resolution)
+        return np.ascontiguousarray(tensor[:, :, ::-1]) if flip else tensor
 
     def sample(self, rng: np.random.Generator, recipe: RealRecipe):
         """(previous, current, soft, blob or None) for a random frame, augmented (module docstring)."""
