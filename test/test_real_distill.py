@@ -108,6 +108,26 @@ def test_training_pairs_are_aligned_as_the_runtime_aligns_them(tmp_path):
     assert differences["aligned"] < 0.5 * differences["raw"], differences
 
 
+def test_a_pasted_target_is_where_its_labels_say_and_the_clips_stay_untouched(tmp_path):
+    for name, seed in (("donor", 3), ("host", 4)):
+        write_sequence(tmp_path, name, seed=seed)
+    donor, host = (find_box_sequences([tmp_path / n])[0] for n in ("donor", "host"))
+    soft = np.zeros((len(host.boxes), 64, 64), np.float32)  # the host's teachers see nothing
+    samples = SequenceSamples(host, working_frames(host), soft, 64)
+    before = [f.copy() for f in samples.frames]
+    samples.donors = SequenceSamples(donor, working_frames(donor), soft, 64).patches()
+    assert samples.donors
+    rng, recipe = np.random.default_rng(5), RealRecipe(paste=1.0, min_crop=1.0)
+    for _ in range(20):
+        previous, current, soft_label, hard = samples.sample(rng, recipe)
+        assert soft_label.max() > 0.5  # only the pasted target can have put anything there
+        peak = np.unravel_index(np.argmax(soft_label), soft_label.shape)
+        brightness = current.mean(axis=0)
+        assert brightness[peak] > np.percentile(brightness, 90)
+        assert hard is not None and hard[peak] > 0.5
+    assert all(np.array_equal(a, b) for a, b in zip(before, samples.frames, strict=True))
+
+
 def test_folds_hold_every_sequence_out_once():
     names = [f"s{i}" for i in range(7)]
     folds = k_folds(names, 3, seed=5)

@@ -156,6 +156,8 @@ def _work_row(node: dict, resolution: str, ratio: float) -> tuple[str, str, str]
         f"{work / model:.2f}x the model's {model:.2f} ms ({node.get('model_backend', '')}); "
         f"{cell['node_dropped']} dropped, publisher at {cell['publish_hz']:.1f} Hz"
     )
+    if (paced := node.get("model_paced_ms")) is not None:
+        measured += f"; the model alone once a frame at 30 FPS: {paced:.2f} ms, the work {work / paced:.2f}x that"
     return target, measured, _verdict(work <= ratio * model and cell["publish_hz"] >= 0.95 * 30.0)
 
 

@@ -62,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the temporal stream's frame pairs: raw (the paper's, the default) or aligned (the camera's motion "
         "taken out first; the runtime does the same for such a checkpoint)",
     )  # fmt: skip
+    parser.add_argument(
+        "--paste", type=float, default=recipe.paste,
+        help="the share of samples that get another training clip's target pasted in, moving on its own",
+    )  # fmt: skip
+    parser.add_argument(
+        "--paste-objects", type=int, default=recipe.paste_objects, help="targets pasted into such a sample, at most"
+    )
     parser.add_argument("--epochs", type=int, default=recipe.epochs)
     parser.add_argument("--samples-per-sequence", type=int, default=recipe.samples_per_sequence)
     parser.add_argument("--seed", type=int, default=recipe.seed)
@@ -90,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         labels = SoftLabels(args.out / "cache", spatial, args.priors, args.resolution)
         recipe = RealRecipe(
             resolution=args.resolution, pairs=args.pairs, epochs=args.epochs,
-            samples_per_sequence=args.samples_per_sequence, seed=args.seed,
+            samples_per_sequence=args.samples_per_sequence, seed=args.seed, paste=args.paste,
+            paste_objects=args.paste_objects,
         )  # fmt: skip
         command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command)

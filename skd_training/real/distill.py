@@ -9,9 +9,11 @@ a box learn from the soft label alone.
 
 Augmentation, the same for both frames and the labels: a random crop of 75-100 % of each side and a
 horizontal flip; one pair in ten shows the current frame twice (the node's first frame, which has no
-predecessor). With ``RealRecipe.pairs`` = aligned the previous frame is then warped onto the current one
-(``skd_ros.core.registration``), as the runtime does for a checkpoint trained so. Every training sequence
-gives the same number of samples per epoch, so that the long clips do not decide what the model learns.
+predecessor). With ``RealRecipe.paste`` > 0 that share of the samples also gets the target of another
+training clip pasted in, moving on its own (``skd_training.real.paste``). With ``RealRecipe.pairs`` =
+aligned the previous frame is then warped onto the current one (``skd_ros.core.registration``), as the
+runtime does for a checkpoint trained so. Every training sequence gives the same number of samples per
+epoch, so that the long clips do not decide what the model learns.
 
 ``train_folds`` trains one model per fold on the other folds' sequences (the teacher mix chosen on those
 too) and writes a manifest that skd-eval-real reads to score each sequence with the model that never saw
@@ -37,6 +39,7 @@ from skd_ros.core.preprocess import preprocess
 from skd_ros.core.registration import ALIGNED, RAW, align_previous
 from skd_training.data.box_sequences import BoxSequence, sequences_seen
 from skd_training.losses import MapLoss, distillation_loss
+from skd_training.real.paste import Patch, cut_patches, paste
 from skd_training.real.soft_labels import SoftLabels, TeacherMix, choose_mix, working_frame
 
 MANIFEST = "folds.json"
@@ -63,11 +66,17 @@ class RealRecipe:
     cc_weight: float = 1.0
     min_crop: float = 0.75
     self_pair: float = 0.1
+    # the chance that a sample gets other training clips' targets pasted in (skd_training.real.paste), and
+    # how many at most (1 to paste_objects, evenly); the k-fold study tried 0, 0.5, 0.8 and 0.8 with up to 3
+    paste: float = 0.8
+    paste_objects: int = 1
     seed: int = 0
 
     def __post_init__(self):
         if self.pairs not in (ALIGNED, RAW):
             raise ValueError(f"pairs must be {ALIGNED!r} or {RAW!r}, got {self.pairs!r}")
+        if not 0.0 <= self.paste <= 1.0 or self.paste_objects < 1:
+            raise ValueError(f"paste must be in [0, 1] and paste_objects >= 1, got {self.paste}, {self.paste_objects}")
 
     def criterion(self) -> MapLoss:
         return MapLoss(self.l2_weight, self.kld_weight, self.cc_weight)
@@ -104,10 +113,15 @@ class SequenceSamples:
         self.name = sequence.name
         self.frames = frames
         full_height, full_width = sequence.read(0).shape[:2]
+        self.full_size = full_width, full_height
         self.scale = frames[0].shape[1] / full_width, frames[0].shape[0] / full_height
         self.boxes = [box for _, box in sequence.scored()]
         self.soft = soft
         self.resolution = resolution
+        self.donors: list[Patch] = []  # other training clips' targets, for RealRecipe.paste
+
+    def patches(self) -> list[Patch]:
+        return cut_patches(self.frames, self.boxes, self.scale)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -121,15 +135,23 @@ class SequenceSamples:
         """(previous, current, soft, blob or None) for a random frame, augmented (module docstring)."""
         index = int(rng.integers(len(self)))
         previous = index - 1 if index > 0 and rng.random() >= recipe.self_pair else index
-        height, width = self.frames[index].shape[:2]
+        pair, soft_label, pasted = (self.frames[previous], self.frames[index]), self.soft[index], []
+        if self.donors and rng.random() < recipe.paste:
+            for _ in range(int(rng.integers(1, recipe.paste_objects + 1))):
+                patch = self.donors[int(rng.integers(len(self.donors)))]
+                *pair, box = paste(*pair, patch, rng, moving=previous != index)
+                if box is None:
+                    continue
+                sx, sy = self.scale
+                pasted.append(np.array([box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy]))
+                whole = box_blob(pasted[-1], (0.0, 0.0, *self.full_size), False, self.resolution)
+                soft_label = soft_label if whole is None else np.maximum(soft_label, whole)
+        height, width = pair[1].shape[:2]
         crop_w = int(round(rng.uniform(recipe.min_crop, 1.0) * width))
         crop_h = int(round(rng.uniform(recipe.min_crop, 1.0) * height))
         x0, y0 = int(rng.integers(0, width - crop_w + 1)), int(rng.integers(0, height - crop_h + 1))
         flip = bool(rng.random() < 0.5)
-        frames = [
-            self._normalised(np.ascontiguousarray(self.frames[i][y0 : y0 + crop_h, x0 : x0 + crop_w]), flip)
-            for i in (previous, index)
-        ]
+        frames = [self._normalised(np.ascontiguousarray(f[y0 : y0 + crop_h, x0 : x0 + crop_w]), flip) for f in pair]
         if recipe.pairs == ALIGNED and previous != index:
             frames[0] = align_previous(frames[0], frames[1])
         r = self.resolution
@@ -141,7 +163,7 @@ class SequenceSamples:
             np.float32,
         )  # fmt: skip
         soft = cv2.warpAffine(
-            self.soft[index], to_crop, (r, r), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            soft_label, to_crop, (r, r), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
             borderMode=cv2.BORDER_REPLICATE,
         )  # fmt: skip
         if flip:
@@ -149,6 +171,10 @@ class SequenceSamples:
         sx, sy = self.scale
         crop = (x0 / sx, y0 / sy, crop_w / sx, crop_h / sy)
         blob = box_blob(self.boxes[index], crop, flip, r)
+        for box in pasted:
+            pasted_blob = box_blob(box, crop, flip, r)
+            if pasted_blob is not None:
+                blob = pasted_blob if blob is None else np.maximum(blob, pasted_blob)
         return frames[0], frames[1], np.ascontiguousarray(soft), blob
 
 
@@ -237,6 +263,10 @@ class RealDistillation:
                 self._frames[name] = working_frames(sequence)
             soft = self.labels.soft_labels(sequence, mix)
             found.append(SequenceSamples(sequence, self._frames[name], soft, self.recipe.resolution))
+        if self.recipe.paste:
+            patches = {samples.name: samples.patches() for samples in found}
+            for samples in found:
+                samples.donors = [p for name, own in patches.items() if name != samples.name for p in own]
         return found
 
     def train(self, names: list[str], path: Path, seed: int, desc: str, held_out: list[str]) -> dict:
