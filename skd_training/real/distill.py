@@ -135,6 +135,7 @@ class SequenceSamples:
         """(previous, current, soft, blob or None) for a random frame, augmented (module docstring)."""
         index = int(rng.integers(len(self)))
         previous = index - 1 if index > 0 and rng.random() >= recipe.self_pair else index
+        sx, sy = self.scale
         pair, soft_label, pasted = (self.frames[previous], self.frames[index]), self.soft[index], []
         if self.donors and rng.random() < recipe.paste:
             for _ in range(int(rng.integers(1, recipe.paste_objects + 1))):
@@ -142,7 +143,6 @@ class SequenceSamples:
                 *pair, box = paste(*pair, patch, rng, moving=previous != index)
                 if box is None:
                     continue
-                sx, sy = self.scale
                 pasted.append(np.array([box[0] / sx, box[1] / sy, box[2] / sx, box[3] / sy]))
                 whole = box_blob(pasted[-1], (0.0, 0.0, *self.full_size), False, self.resolution)
                 soft_label = soft_label if whole is None else np.maximum(soft_label, whole)
@@ -168,7 +168,6 @@ class SequenceSamples:
         )  # fmt: skip
         if flip:
             soft = soft[:, ::-1]
-        sx, sy = self.scale
         crop = (x0 / sx, y0 / sy, crop_w / sx, crop_h / sy)
         blob = box_blob(self.boxes[index], crop, flip, r)
         for box in pasted:
