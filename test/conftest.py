@@ -153,6 +153,16 @@ def probe_factory(ros_context):
         probe.close()
 
 
+@pytest.fixture
+def rosout_log(ros_context):
+    """The log lines of the nodes in this process, from /rosout (``ros_probe.RosoutLog``)."""
+    from ros_probe import RosoutLog
+
+    log = RosoutLog(ros_context)
+    yield log
+    log.close()
+
+
 # --- a saliency node in this process ----------------------------------------------------------------------------
 
 

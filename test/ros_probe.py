@@ -12,10 +12,11 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
+from rcl_interfaces.msg import Log
 from rcl_interfaces.srv import SetParameters
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from skd_ros.node.messages import OUTPUT_TYPES
@@ -176,3 +177,46 @@ class Probe:
 
 def same_header(a, b) -> bool:
     return a.frame_id == b.frame_id and a.stamp.sec == b.stamp.sec and a.stamp.nanosec == b.stamp.nanosec
+
+
+class RosoutLog:
+    """The log lines of every node in ``context``, read from /rosout rather than from the process's stderr: a
+    capture of stderr (pytest's capfd) that is read while another thread writes can lose that write, and the
+    node logs from its executor and worker threads. Transient-local, like rcl's /rosout publishers, so lines
+    logged before this reader existed (a node's constructor) still arrive."""
+
+    LEVELS = {Log.DEBUG: "DEBUG", Log.INFO: "INFO", Log.WARN: "WARN", Log.ERROR: "ERROR", Log.FATAL: "FATAL"}
+
+    def __init__(self, context):
+        self.node = rclpy.create_node(f"rosout_reader_{os.getpid()}_{next(_probes)}", context=context)
+        self._cond = threading.Condition()
+        self.lines: list[str] = []
+        reliability, durability = ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL
+        qos = QoSProfile(depth=1000, reliability=reliability, durability=durability)
+        self.node.create_subscription(Log, "/rosout", self._record, qos)
+        self._executor = SingleThreadedExecutor(context=context)
+        self._executor.add_node(self.node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+
+    def _record(self, msg) -> None:
+        with self._cond:
+            self.lines.append(f"[{self.LEVELS.get(msg.level, msg.level)}] [{msg.name}]: {msg.msg}")
+            self._cond.notify_all()
+
+    def wait_for(self, *words, timeout: float = 10.0) -> str:
+        """The first line holding all of ``words``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                found = [line for line in self.lines if all(word in line for word in words)]
+                if found:
+                    return found[0]
+                left = deadline - time.monotonic()
+                assert left > 0, f"no /rosout line with {words} in:\n" + "\n".join(self.lines)
+                self._cond.wait(left)
+
+    def close(self) -> None:
+        self._executor.shutdown(timeout_sec=5.0)
+        self._thread.join(5.0)
+        self.node.destroy_node()

@@ -131,35 +131,16 @@ def dict_of(msg) -> dict:
 # --- no silent misconfiguration --------------------------------------------------------------------------------
 
 
-class LogReader:
-    """The node's log lines, from the process's stderr (rclpy logs there), accumulated over reads."""
-
-    def __init__(self, capfd):
-        self.capfd, self.text = capfd, ""
-
-    def wait_for(self, *words, timeout=10.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            out, err = self.capfd.readouterr()
-            self.text += out + err
-            lines = [line for line in self.text.splitlines() if all(word in line for word in words)]
-            if lines:
-                return lines[0]
-            assert time.monotonic() < deadline, f"no log line with {words} in:\n{self.text}"
-            time.sleep(0.05)
-
-
-def test_unknown_parameters_are_named_with_the_closest_declared_ones(start_node, namespace, capfd):
-    log = LogReader(capfd)
+def test_unknown_parameters_are_named_with_the_closest_declared_ones(start_node, namespace, rosout_log):
     node = start_node(namespace, activate=False, cli_args=["--ros-args", "-p", "reliability:=reliable"])
-    line = log.wait_for("'reliability'")
+    line = rosout_log.wait_for("'reliability'")
     assert "WARN" in line and "ignored" in line and "did you mean qos_reliability?" in line
     assert node.unknown_parameters == ["reliability"]
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS  # reported, not fatal
     strict = start_node(f"{namespace}/strict", activate=False, strict_parameters=True, max_roi=3)
     assert strict.unknown_parameters == ["max_roi"]
     assert strict.trigger_configure() == TransitionCallbackReturn.FAILURE
-    assert "max_roi" in log.wait_for("configure failed", "strict_parameters")
+    assert "max_roi" in rosout_log.wait_for("configure failed", "strict_parameters")
     assert not strict.model_loaded
 
 
@@ -178,10 +159,9 @@ def test_strict_parameters_stop_the_node_process_with_the_suggestion(tmp_path):
     assert "did you mean qos_reliability?" in result.stderr and "strict_parameters" in result.stderr
 
 
-def test_an_incompatible_camera_qos_is_reported_with_both_sides_and_the_fix(connect, namespace, capfd):
-    log = LogReader(capfd)
+def test_an_incompatible_camera_qos_is_reported_with_both_sides_and_the_fix(connect, namespace, rosout_log):
     node, probe = connect(namespace, qos_reliability="reliable")  # the probe has a best-effort image publisher too
-    line = log.wait_for(f"{namespace}/image:", "cannot accept")
+    line = rosout_log.wait_for(f"{namespace}/image:", "cannot accept")
     assert "RELIABILITY" in line and "requests reliability reliable (qos_reliability: reliable)" in line
     assert "reliability best_effort" in line and "qos_reliability: best_effort" in line
     assert probe.node.get_name() in line  # the publisher it means
@@ -196,8 +176,7 @@ def publish_and_count(node, probe, indices, frame_id="camera_optical"):
         wait_until(lambda n=received: node.cameras[0].stats.received > n, what=f"frame {index} at the node")
 
 
-def test_a_publisher_that_sends_every_third_frame_is_reported_as_losing_two_thirds(connect, namespace, capfd):
-    log = LogReader(capfd)
+def test_a_publisher_that_sends_every_third_frame_is_reported_as_losing_two_thirds(connect, namespace, rosout_log):
     node, probe = connect(namespace)
     publish_and_count(node, probe, range(10))  # the stream at its full 30 Hz: the node learns the period
     assert node.cameras[0].stats.lost == 0
@@ -205,7 +184,7 @@ def test_a_publisher_that_sends_every_third_frame_is_reported_as_losing_two_thir
     publish_and_count(node, probe, sent)
     lost = node.cameras[0].stats.lost
     assert lost == 2 * len(sent) and lost / (lost + len(sent)) == pytest.approx(2 / 3)
-    line = log.wait_for("frames lost before the node")
+    line = rosout_log.wait_for("frames lost before the node")
     assert "config/fastdds_shm.xml" in line and "Inference backends and transport" in line
     status = probe.wait_for("diagnostics", lambda m: dict_of(m).get("frames lost before the node") == str(lost))
     values = dict_of(status)
