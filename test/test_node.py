@@ -364,7 +364,8 @@ def test_one_node_serves_several_cameras_in_one_forward_pass(start_node, probe_f
         previous = FRAMES[0] if camera == "front" else FRAMES[4]
         current = FRAMES[1] if camera == "front" else FRAMES[4]
         estimator = node._estimator
-        expected = infer(estimator.prepare(previous), estimator.prepare(current))
+        previous, current = estimator.prepare(previous), estimator.prepare(current)
+        expected = infer(estimator.temporal_input(previous, current), current)
         published = image_codec.decode_output(outputs["saliency"]).astype(int)
         assert np.abs(published - (expected * 255 + 0.5).astype(int)).max() <= 1
     assert batches == [1, 2], "the two cameras' waiting frames were not batched into one forward pass"

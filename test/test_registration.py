@@ -10,7 +10,7 @@ from conftest import detector_model, normalised_grey
 
 from skd_ros.core.checkpoint import save_fused
 from skd_ros.core.preprocess import preprocess
-from skd_ros.core.registration import ALIGNED, RAW, align_previous, pairs_of
+from skd_ros.core.registration import ALIGNED, RAW, align_previous, camera_motion, grey, pairs_of
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 from skd_training.evaluate.predictors import fused_predictor
 from skd_training.real.distill import RealRecipe
@@ -55,6 +55,31 @@ def test_a_camera_pan_is_taken_out_and_the_strip_it_moved_into_shows_the_current
     # own pixels stand there (no difference: no motion the pan would invent)
     assert np.array_equal(aligned[:, :, -2:], current[:, :, -2:])
     assert aligned.shape == current.shape and aligned.dtype == np.float32 and aligned.flags.c_contiguous
+
+
+def jpeg(frame: np.ndarray, quality: int = 90) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_pan_is_found_and_jpeg_compression_does_not_move_it(seed):
+    """The estimate lands on the camera's pan with a target moving against it (on some grounds most of
+    Lucas-Kanade's tracks at 64x64 are wrong), and stays put when both frames are JPEG-compressed: the
+    node's maps of a compressed camera must agree with the uncompressed frames' (skd-bench)."""
+    scene = ground(seed)
+    previous, current = view(scene, (200, 200), square=(100, 120)), view(scene, (212, 204), square=(140, 120))
+    corners = np.array([[x, y, 1.0] for x in (0, 63) for y in (0, 63)]).T  # the warp's error, at the frame's corners
+
+    def estimate(prev, cur):
+        affine = camera_motion(grey(preprocess(prev, 64)), grey(preprocess(cur, 64)))
+        assert affine is not None and affine.shape == (2, 3)
+        return affine @ corners
+
+    pan = np.array([[1.0, 0, -3], [0, 1.0, -1]]) @ corners  # 12 and 4 pixels = 3 and 1 cells, against the pan
+    found, compressed = estimate(previous, current), estimate(jpeg(previous), jpeg(current))
+    assert np.abs(found - pan).max() < 0.3, found
+    assert np.abs(compressed - found).max() < 0.1, (found, compressed)
 
 
 def test_the_inputs_are_never_written_to_whatever_their_memory_layout():
