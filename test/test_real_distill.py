@@ -148,7 +148,7 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
         model, resolution, meta = load_fused(out / fold["checkpoint"])
         assert resolution == 64 and not set(meta["real_sequences"]) & set(fold["held_out"])
         assert meta["teacher_mix"] == fold["teacher_mix"]
-        assert meta["pairs"] == "raw"  # the default: the runtime leaves the pairs as they are
+        assert meta["pairs"] == "aligned"  # the default: the runtime aligns the pairs for such a checkpoint
         with torch.no_grad():
             saliency = model(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64))
         assert saliency.shape == (1, 1, 64, 64) and torch.isfinite(saliency).all()

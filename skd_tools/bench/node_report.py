@@ -345,10 +345,13 @@ def live_findings(profiled: Run, summary: dict) -> list[str]:
     def ms(stage: str) -> str:
         return f"{stages.get(stage, math.nan):.3f} ms"
 
+    # a checkpoint trained on aligned pairs costs the node a registration per frame (skd_ros.core.registration)
+    aligned = f"the alignment of the previous frame {ms('align')}, " if stages.get("align", 0.0) > 0.1 else ""
+
     lines = [
         f"- **The live profile** ({profiled.resolution} {profiled.encoding}, p50 per stage): the hand-off from the "
         f"subscription callback to the worker {ms('hand-off to the worker')}, decoding {ms('decode')}, the resize "
-        f"and normalisation {ms('preprocess')}, inference {ms('inference')} (the model alone in this run: "
+        f"and normalisation {ms('preprocess')}, {aligned}inference {ms('inference')} (the model alone in this run: "
         f"{alone}), ROIs and peak {ms('postprocess')}, the outputs' content {ms('outputs')}, building and "
         f"publishing the messages {publish:.3f} ms; everything but inference {around:.2f} ms. An rclpy node that does "
         f"no work costs {_fmt(relay)} ms p50 in the same place (`relay`): its own receive, callback and publish, "

@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--pairs", choices=(ALIGNED, RAW), default=recipe.pairs,
-        help="the temporal stream's frame pairs: raw (the paper's, the default) or aligned (the camera's motion "
-        "taken out first; the runtime does the same for such a checkpoint)",
+        help="the temporal stream's frame pairs: aligned (the camera's motion taken out first, the default; the "
+        "runtime does the same for such a checkpoint) or raw (the paper's)",
     )  # fmt: skip
     parser.add_argument(
         "--paste", type=float, default=recipe.paste,

@@ -51,9 +51,9 @@ class RealRecipe:
     docs/REAL_FOOTAGE.md has its numbers)."""
 
     resolution: int = 64
-    # the temporal stream's pairs: raw (the paper's), or with the camera's motion taken out
-    # (skd_ros.core.registration; docs/REAL_FOOTAGE.md: no better on average, and it costs the node)
-    pairs: str = RAW
+    # the temporal stream's pairs: with the camera's motion taken out (skd_ros.core.registration; with pasted
+    # targets every k-fold score rises, docs/REAL_FOOTAGE.md; the live node pays ~1.3 ms a frame), or raw (the paper's)
+    pairs: str = ALIGNED
     epochs: int = 12
     samples_per_sequence: int = 120  # per epoch
     batch_size: int = 32
