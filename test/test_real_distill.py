@@ -139,22 +139,28 @@ def test_folds_hold_every_sequence_out_once():
 
 def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tmp_path, restore_torch_threads, capsys):
     out = tmp_path / "run"
-    args = [*prepare_run(tmp_path), "--folds", "2", "--epochs", "2"]
+    # a clip of one's own without boxes: the teachers label it and every student trains on it
+    write_sequence(tmp_path / "mine", "echo", seed=20)
+    (tmp_path / "mine" / "echo_bbox_gt.txt").unlink()
+    args = [*prepare_run(tmp_path), "--folds", "2", "--epochs", "2", "--unlabeled", str(tmp_path / "mine" / "echo")]
     assert train_real(args) == 0
     manifest = json.loads((out / "folds.json").read_text())
     held = [name for fold in manifest["folds"] for name in fold["held_out"]]
-    assert sorted(held) == ["alpha", "bravo", "charlie", "delta"]
+    assert sorted(held) == ["alpha", "bravo", "charlie", "delta"]  # the unlabeled clip is never held out
+    assert [fold["held_out"] for fold in manifest["folds"]] == k_folds(["alpha", "bravo", "charlie", "delta"], 2, 0)
     for fold in manifest["folds"]:
         model, resolution, meta = load_fused(out / fold["checkpoint"])
         assert resolution == 64 and not set(meta["real_sequences"]) & set(fold["held_out"])
+        assert "echo" in meta["real_sequences"] and meta["unlabeled_sequences"] == ["echo"]
         assert meta["teacher_mix"] == fold["teacher_mix"]
         assert meta["pairs"] == "aligned"  # the default: the runtime aligns the pairs for such a checkpoint
         with torch.no_grad():
             saliency = model(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64))
         assert saliency.shape == (1, 1, 64, 64) and torch.isfinite(saliency).all()
     final_meta = load_fused(out / "skd_fused_64.pt")[2]
-    assert final_meta["real_sequences"] == ["alpha", "bravo", "charlie", "delta"]
-    assert any((out / "cache" / "alpha").glob("motion_*.npz")) and any((out / "cache" / "alpha").glob("spatial_*.npz"))
+    assert final_meta["real_sequences"] == ["alpha", "bravo", "charlie", "delta", "echo"]
+    for name in ("alpha", "echo"):
+        assert any((out / "cache" / name).glob("motion_*.npz")) and any((out / "cache" / name).glob("spatial_*.npz"))
     capsys.readouterr()
 
     assert train_real(args) == 0  # a rerun reuses the readout, the maps and the checkpoints
@@ -173,9 +179,18 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
     assert not any(results["final"]["per_sequence"].values())  # it saw every sequence: it scores none
     teachers = {name: row for name, row in results.items() if row["group"] == "teacher"}
     assert len(teachers) == 3 and all(all(row["per_sequence"].values()) for row in teachers.values())
+    assert "echo" not in scored
+
     # the bright square moves against the pan: the motion teacher's peak finds it
     motion = next(row for name, row in teachers.items() if name.startswith("Motion teacher"))
     assert motion["mean"]["peak_on_target"] > 0.5
+
+
+def test_a_missing_unlabeled_folder_is_named_before_any_training(tmp_path, capsys):
+    args = [*prepare_run(tmp_path), "--unlabeled", str(tmp_path / "no_such_flight")]
+    assert train_real(args) == 2
+    assert "no_such_flight does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "spatial_readout.pt").exists()
 
 
 def test_missing_stills_are_named(tmp_path, capsys):

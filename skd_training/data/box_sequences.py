@@ -91,6 +91,18 @@ def find_box_sequences(roots: list[str | Path]) -> list[BoxSequence]:
     ]
 
 
+def open_unlabeled_sequence(folder: str | Path) -> BoxSequence:
+    """A folder of frames with no boxes (drone video of one's own): every frame a box-less one, so that
+    training uses it for the teachers' soft labels only and scoring finds nothing to score in it."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatasetError(f"unlabeled footage folder {folder} does not exist (or is not a folder)")
+    frames = tuple(sorted(p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES))
+    if len(frames) < 2:
+        raise DatasetError(f"{folder} holds {len(frames)} frames ({', '.join(sorted(FRAME_SUFFIXES))}): need a clip")
+    return BoxSequence(folder.name, frames, np.full((len(frames), 4), np.nan))
+
+
 def sequences_seen(meta: dict, sequences: list[BoxSequence]) -> set[str]:
     """The box sequences a checkpoint was trained on: those its ``meta["real_sequences"]`` lists
     (skd-train-real) and those whose frames lie under a data source of its skd-train run (``meta["data"]``:

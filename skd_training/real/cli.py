@@ -22,7 +22,7 @@ import torch
 
 from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.core.registration import ALIGNED, RAW
-from skd_training.data.box_sequences import find_box_sequences
+from skd_training.data.box_sequences import find_box_sequences, open_unlabeled_sequence
 from skd_training.data.layouts import DatasetError
 from skd_training.real.distill import RealDistillation, RealRecipe
 from skd_training.real.soft_labels import SoftLabels
@@ -51,6 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--init", type=Path, help="a fused checkpoint to start from (e.g. skd-train's model of synthetic scenes); "
         "folds holding out a sequence it saw start from scratch",
+    )  # fmt: skip
+    parser.add_argument(
+        "--unlabeled", type=Path, nargs="+", default=[], metavar="DIR",
+        help="folders of frames without boxes (drone video of your own, e.g. ffmpeg -i flight.mp4 DIR/%%06d.jpg): "
+        "the teachers label them and every student trains on them too; never held out or scored",
     )  # fmt: skip
     parser.add_argument("--folds", type=int, default=5, help="k of the k-fold by sequence (0: none)")
     parser.add_argument("--no-final", action="store_true", help="skip the model trained on every sequence")
@@ -83,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         sequences = find_box_sequences(args.roots)
+        unlabeled = [open_unlabeled_sequence(folder) for folder in args.unlabeled]
         readout_path = args.out / "spatial_readout.pt"
         if readout_path.is_file():
             readout, record = load_readout(readout_path)
@@ -101,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             paste_objects=args.paste_objects,
         )  # fmt: skip
         command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-        distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command)
+        distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command, unlabeled=unlabeled)
         if args.folds:
             manifest = distillation.train_folds(args.folds)
             print(f"score it with: skd-eval-real --model 'SKD-64 (k-fold)={manifest}'")

@@ -235,11 +235,16 @@ class RealDistillation:
 
     def __init__(self, sequences: list[BoxSequence], labels: SoftLabels, out: Path, recipe: RealRecipe,
                  init: Path | None = None, command: str = "skd-train-real",
-                 log: Callable[[str], None] = print):  # fmt: skip
+                 log: Callable[[str], None] = print, unlabeled: list[BoxSequence] = ()):  # fmt: skip
         """``init``: a fused checkpoint to start from (e.g. a model trained on synthetic scenes); a fold that
         holds out a sequence it saw (``sequences_seen``) starts from scratch instead, so that no sequence is
-        scored by a model that saw it."""
+        scored by a model that saw it. ``unlabeled``: clips without boxes (``open_unlabeled_sequence``), in
+        the training of every fold and of the final model with the teachers' soft labels only; never held
+        out, never scored, and no part of choosing the teacher mix."""
         self.sequences = {s.name: s for s in sequences}
+        self.unlabeled = {s.name: s for s in unlabeled}
+        if clash := sorted(set(self.sequences) & set(self.unlabeled)):
+            raise ValueError(f"unlabeled clips named like box sequences: {clash}; rename their folders")
         self.init = Path(init) if init else None
         self.command = command
         self.init_state, self.init_meta, self.init_seen = None, {}, set()
@@ -257,7 +262,7 @@ class RealDistillation:
     def _samples(self, names: list[str], mix: TeacherMix) -> list[SequenceSamples]:
         found = []
         for name in names:
-            sequence = self.sequences[name]
+            sequence = self.sequences.get(name) or self.unlabeled[name]
             if name not in self._frames:
                 self._frames[name] = working_frames(sequence)
             soft = self.labels.soft_labels(sequence, mix)
@@ -276,8 +281,9 @@ class RealDistillation:
         if self.init is not None and not from_init:
             self.log(f"{desc}: from scratch, as {self.init} saw {sorted(self.init_seen & set(held_out))}")
         start = str(self.init) if from_init else "scratch"
-        # what the student will have seen: its training sequences and those its starting point saw
-        trained_on = sorted(set(names) | (self.init_seen if from_init else set()))
+        # what the student will have seen: its training sequences, the unlabeled clips and those its starting
+        # point saw
+        trained_on = sorted(set(names) | set(self.unlabeled) | (self.init_seen if from_init else set()))
         if path.is_file():
             meta = read_checkpoint(path).get("meta", {})
             if meta.get("real_sequences") == trained_on and meta.get("recipe") == recipe and meta.get("init") == start:
@@ -286,7 +292,7 @@ class RealDistillation:
         mix = choose_mix(self.labels, [self.sequences[n] for n in names], self.log)
         started = time.monotonic()
         initial = self.init_state if from_init else None
-        model = train_student(self._samples(names, mix), self.recipe, seed, desc, initial)
+        model = train_student(self._samples(names + sorted(self.unlabeled), mix), self.recipe, seed, desc, initial)
         meta = {
             "command": self.command,
             "real_sequences": trained_on,
@@ -299,6 +305,7 @@ class RealDistillation:
             "parameters": count_parameters(model),
             "train_minutes": round((time.monotonic() - started) / 60, 1),
             "held_out": held_out,
+            "unlabeled_sequences": sorted(self.unlabeled),
         }
         save_fused(model, path, self.recipe.resolution, meta)
         self.log(f"wrote {path}")
