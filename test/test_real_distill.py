@@ -142,12 +142,16 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
     # a clip of one's own without boxes: the teachers label it and every student trains on it
     write_sequence(tmp_path / "mine", "echo", seed=20)
     (tmp_path / "mine" / "echo_bbox_gt.txt").unlink()
-    args = [*prepare_run(tmp_path), "--folds", "2", "--epochs", "2", "--unlabeled", str(tmp_path / "mine" / "echo")]
+    args = [*prepare_run(tmp_path), "--folds", "2", "--epochs", "2", "--unlabeled", str(tmp_path / "mine" / "echo"),
+            "--seed", "3", "--fold-seed", "0"]  # fmt: skip
     assert train_real(args) == 0
     manifest = json.loads((out / "folds.json").read_text())
     held = [name for fold in manifest["folds"] for name in fold["held_out"]]
     assert sorted(held) == ["alpha", "bravo", "charlie", "delta"]  # the unlabeled clip is never held out
-    assert [fold["held_out"] for fold in manifest["folds"]] == k_folds(["alpha", "bravo", "charlie", "delta"], 2, 0)
+    # the split of --fold-seed, not of the training's --seed
+    names = ["alpha", "bravo", "charlie", "delta"]
+    assert [fold["held_out"] for fold in manifest["folds"]] == k_folds(names, 2, 0) != k_folds(names, 2, 3)
+    assert manifest["fold_seed"] == 0 and manifest["recipe"]["seed"] == 3
     for fold in manifest["folds"]:
         model, resolution, meta = load_fused(out / fold["checkpoint"])
         assert resolution == 64 and not set(meta["real_sequences"]) & set(fold["held_out"])

@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--epochs", type=int, default=recipe.epochs)
     parser.add_argument("--samples-per-sequence", type=int, default=recipe.samples_per_sequence)
     parser.add_argument("--seed", type=int, default=recipe.seed)
+    parser.add_argument(
+        "--fold-seed", type=int, default=None,
+        help="seed of the k-fold split (default: --seed); hold it to compare training seeds on the same folds",
+    )  # fmt: skip
     parser.add_argument("--teacher-width", type=int, default=640, help="frame width the spatial teacher sees")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fastest on a loaded 2-core CPU)")
     return parser
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command, unlabeled=unlabeled)
         if args.folds:
-            manifest = distillation.train_folds(args.folds)
+            manifest = distillation.train_folds(args.folds, args.fold_seed)
             print(f"score it with: skd-eval-real --model 'SKD-64 (k-fold)={manifest}'")
         if not args.no_final:
             final = distillation.train_final()

@@ -311,9 +311,11 @@ class RealDistillation:
         self.log(f"wrote {path}")
         return meta
 
-    def train_folds(self, k: int) -> Path:
-        """One student per fold, trained without that fold's sequences; returns the manifest."""
-        folds = k_folds(sorted(self.sequences), k, self.recipe.seed)
+    def train_folds(self, k: int, fold_seed: int | None = None) -> Path:
+        """One student per fold, trained without that fold's sequences; returns the manifest. ``fold_seed``:
+        the split's seed (default the recipe's), held fixed to compare training seeds on the same folds."""
+        fold_seed = self.recipe.seed if fold_seed is None else fold_seed
+        folds = k_folds(sorted(self.sequences), k, fold_seed)
         entries = []
         for number, held_out in enumerate(folds):
             training = [n for n in sorted(self.sequences) if n not in held_out]
@@ -324,7 +326,10 @@ class RealDistillation:
                 {"checkpoint": name, "held_out": held_out, "teacher_mix": meta["teacher_mix"], "init": meta["init"]}
             )
         manifest = self.out / MANIFEST
-        record = {"folds": entries, "recipe": asdict(self.recipe), "teacher_width": self.labels.spatial.width}
+        record = {
+            "folds": entries, "fold_seed": fold_seed, "recipe": asdict(self.recipe),
+            "teacher_width": self.labels.spatial.width,
+        }  # fmt: skip
         manifest.write_text(json.dumps(record, indent=1))
         self.log(f"wrote {manifest}")
         return manifest
