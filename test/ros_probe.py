@@ -24,7 +24,44 @@ from skd_ros.node.messages import OUTPUT_TYPES
 _probes = itertools.count()
 
 
-class Probe:
+class Recorder:
+    """A test-side rclpy node named ``prefix_<pid>_<n>`` whose subscription callbacks record under ``_cond``;
+    ``spin_in_background`` spins it, ``_wait`` blocks until something recorded is found."""
+
+    def __init__(self, context, prefix: str):
+        self.context = context
+        self.node = rclpy.create_node(f"{prefix}_{os.getpid()}_{next(_probes)}", context=context)
+        self._cond = threading.Condition()
+        self._executor = None
+        self._thread = None
+
+    def spin_in_background(self, *nodes):
+        """Spin this node (and ``nodes``, e.g. a saliency node in this process) in a background thread."""
+        self._executor = SingleThreadedExecutor(context=self.context)
+        for node in (self.node, *nodes):
+            self._executor.add_node(node)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+
+    def _wait(self, find, timeout: float, what):
+        """``find()`` (called under the lock) once it returns something other than None; ``what()`` says what
+        was looked for (and what was there) when nothing is found in time."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while (found := find()) is None:
+                remaining = deadline - time.monotonic()
+                assert remaining > 0, f"no {what()} within {timeout} s"
+                self._cond.wait(remaining)
+            return found
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(timeout_sec=5.0)
+            self._thread.join(5.0)
+        self.node.destroy_node()
+
+
+class Probe(Recorder):
     """A test-side rclpy node: publishes frames (and CameraInfo beside them) to a saliency node, records what it
     publishes, and calls its lifecycle and parameter services. Call ``spin_in_background`` (or add ``node`` to a
     running executor). ``overlay``, ``markers``: subscribe to those outputs too (the node builds them only then)."""
@@ -32,10 +69,8 @@ class Probe:
     OUTPUTS = tuple(OUTPUT_TYPES)
 
     def __init__(self, context, node_fqn: str, image_topic: str, overlay: bool = False, markers: bool = False):
+        super().__init__(context, "probe")
         self.node_fqn = node_fqn
-        self.context = context
-        self.node = rclpy.create_node(f"probe_{os.getpid()}_{next(_probes)}", context=context)
-        self._cond = threading.Condition()
         self.messages: dict[str, list] = {name: [] for name in (*self.OUTPUTS, "diagnostics")}
         reliable = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
         best_effort = QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -54,8 +89,6 @@ class Probe:
         self._change_state = self.node.create_client(ChangeState, f"{node_fqn}/change_state")
         self._get_state = self.node.create_client(GetState, f"{node_fqn}/get_state")
         self._set_parameters = self.node.create_client(SetParameters, f"{node_fqn}/set_parameters")
-        self._executor = None
-        self._thread = None
 
     def _recorder(self, name):
         def record(msg):
@@ -68,20 +101,6 @@ class Probe:
     def _record_diagnostics(self, msg):
         if any(status.name.startswith(f"{self.node_fqn}:") for status in msg.status):
             self._recorder("diagnostics")(msg)
-
-    def spin_in_background(self, *nodes):
-        """Spin this probe (and ``nodes``, e.g. a saliency node in this process) in a background thread."""
-        self._executor = SingleThreadedExecutor(context=self.context)
-        for node in (self.node, *nodes):
-            self._executor.add_node(node)
-        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(timeout_sec=5.0)
-            self._thread.join(5.0)
-        self.node.destroy_node()
 
     # publishing
 
@@ -100,15 +119,11 @@ class Probe:
 
     def wait_for(self, name: str, predicate=lambda msg: True, timeout: float = 10.0):
         """The first recorded message on output ``name`` that satisfies ``predicate``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for msg in self.messages[name]:
-                    if predicate(msg):
-                        return msg
-                remaining = deadline - time.monotonic()
-                assert remaining > 0, f"no matching message on {self.node_fqn}/{name} within {timeout} s"
-                self._cond.wait(remaining)
+        return self._wait(
+            lambda: next((msg for msg in self.messages[name] if predicate(msg)), None),
+            timeout,
+            lambda: f"matching message on {self.node_fqn}/{name}",
+        )
 
     def exchange(self, msg, reliability: str = "reliable", timeout: float = 10.0, resend_every: float = 1.0):
         """Publish ``msg`` until the node answers it (a ``~/saliency`` with its stamp and frame_id; resending
@@ -179,25 +194,21 @@ def same_header(a, b) -> bool:
     return a.frame_id == b.frame_id and a.stamp.sec == b.stamp.sec and a.stamp.nanosec == b.stamp.nanosec
 
 
-class RosoutLog:
+class RosoutLog(Recorder):
     """The log lines of every node in ``context``, read from /rosout rather than from the process's stderr: a
     capture of stderr (pytest's capfd) that is read while another thread writes can lose that write, and the
     node logs from its executor and worker threads. Transient-local, like rcl's /rosout publishers, so lines
-    logged before this reader existed (a node's constructor) still arrive."""
+    logged before this reader existed (a node's constructor) still arrive. Spins itself."""
 
     LEVELS = {Log.DEBUG: "DEBUG", Log.INFO: "INFO", Log.WARN: "WARN", Log.ERROR: "ERROR", Log.FATAL: "FATAL"}
 
     def __init__(self, context):
-        self.node = rclpy.create_node(f"rosout_reader_{os.getpid()}_{next(_probes)}", context=context)
-        self._cond = threading.Condition()
+        super().__init__(context, "rosout_reader")
         self.lines: list[str] = []
         reliability, durability = ReliabilityPolicy.RELIABLE, DurabilityPolicy.TRANSIENT_LOCAL
         qos = QoSProfile(depth=1000, reliability=reliability, durability=durability)
         self.node.create_subscription(Log, "/rosout", self._record, qos)
-        self._executor = SingleThreadedExecutor(context=context)
-        self._executor.add_node(self.node)
-        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
-        self._thread.start()
+        self.spin_in_background()
 
     def _record(self, msg) -> None:
         with self._cond:
@@ -206,17 +217,8 @@ class RosoutLog:
 
     def wait_for(self, *words, timeout: float = 10.0) -> str:
         """The first line holding all of ``words``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                found = [line for line in self.lines if all(word in line for word in words)]
-                if found:
-                    return found[0]
-                left = deadline - time.monotonic()
-                assert left > 0, f"no /rosout line with {words} in:\n" + "\n".join(self.lines)
-                self._cond.wait(left)
-
-    def close(self) -> None:
-        self._executor.shutdown(timeout_sec=5.0)
-        self._thread.join(5.0)
-        self.node.destroy_node()
+        return self._wait(
+            lambda: next((line for line in self.lines if all(word in line for word in words)), None),
+            timeout,
+            lambda: f"/rosout line with {words} in:\n" + "\n".join(self.lines) + "\n",
+        )
