@@ -17,7 +17,7 @@ import numpy as np
 
 from skd_ros.core.checkpoint import load_default_or
 from skd_ros.core.device import resolve_device
-from skd_ros.core.postprocess import ROI, Peak, ROIParams, extract_rois, find_peak
+from skd_ros.core.postprocess import ROI, CentrePrior, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
 from skd_ros.core.registration import ALIGNED, align_previous, pairs_of
 from skd_ros.engines.backends import AUTO, create_backend
@@ -30,7 +30,9 @@ class SaliencyEstimator:
     a warning, if this build ships none). resolution: None takes the checkpoint's. backend: an
     inference backend name from ``skd_ros.engines.backends.BACKEND_CHOICES``; "auto" races the available
     full-precision ones and keeps the fastest (logged). threads: CPU threads for inference (None: the
-    engine's default, all cores)."""
+    engine's default, all cores). The maps come out multiplied by the checkpoint's centre prior when its meta
+    has one (``skd_ros.core.postprocess.CentrePrior``); ``centre_prior`` False leaves them as the network
+    made them."""
 
     def __init__(
         self,
@@ -39,6 +41,7 @@ class SaliencyEstimator:
         device: str = "auto",
         backend: str = AUTO,
         threads: int | None = None,
+        centre_prior: bool = True,
     ):
         model, trained_resolution, self.meta = load_default_or(weights)
         self.resolution = int(resolution or trained_resolution)
@@ -48,12 +51,16 @@ class SaliencyEstimator:
         self.untrained = bool(self.meta.get("untrained", False))
         self.pairs = pairs_of(self.meta)  # raw, or with the camera's motion taken out (core.registration)
         self.backend = create_backend(backend, self.model, self.resolution, self.device, threads)
+        self.centre_prior = CentrePrior.of(self.meta) if centre_prior else None
+        self._prior_weights = self.centre_prior.weights(self.resolution, self.resolution) if self.centre_prior else None
 
     def infer(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """previous, current: N x 3 x R x R (or 3 x R x R) preprocessed frames -> N x R x R maps
         (or R x R) in [0, 1]."""
         single = current.ndim == 3
         maps = self.backend(previous[None] if single else previous, current[None] if single else current)
+        if self._prior_weights is not None:
+            maps = maps * self._prior_weights
         return maps[0] if single else maps
 
     def prepare(self, frame: np.ndarray, encoding: str = "bgr8") -> np.ndarray:

@@ -26,6 +26,7 @@ import cv2
 import h5py
 import numpy as np
 
+from skd_ros.core.postprocess import CentrePrior
 from skd_ros.core.preprocess import check_frame
 
 
@@ -54,10 +55,7 @@ class CentreBias:
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         check_frame(current)
         cols, rows = _working_size(current, self.width)
-        # pixel centres in units of the frame size, relative to the frame centre
-        x = (np.arange(cols, dtype=np.float32) + 0.5) / cols - 0.5
-        y = (np.arange(rows, dtype=np.float32) + 0.5) / rows - 0.5
-        return np.exp(-(y[:, None] ** 2 + x[None, :] ** 2) / (2 * self.sigma**2)).astype(np.float32)
+        return CentrePrior(self.sigma, self.sigma, 1.0).weights(rows, cols)
 
 
 class SpectralResidual:
@@ -104,6 +102,15 @@ class AerialGazePrior:
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         check_frame(current)
         return cv2.resize(self.prior, _working_size(current, 80), interpolation=cv2.INTER_LINEAR)
+
+    def centre_spread(self) -> tuple[float, float]:
+        """The prior's standard deviations about the frame centre, in frame widths and heights (its second
+        moments): the centred Gaussian closest to it."""
+        rows, cols = self.prior.shape
+        weights = self.prior / self.prior.sum()
+        x = (np.arange(cols) + 0.5) / cols - 0.5
+        y = (np.arange(rows) + 0.5) / rows - 0.5
+        return float(np.sqrt(weights.sum(axis=0) @ x**2)), float(np.sqrt(weights.sum(axis=1) @ y**2))
 
 
 class CentreWeighted:

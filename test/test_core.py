@@ -9,7 +9,7 @@ import torch
 
 from skd_ros.core.checkpoint import CheckpointError, load_fused, save_fused
 from skd_ros.core.model import SKDModel
-from skd_ros.core.postprocess import ROI, ROIParams, extract_rois, find_peak, resize_map, to_uint8
+from skd_ros.core.postprocess import ROI, CentrePrior, ROIParams, extract_rois, find_peak, resize_map, to_uint8
 from skd_ros.core.preprocess import FramePairBuffer, preprocess
 from skd_ros.core.visualize import stretch_for_display
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
@@ -235,7 +235,11 @@ def test_noise_in_place_of_a_checkpoint_is_a_checkpoint_error(tmp_path):
             load_fused(path)
 
 
-@pytest.mark.parametrize("field,value", [("resolution", "sixty-four"), ("meta", 7)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("resolution", "sixty-four"), ("meta", 7), ("meta", {"centre_prior": {"sigma": 0.2, "power": 1}}),
+     ("meta", {"centre_prior": {"sigma": [0.2, 0.2], "power": -1}})],
+)  # fmt: skip
 def test_an_unreadable_resolution_or_meta_is_a_checkpoint_error(tmp_path, field, value):
     """Regression: these raised ValueError / TypeError instead of naming the file."""
     path = tmp_path / "m.pt"
@@ -246,3 +250,28 @@ def test_an_unreadable_resolution_or_meta_is_a_checkpoint_error(tmp_path, field,
     with pytest.raises(CheckpointError, match="resolution or meta") as failure:
         load_fused(path)
     assert str(path) in str(failure.value)
+
+
+def test_the_checkpoints_centre_prior_weights_its_maps_and_only_its(tmp_path):
+    prior = CentrePrior(0.2, 0.25, 0.5)
+    weights = prior.weights(32, 48)
+    assert weights.shape == (32, 48) and weights.max() <= 1.0
+    # a centred Gaussian: highest at the centre, symmetric, its exponent scaled by the power
+    assert np.unravel_index(np.argmax(weights), weights.shape) in {(15, 23), (15, 24), (16, 23), (16, 24)}
+    np.testing.assert_allclose(weights, weights[::-1, ::-1], rtol=1e-6)
+    np.testing.assert_allclose(weights, CentrePrior(0.2, 0.25, 1.0).weights(32, 48) ** 0.5, rtol=1e-5)
+    assert CentrePrior.of({}) is None and CentrePrior.of({"centre_prior": prior.as_meta()}) == prior
+
+    model = SKDModel()
+    plain, with_prior = tmp_path / "plain.pt", tmp_path / "prior.pt"
+    save_fused(model, plain, resolution=32)
+    save_fused(model, with_prior, resolution=32, meta={"centre_prior": prior.as_meta()})
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 255, (40, 60, 3), dtype=np.uint8) for _ in range(2)]
+    maps = {}
+    for name, path, use in (("plain", plain, True), ("prior", with_prior, True), ("off", with_prior, False)):
+        estimator = SaliencyEstimator(weights=path, device="cpu", backend="eager", centre_prior=use)
+        pipeline = SaliencyPipeline(estimator)
+        maps[name] = [pipeline.step(frame, i, "cam").saliency for i, frame in enumerate(frames)][-1]
+    np.testing.assert_allclose(maps["prior"], maps["plain"] * prior.weights(32, 32), rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(maps["off"], maps["plain"])

@@ -5,6 +5,7 @@ and skd-eval-real scores each sequence with the fold that never saw it."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import cv2
 import h5py
@@ -15,6 +16,9 @@ from test_real_teachers import write_stills
 
 from skd_ros.core.checkpoint import load_fused, save_fused
 from skd_ros.core.model import SKDModel
+from skd_ros.core.postprocess import CentrePrior
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, preprocess
+from skd_training.baselines import CentreBias
 from skd_training.data.box_sequences import find_box_sequences, sequences_seen
 from skd_training.evaluate.real_footage_cli import main as eval_real
 from skd_training.real.cli import main as train_real
@@ -23,8 +27,10 @@ from skd_training.real.distill import (
     SequenceSamples,
     box_blob,
     k_folds,
+    photometric_jitter,
     working_frames,
 )
+from skd_training.real.soft_labels import SoftLabels, TeacherMix
 
 WIDTH, HEIGHT, SIDE = 192, 112, 16
 
@@ -128,6 +134,43 @@ def test_a_pasted_target_is_where_its_labels_say_and_the_clips_stay_untouched(tm
     assert all(np.array_equal(a, b) for a, b in zip(before, samples.frames, strict=True))
 
 
+def test_photometric_jitter_changes_a_pair_alike_and_keeps_what_moved():
+    rng = np.random.default_rng(2)
+    still = rng.integers(30, 220, (48, 48, 3), dtype=np.uint8)
+    moved = still.copy()
+    moved[10:20, 10:20] = 250
+    previous, current = (preprocess(f, 48) for f in (still, moved))
+    seen = set()
+    for _ in range(20):
+        jittered_previous, jittered_current = photometric_jitter([previous, current], 0.3, rng)
+        # one change for both frames: where they were equal they stay equal, where the square was they differ
+        unchanged = np.abs(jittered_previous - jittered_current).max(axis=0)
+        assert unchanged[30:, 30:].max() < 1e-5 and unchanged[12:18, 12:18].min() > 0.1
+        seen.add(round(float(jittered_previous.mean()), 3))
+        # still a frame the preprocessing could have made: RGB in [0, 1] once the normalisation is undone
+        pixels = jittered_current * STD_RGB[:, None, None] + MEAN_RGB[:, None, None]
+        assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+    assert len(seen) > 15  # a new change each time
+    with pytest.raises(ValueError, match="photometric"):
+        RealRecipe(photometric=1.0)
+
+
+def test_the_runtime_prior_is_the_teacher_mixs_prior_as_a_centred_gaussian(tmp_path):
+    write_priors(tmp_path / "priors")
+    no_spatial_teacher = SimpleNamespace(width=128, centre=False)  # the prior needs none
+    labels = SoftLabels(tmp_path / "cache", no_spatial_teacher, tmp_path / "priors")
+    # write_priors' Gaussian: exp(-(dx / 20)^2 - (dy / 12)^2) on 80 x 45 cells, i.e. standard deviations of
+    # 20 / sqrt(2) / 80 frame widths and 12 / sqrt(2) / 45 frame heights, a little less where the frame's
+    # border cuts the tails
+    aerial = labels.centre_prior(TeacherMix(0.5, "aerial", 0.5))
+    assert aerial.power == 0.5
+    assert aerial.sigma_x == pytest.approx(20 / np.sqrt(2) / 80, abs=0.01)
+    assert aerial.sigma_y == pytest.approx(12 / np.sqrt(2) / 45, abs=0.01)
+    centre = labels.centre_prior(TeacherMix(0.5, "centre", 0.5))
+    assert centre.sigma_x == centre.sigma_y == CentreBias().sigma
+    assert labels.centre_prior(TeacherMix(0.5, None, 0.0)) is None
+
+
 def test_folds_hold_every_sequence_out_once():
     names = [f"s{i}" for i in range(7)]
     folds = k_folds(names, 3, seed=5)
@@ -158,6 +201,12 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
         assert "echo" in meta["real_sequences"] and meta["unlabeled_sequences"] == ["echo"]
         assert meta["teacher_mix"] == fold["teacher_mix"]
         assert meta["pairs"] == "aligned"  # the default: the runtime aligns the pairs for such a checkpoint
+        # the runtime's centre prior is the prior of the teacher mix the fold learned from
+        prior = CentrePrior.of(meta)
+        if fold["teacher_mix"]["prior"] is None:
+            assert prior is None
+        else:
+            assert prior is not None and prior.power == fold["teacher_mix"]["prior_power"]
         with torch.no_grad():
             saliency = model(torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64))
         assert saliency.shape == (1, 1, 64, 64) and torch.isfinite(saliency).all()

@@ -8,6 +8,7 @@ import torch
 
 from skd_ros.core.checkpoint import CheckpointError, default_weights_path, load_fused
 from skd_ros.core.model import count_parameters
+from skd_ros.core.postprocess import CentrePrior
 from skd_ros.runtime import SaliencyEstimator
 
 SHIPPED = default_weights_path()
@@ -25,6 +26,9 @@ def test_shipped_weights_are_the_default_64_model_with_provenance():
     # distilled on real footage (skd-train-real) from the model of synthetic scenes (skd-train)
     assert meta["command"].startswith("skd-train-real") and meta["real_sequences"]
     assert meta["teacher_mix"] and meta["recipe"]["resolution"] == 64
+    # the runtime weights its maps by the teacher mix's prior, as a centred Gaussian
+    assert CentrePrior.of(meta).power == meta["teacher_mix"]["prior_power"]
+    assert SaliencyEstimator(device="cpu", backend="eager").centre_prior == CentrePrior.of(meta)
     start = meta["init_meta"]
     assert start["command"].startswith("skd-train all --config default") and start["ablation"] == "none"
     assert start["data"]["train"], "the checkpoint must say what it was trained on"

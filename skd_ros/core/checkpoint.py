@@ -5,9 +5,11 @@ A checkpoint is a ``torch.save`` dict::
     {"format": "skd_ros.fused", "version": 1, "widths": {...}, "resolution": 64,
      "state_dict": {...}, "meta": {...}}
 
-``meta`` is free-form provenance (training command, data, metrics), with one key the runtime reads:
+``meta`` is free-form provenance (training command, data, metrics), with two keys the runtime reads:
 ``meta["pairs"]``, how the temporal stream was trained to see the previous frame ("aligned": with the camera's
-motion taken out, ``skd_ros.core.registration``; absent or "raw": as it is, the paper's).
+motion taken out, ``skd_ros.core.registration``; absent or "raw": as it is, the paper's), and
+``meta["centre_prior"]``, a centred Gaussian the maps are multiplied by (``skd_ros.core.postprocess.CentrePrior``;
+absent: none, the paper's).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import torch
 
 from skd_ros.core.model import SKDModel, Widths
+from skd_ros.core.postprocess import CentrePrior
 
 FORMAT = "skd_ros.fused"
 VERSION = 1
@@ -111,6 +114,7 @@ def load_fused(path: str | Path) -> tuple[SKDModel, int, dict]:
         raise CheckpointError(f"{path}: weights do not fit the SKD fused model: {exc}") from exc
     try:
         resolution, meta = int(payload["resolution"]), dict(payload.get("meta", {}))
+        CentrePrior.of(meta)  # a damaged prior fails here, naming the file, not at the first frame
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: the resolution or meta of the checkpoint is unreadable: {exc!r}") from exc
     model.eval()

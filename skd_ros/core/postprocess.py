@@ -1,4 +1,4 @@
-"""Saliency map out: resizing, 8-bit conversion, attention ROIs and the peak, in source pixels.
+"""Saliency map out: the centre prior, resizing, 8-bit conversion, attention ROIs and the peak, in source pixels.
 
 Model-resolution maps are R x R; the source frame is W x H. A model cell (u, v) covers source pixels
 [u * W/R, (u+1) * W/R) x [v * H/R, (v+1) * H/R), which is how boxes and the peak are mapped back.
@@ -64,6 +64,53 @@ class Peak:
     x: float
     y: float
     value: float
+
+
+@dataclass(frozen=True)
+class CentrePrior:
+    """A centred Gaussian that the model's map is multiplied by: where people look in aerial video.
+
+    Human gaze on drone footage sits near the frame's centre (the UAVSal priors, learned from AVS1K and
+    EyeTrackUAV2 fixations, are close to a centred Gaussian), and the real-footage students learn from teacher
+    maps already weighted by such a prior, yet on clips they never saw they apply it too weakly
+    (docs/REAL_FOOTAGE.md). A checkpoint that wants it says so in ``meta["centre_prior"]``
+    (``{"sigma": [sx, sy], "power": p}``, written by skd-train-real from the prior of its teacher mix); every
+    runtime path (the node, skd-eval-real, skd-eval-bag, skd-demo) applies it the same way, and checkpoints
+    without it (the paper's recipe) are left as they are. ``sigma_x``, ``sigma_y``: standard deviations in
+    frame widths and heights; ``power``: the Gaussian's exponent (0.5 doubles its variance)."""
+
+    sigma_x: float
+    sigma_y: float
+    power: float
+
+    META_KEY = "centre_prior"
+
+    def __post_init__(self):
+        if not (self.sigma_x > 0 and self.sigma_y > 0 and self.power > 0):
+            raise ValueError(f"centre prior needs positive sigmas and power, got {self}")
+
+    @classmethod
+    def of(cls, meta: dict) -> CentrePrior | None:
+        """The prior a checkpoint's meta asks for, or None."""
+        found = meta.get(cls.META_KEY)
+        if not found:
+            return None
+        try:
+            (sigma_x, sigma_y), power = found["sigma"], found["power"]
+            return cls(float(sigma_x), float(sigma_y), float(power))
+        except (KeyError, TypeError, ValueError) as exc:
+            expected = "{'sigma': [sx, sy], 'power': p}"
+            raise ValueError(f"meta[{cls.META_KEY!r}] must be {expected}, got {found!r}") from exc
+
+    def as_meta(self) -> dict:
+        return {"sigma": [self.sigma_x, self.sigma_y], "power": self.power}
+
+    def weights(self, rows: int, cols: int) -> np.ndarray:
+        """The rows x cols map of the prior over the whole frame (1 at the centre)."""
+        x = (np.arange(cols) + 0.5) / cols - 0.5
+        y = (np.arange(rows) + 0.5) / rows - 0.5
+        exponent = x[None, :] ** 2 / (2 * self.sigma_x**2) + y[:, None] ** 2 / (2 * self.sigma_y**2)
+        return np.exp(-self.power * exponent).astype(np.float32)
 
 
 def resize_map(saliency: np.ndarray, width: int, height: int) -> np.ndarray:

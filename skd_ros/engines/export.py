@@ -12,7 +12,9 @@ so an exported file runs exactly the graph the node runs.
   with the TorchScript-based exporter: torch 2.13's default (dynamo) exporter needs ``onnxscript``, which
   this project does not depend on. A checkpoint trained on aligned pairs (``meta["pairs"]``, carried in
   every file's metadata) expects ``previous`` already warped onto ``current``: the graph holds the network
-  only, the alignment is ``skd_ros.core.registration.align_previous``.
+  only, the alignment is ``skd_ros.core.registration.align_previous``. Likewise a checkpoint's centre prior
+  (``meta["centre_prior"]``) is the runtime's, applied to the graph's output
+  (``skd_ros.core.postprocess.CentrePrior``).
 * TorchScript: traced and frozen (weights folded into the graph), portable across machines;
   hardware-specific rewrites (``torch.jit.optimize_for_inference``) are left to load time. torch 2.13
   marks TorchScript deprecated in favour of torch.compile/torch.export, but it still runs, needs no

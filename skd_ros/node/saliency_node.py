@@ -189,9 +189,16 @@ class SaliencyNode(LifecycleNode):
             }
         self._state = "inactive"
         outputs = ", ".join(f"{self.get_fully_qualified_name()}/{camera.topic('')}" for camera in self.cameras)
+        prior = self._estimator.centre_prior
+        weighting = (
+            f", maps weighted by the checkpoint's centre prior (sigma {prior.sigma_x:.2f} x {prior.sigma_y:.2f} of "
+            f"the frame, power {prior.power:g})"
+            if prior
+            else ""
+        )
         self.get_logger().info(
             f"configured: model at {self._estimator.resolution}x{self._estimator.resolution}, inference backend "
-            f"{self._estimator.backend.describe()}, outputs under {outputs}"
+            f"{self._estimator.backend.describe()}{weighting}, outputs under {outputs}"
         )
         return super().on_configure(state)
 

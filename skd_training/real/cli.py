@@ -74,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--paste-objects", type=int, default=recipe.paste_objects, help="targets pasted into such a sample, at most"
     )
+    parser.add_argument(
+        "--photometric", type=float, default=recipe.photometric,
+        help="contrast, brightness and saturation changes within +- this of unchanged, the same for a pair's frames",
+    )  # fmt: skip
+    parser.add_argument(
+        "--lam", type=float, default=recipe.lam,
+        help="the soft labels' share of the loss, the box label's is 1 - lam (the paper's lambda)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-centre-prior", dest="centre_prior", action="store_false",
+        help="leave the maps as the network makes them (the paper's model) instead of multiplying them by the "
+        "teacher mix's prior as a centred Gaussian (meta['centre_prior'], applied by the runtime)",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=recipe.epochs)
     parser.add_argument("--samples-per-sequence", type=int, default=recipe.samples_per_sequence)
     parser.add_argument("--seed", type=int, default=recipe.seed)
@@ -108,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         recipe = RealRecipe(
             resolution=args.resolution, pairs=args.pairs, epochs=args.epochs,
             samples_per_sequence=args.samples_per_sequence, seed=args.seed, paste=args.paste,
-            paste_objects=args.paste_objects,
+            paste_objects=args.paste_objects, photometric=args.photometric, lam=args.lam,
+            centre_prior=args.centre_prior,
         )  # fmt: skip
         command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command, unlabeled=unlabeled)

@@ -4,16 +4,22 @@ A training sample is a frame pair (previous, current) of a box sequence with two
 grid: the soft label (the teachers' maps combined by the fold's ``TeacherMix``, ``soft_labels``) and, where
 the frame has a box, a weak hard label: a Gaussian on the target box, sigma half the box's size (a person
 watching the clip looks at its target most of the time, somewhere on it). The loss is the paper's
-``lam * soft + (1 - lam) * hard`` (``skd_training.losses.distillation_loss``, lam = 0.5); frames without
-a box learn from the soft label alone.
+``lam * soft + (1 - lam) * hard`` (``skd_training.losses.distillation_loss``), with more weight on the
+teachers than the paper's lam = 0.5 (``RealRecipe.lam``); frames without a box learn from the soft label
+alone.
 
 Augmentation, the same for both frames and the labels: a random crop of 75-100 % of each side and a
-horizontal flip; one pair in ten shows the current frame twice (the node's first frame, which has no
-predecessor). With ``RealRecipe.paste`` > 0 that share of the samples also gets the target of another
-training clip pasted in, moving on its own (``skd_training.real.paste``). With ``RealRecipe.pairs`` =
-aligned the previous frame is then warped onto the current one (``skd_ros.core.registration``), as the
-runtime does for a checkpoint trained so. Every training sequence gives the same number of samples per
-epoch, so that the long clips do not decide what the model learns.
+horizontal flip (with ``RealRecipe.photometric`` > 0 also a contrast, brightness and saturation change); one
+pair in ten shows the current frame twice (the node's first frame, which has no predecessor). With
+``RealRecipe.paste`` > 0 that share of the samples also gets the target of another training clip pasted in,
+moving on its own (``skd_training.real.paste``). With ``RealRecipe.pairs`` = aligned the previous frame is
+then warped onto the current one (``skd_ros.core.registration``), as the runtime does for a checkpoint
+trained so. Every training sequence gives the same number of samples per epoch, so that the long clips do
+not decide what the model learns.
+
+The checkpoint asks the runtime to multiply its maps by the prior of the teacher mix it learned from, as a
+centred Gaussian (``meta["centre_prior"]``, ``skd_ros.core.postprocess.CentrePrior``): the student learns that
+prior from the soft labels, but on clips it never saw applies it too weakly (docs/REAL_FOOTAGE.md).
 
 ``train_folds`` trains one model per fold on the other folds' sequences (the teacher mix chosen on those
 too) and writes a manifest that skd-eval-real reads to score each sequence with the model that never saw
@@ -35,7 +41,8 @@ from tqdm import tqdm
 
 from skd_ros.core.checkpoint import read_checkpoint, save_fused
 from skd_ros.core.model import SKDModel, count_parameters
-from skd_ros.core.preprocess import preprocess
+from skd_ros.core.postprocess import CentrePrior
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, preprocess
 from skd_ros.core.registration import ALIGNED, RAW, align_previous
 from skd_training.data.box_sequences import BoxSequence, sequences_seen
 from skd_training.losses import MapLoss, distillation_loss
@@ -58,7 +65,10 @@ class RealRecipe:
     samples_per_sequence: int = 120  # per epoch
     batch_size: int = 32
     lr: float = 1e-3
-    lam: float = 0.5
+    # the soft labels' share of the loss: the k-fold study tried 0.3, 0.5 (the paper's), 0.7 and 0.9; 0.7 put
+    # the ROIs on the targets more often over two training seeds each (the box label is one clip's target; the
+    # teachers' maps also mark the other objects of its kind)
+    lam: float = 0.7
     # KLD and CC shape the distribution; L2 against the peak-1 labels keeps the output's scale near [0, 1],
     # without which the maps shrink below the ROI extraction's min_contrast and no ROI is published
     l2_weight: float = 10.0
@@ -70,6 +80,12 @@ class RealRecipe:
     # how many at most (1 to paste_objects, evenly); the k-fold study tried 0, 0.5, 0.8 and 0.8 with up to 3
     paste: float = 0.8
     paste_objects: int = 1
+    # photometric augmentation, the same for both frames of a pair: contrast, brightness and saturation drawn
+    # within +-photometric of unchanged (0: none); twelve clips show a dozen cameras' colours and exposures
+    photometric: float = 0.0
+    # the runtime multiplies the maps by the teacher mix's prior as a centred Gaussian (meta["centre_prior"],
+    # skd_ros.core.postprocess.CentrePrior); False: the network's maps as they are, the paper's model
+    centre_prior: bool = True
     seed: int = 0
 
     def __post_init__(self):
@@ -77,6 +93,10 @@ class RealRecipe:
             raise ValueError(f"pairs must be {ALIGNED!r} or {RAW!r}, got {self.pairs!r}")
         if not 0.0 <= self.paste <= 1.0 or self.paste_objects < 1:
             raise ValueError(f"paste must be in [0, 1] and paste_objects >= 1, got {self.paste}, {self.paste_objects}")
+        if not 0.0 <= self.lam <= 1.0:
+            raise ValueError(f"lam must be in [0, 1], got {self.lam}")
+        if not 0.0 <= self.photometric < 1.0:
+            raise ValueError(f"photometric must be in [0, 1), got {self.photometric}")
 
     def criterion(self) -> MapLoss:
         return MapLoss(self.l2_weight, self.kld_weight, self.cc_weight)
@@ -99,6 +119,24 @@ def box_blob(box: np.ndarray | None, crop: tuple[float, float, float, float], fl
     if blob.max() < 1e-3:
         return None
     return (blob / blob.max()).astype(np.float32)
+
+
+def photometric_jitter(tensors: list[np.ndarray], strength: float, rng: np.random.Generator) -> list[np.ndarray]:
+    """Preprocessed frames (3 x R x R, ``preprocess``'s normalisation) with one random contrast, brightness and
+    saturation change applied to all of them, each within +-``strength`` of unchanged, so that a pair keeps its
+    frame-to-frame differences. At the model's size rather than the crop's: the changes are per pixel and
+    linear, so they commute with the area resize (up to clipping), at a hundredth of the cost."""
+    contrast, saturation = rng.uniform(1 - strength, 1 + strength, 2)
+    brightness = rng.uniform(-strength, strength) / 2
+    mean, std = MEAN_RGB[:, None, None], STD_RGB[:, None, None]
+    out = []
+    for tensor in tensors:
+        pixels = tensor * std + mean  # RGB in [0, 1]
+        grey = pixels.mean(axis=0, keepdims=True)
+        pixels = grey + saturation * (pixels - grey)
+        pixels = np.clip((pixels - 0.5) * contrast + 0.5 + brightness, 0.0, 1.0)
+        out.append(((pixels - mean) / std).astype(np.float32))
+    return out
 
 
 def working_frames(sequence: BoxSequence) -> list[np.ndarray]:
@@ -152,6 +190,8 @@ class SequenceSamples:
         x0, y0 = int(rng.integers(0, width - crop_w + 1)), int(rng.integers(0, height - crop_h + 1))
         flip = bool(rng.random() < 0.5)
         frames = [self._normalised(np.ascontiguousarray(f[y0 : y0 + crop_h, x0 : x0 + crop_w]), flip) for f in pair]
+        if recipe.photometric:
+            frames = photometric_jitter(frames, recipe.photometric, rng)
         if recipe.pairs == ALIGNED and previous != index:
             frames[0] = align_previous(frames[0], frames[1])
         r = self.resolution
@@ -307,6 +347,9 @@ class RealDistillation:
             "held_out": held_out,
             "unlabeled_sequences": sorted(self.unlabeled),
         }
+        prior = self.labels.centre_prior(mix) if self.recipe.centre_prior else None
+        if prior is not None:
+            meta[CentrePrior.META_KEY] = prior.as_meta()  # read by the runtime, like "pairs"
         save_fused(model, path, self.recipe.resolution, meta)
         self.log(f"wrote {path}")
         return meta

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from skd_ros.core.postprocess import ROIParams, extract_rois, find_peak
+from skd_ros.core.postprocess import CentrePrior, ROIParams, extract_rois, find_peak
 from skd_training.baselines import AerialGazePrior, CentreBias
 from skd_training.data.box_sequences import BoxSequence
 from skd_training.evaluate.real_footage import score_frame
@@ -113,6 +113,17 @@ class SoftLabels:
         frame = sequence.read(0)
         source = self.aerial_prior if prior == "aerial" else CentreBias()
         return peak_normalised(to_grid(source(frame, frame), self.resolution)[None])[0]
+
+    def centre_prior(self, mix: TeacherMix) -> CentrePrior | None:
+        """``mix``'s prior as the runtime's centred Gaussian (``CentrePrior``): the centre bias as it is, the
+        aerial gaze prior as the Gaussian of its spread, either to the mix's power; None without a prior."""
+        if mix.prior is None:
+            return None
+        if mix.prior == "aerial":
+            sigma_x, sigma_y = self.aerial_prior.centre_spread()
+        else:
+            sigma_x = sigma_y = CentreBias().sigma
+        return CentrePrior(sigma_x, sigma_y, mix.prior_power)
 
     def soft_labels(self, sequence: BoxSequence, mix: TeacherMix) -> np.ndarray:
         """One soft label per frame (up to the last box), N x R x R, peak 1."""
