@@ -11,6 +11,7 @@ from skd_ros.core.checkpoint import CheckpointError, load_fused, save_fused
 from skd_ros.core.model import SKDModel
 from skd_ros.core.postprocess import ROI, CentrePrior, ROIParams, extract_rois, find_peak, resize_map, to_uint8
 from skd_ros.core.preprocess import FramePairBuffer, preprocess
+from skd_ros.core.roi_record import roi_peaks
 from skd_ros.core.visualize import stretch_for_display
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
@@ -38,12 +39,43 @@ def test_roi_maps_back_to_source_pixels(width, height):
     assert peak.value == pytest.approx(1.0)
 
 
-def test_rois_ranked_by_mass_and_limited():
+def test_rois_one_per_peak_highest_first_and_limited():
     sal = blob_map(64, 10, 10, sigma=3.0) + 0.5 * blob_map(64, 50, 50, sigma=2.0) + 0.6 * blob_map(64, 10, 50)
-    rois = extract_rois(sal, 640, 640, ROIParams(rel_threshold=0.3, max_rois=2))
+    rois = extract_rois(sal, 640, 640, ROIParams(max_rois=2))
     assert len(rois) == 2
-    assert rois[0].score > rois[1].score
-    assert rois[0].x < 100 and rois[0].y < 100  # the big blob at (10, 10) first
+    assert rois[0].x < 100 and rois[0].y < 100  # the highest peak, (10, 10), first: it holds the attention point
+    assert rois[1].x < 100 and rois[1].y > 400  # then the 0.6 peak at (10, 50), not the 0.5 one at (50, 50)
+    # every peak gets its own box at half its own height, though two of them stay under half the highest
+    assert len(extract_rois(sal, 640, 640)) == 3
+    assert len(extract_rois(sal, 640, 640, ROIParams(peak_floor=0.55))) == 2
+    assert len(extract_rois(sal, 640, 640, ROIParams(peak_floor=1.0))) == 1
+
+
+def test_a_peak_on_a_higher_peaks_shoulder_gets_the_rest_of_its_blob():
+    """Two overlapping blobs: the lower peak's half height reaches around the higher one's blob, and its box
+    keeps to its own side instead of enclosing it."""
+    sal = blob_map(64, 20, 32, sigma=3.0) + 0.45 * blob_map(64, 29, 32, sigma=3.0)
+    first, second = extract_rois(sal, 640, 640)
+    assert first.x < 20.5 * 10 < first.x + first.width
+    assert second.x < 29.5 * 10 < second.x + second.width
+    assert second.x >= first.x + first.width  # side by side, not nested
+    # 1 cell closer, the lower peak stands inside the higher one's blob: one target, one box
+    (only,) = extract_rois(0.9 * blob_map(64, 20, 32, sigma=3.0) + 0.45 * blob_map(64, 28, 32, sigma=3.0), 640, 640)
+    assert only.x < 20.5 * 10 and 28.5 * 10 < only.x + only.width
+
+
+def test_each_rois_peak_lies_in_its_own_box_beside_a_higher_blob():
+    """A lower, wider blob below and right of a higher one, in a frame that is not a multiple of the map: the
+    lower box's top edge cuts into the row of cells through the higher blob, and none of those cells may
+    become the lower box's peak."""
+    v, u = np.mgrid[0:64, 0:64]
+    lower = np.exp(-((u - 24.1) ** 2 / (2 * 4.9**2) + (v - 27.9) ** 2 / (2 * 2.5**2)))
+    sal = (blob_map(64, 20, 20, sigma=3.0) + 0.3 * lower).astype(np.float32)
+    for width, height in ((1000, 700), (1920, 1080), (641, 479)):
+        rois = extract_rois(sal, width, height)
+        assert len(rois) == 2
+        for roi, peak in zip(rois, roi_peaks(sal, rois, width, height), strict=True):
+            assert roi.x <= peak.x <= roi.x + roi.width and roi.y <= peak.y <= roi.y + roi.height
 
 
 @pytest.mark.parametrize("value", [0.0, 0.37, 1.0])
@@ -52,47 +84,102 @@ def test_flat_maps_give_no_roi(value):
 
 
 def rois_by_definition(saliency: np.ndarray, width: int, height: int, params: ROIParams) -> list[ROI]:
-    """``extract_rois`` as its docstring defines it, blob by blob with whole-map masks: slow, plain, the reference."""
+    """``extract_rois`` as its docstring defines it, with a flood fill cell by cell: slow, plain, the reference."""
     sal = saliency.astype(np.float32)
     low, high = float(sal.min()), float(sal.max())
     if params.max_rois == 0 or not math.isfinite(high) or high - low < params.min_contrast:
         return []
-    mask = (sal >= low + params.rel_threshold * (high - low)).astype(np.uint8)
-    size = 2 * params.merge_radius + 1
-    grouping = cv2.dilate(mask, np.ones((size, size), np.uint8)) if params.merge_radius else mask
-    count, labels = cv2.connectedComponents(grouping, connectivity=8)
     rows, cols = sal.shape
-    total = float(sal.sum())
+    padded = np.pad(sal, 1, constant_values=-np.inf)
+    neighbourhood_max = np.max([padded[dv : dv + rows, du : du + cols] for dv in range(3) for du in range(3)], axis=0)
+    floor = np.float32(low + params.peak_floor * (high - low))
+    cells = [(v, u) for v in range(rows) for u in range(cols)]
+    peaks = [cell for cell in cells if sal[cell] >= neighbourhood_max[cell] and sal[cell] >= floor]
+
+    def neighbours(cv, cu, reach=1):
+        return [
+            (nv, nu)
+            for nv in range(max(0, cv - reach), min(rows, cv + reach + 1))
+            for nu in range(max(0, cu - reach), min(cols, cu + reach + 1))
+        ]
+
+    def on_a_slope(v, u):  # a plateau cell whose plateau has a higher neighbour
+        plateau, frontier = {(v, u)}, [(v, u)]
+        while frontier:
+            for cell in neighbours(*frontier.pop()):
+                if sal[cell] > sal[v, u]:
+                    return True
+                if sal[cell] == sal[v, u] and cell not in plateau:
+                    plateau.add(cell)
+                    frontier.append(cell)
+        return False
+
+    peaks = [cell for cell in peaks if not on_a_slope(*cell)]
+    peaks.sort(key=lambda cell: -sal[cell])  # stable: equal peaks stay in row-major order
+    root = {}  # each cell's local maximum by steepest ascent, climbed cell by cell
+    order = [(0, 0), (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
+    for v in range(rows):
+        for u in range(cols):
+            cv, cu = v, u
+            while True:
+                around = [(cv + dv, cu + du) for dv, du in order if 0 <= cv + dv < rows and 0 <= cu + du < cols]
+                best = max(around, key=lambda cell: (sal[cell], -around.index(cell)))
+                if best == (cv, cu):
+                    break
+                cv, cu = best
+            root[v, u] = (cv, cu)
+    taken = np.zeros(sal.shape, bool)
+    total = float(sal.astype(np.float64).sum())
+    reach = 2 * params.merge_radius + 1  # squares of radius merge_radius around two cells this far apart touch
     rois = []
-    for label in range(1, count):
-        cells = (labels == label) & (mask > 0)
-        if not cells.any():
+    for v, u in peaks:
+        if taken[v, u]:
             continue
-        vs, us = np.nonzero(cells)
+        level = np.float32(low + params.rel_threshold * (float(sal[v, u]) - low))
+        member = (sal >= level) & ~taken
+        member &= ~np.array([[taken[root[cv, cu]] for cu in range(cols)] for cv in range(rows)])
+        member[v, u] = True
+        blob, frontier = {(v, u)}, [(v, u)]
+        while frontier:
+            for cell in neighbours(*frontier.pop(), reach):
+                if member[cell] and cell not in blob:
+                    blob.add(cell)
+                    frontier.append(cell)
+        cells = np.zeros(sal.shape, bool)
+        cells[tuple(np.array(sorted(blob)).T)] = True
+        taken |= cells
         score = float(sal[cells].astype(np.float64).sum()) / total if total > 0 else 0.0
         if score < params.min_score:
             continue
+        vs, us = np.nonzero(cells)
         sx, sy = width / cols, height / rows
         x0, x1 = math.floor(us.min() * sx), min(width, math.ceil((us.max() + 1) * sx))
         y0, y1 = math.floor(vs.min() * sy), min(height, math.ceil((vs.max() + 1) * sy))
         rois.append(ROI(x0, y0, x1 - x0, y1 - y0, score))
-    rois.sort(key=lambda r: (-r.score, r.y, r.x))
     return rois[: params.max_rois]
 
 
 @pytest.mark.parametrize(
     "params",
-    [ROIParams(), ROIParams(merge_radius=0), ROIParams(merge_radius=3, max_rois=64, min_score=0.0, rel_threshold=0.3)],
+    [
+        ROIParams(),
+        ROIParams(merge_radius=0),
+        ROIParams(merge_radius=3, max_rois=64, min_score=0.0, rel_threshold=0.3, peak_floor=0.1),
+        ROIParams(rel_threshold=1.0, peak_floor=1.0),
+    ],
 )
 def test_roi_extraction_gives_what_its_definition_gives(params):
-    """The vectorised extraction (one sort, reductions per blob) against the plain definition, on maps with many
-    blobs, ties and sizes that are not square: the same boxes and the same scores, bit for bit."""
+    """The extraction (dilations and connected components per peak) against the plain definition, on maps with
+    many peaks, ties and sizes that are not square: the same boxes and the same scores."""
     rng = np.random.default_rng(3)
-    maps = [rng.random((64, 64), dtype=np.float32) for _ in range(10)]
-    maps += [rng.random((24, 40)).astype(np.float32) ** 4 for _ in range(10)]
-    maps += [np.kron(rng.random((8, 8)), np.ones((4, 4))).astype(np.float32) for _ in range(5)]  # plateaus: ties
+    maps = [rng.random((64, 64), dtype=np.float32) for _ in range(6)]
+    maps += [rng.random((24, 40)).astype(np.float32) ** 4 for _ in range(6)]
+    maps += [np.kron(rng.random((8, 8)), np.ones((4, 4))).astype(np.float32) for _ in range(4)]  # plateaus: ties
+    maps += [cv2.GaussianBlur(rng.random((64, 64), dtype=np.float32), (0, 0), 2.5) for _ in range(4)]  # smooth blobs
     for saliency in maps:
-        assert extract_rois(saliency, 1920, 1080, params) == rois_by_definition(saliency, 1920, 1080, params)
+        got, expected = extract_rois(saliency, 1920, 1080, params), rois_by_definition(saliency, 1920, 1080, params)
+        assert [(r.x, r.y, r.width, r.height) for r in got] == [(r.x, r.y, r.width, r.height) for r in expected]
+        assert [r.score for r in got] == pytest.approx([r.score for r in expected], rel=1e-9)
 
 
 def test_specks_below_the_minimum_mass_share_are_dropped():

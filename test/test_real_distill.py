@@ -85,7 +85,8 @@ def test_the_labels_follow_the_crop_and_the_flip(tmp_path):
     recipe = RealRecipe(min_crop=0.8)
     checked = 0
     for _ in range(40):
-        previous, current, soft_label, hard = samples.sample(rng, recipe)
+        previous, current, soft_label, hard, prior = samples.sample(rng, recipe)
+        assert prior is None
         assert previous.shape == current.shape == (3, 64, 64) and soft_label.shape == (64, 64)
         if hard is None:
             continue
@@ -100,6 +101,23 @@ def test_the_labels_follow_the_crop_and_the_flip(tmp_path):
     assert box_blob(np.array([0.0, 0.0, 4.0, 4.0]), (100.0, 0.0, 50.0, 50.0), False, 64) is None  # cut away
 
 
+def test_the_prior_in_the_loss_follows_the_crop_and_the_flip_as_the_soft_label_does(tmp_path):
+    write_sequence(tmp_path, "clip", seed=1)
+    (sequence,) = find_box_sequences([tmp_path / "clip"])
+    prior = CentrePrior(0.1, 0.3, 1.0).weights(64, 64)
+    prior[:, :20] *= 0.5  # not mirror-symmetric, so that a flip shows
+    soft = np.stack([prior] * len(sequence.boxes))  # a soft label that is the prior itself
+    samples = SequenceSamples(sequence, working_frames(sequence), soft, 64)
+    samples.prior = prior
+    rng, recipe = np.random.default_rng(1), RealRecipe(min_crop=0.75)
+    found = [samples.sample(rng, recipe) for _ in range(10)]
+    for _, _, soft_label, _, cropped in found:
+        assert cropped.shape == (64, 64) and np.array_equal(cropped, soft_label)
+    assert len({float(cropped[32, 5]) for *_, cropped in found}) > 5  # crops and flips that differ
+    with pytest.raises(ValueError, match="prior_in_loss needs centre_prior"):
+        RealRecipe(prior_in_loss=True, centre_prior=False)
+
+
 def test_training_pairs_are_aligned_as_the_runtime_aligns_them(tmp_path):
     write_sequence(tmp_path, "clip", seed=2)
     (sequence,) = find_box_sequences([tmp_path / "clip"])
@@ -110,7 +128,7 @@ def test_training_pairs_are_aligned_as_the_runtime_aligns_them(tmp_path):
         recipe, rng = RealRecipe(pairs=pairs, self_pair=0.0), np.random.default_rng(7)
         found = [samples.sample(rng, recipe) for _ in range(12)]  # the same crops, flips and frames for both
         # the ground pans under the camera: raw pairs differ all over it, aligned ones only where the square is
-        differences[pairs] = np.median([np.median(np.abs(p - c)) for p, c, _, _ in found])
+        differences[pairs] = np.median([np.median(np.abs(p - c)) for p, c, *_ in found])
     assert differences["aligned"] < 0.5 * differences["raw"], differences
 
 
@@ -125,7 +143,7 @@ def test_a_pasted_target_is_where_its_labels_say_and_the_clips_stay_untouched(tm
     assert samples.donors
     rng, recipe = np.random.default_rng(5), RealRecipe(paste=1.0, min_crop=1.0)
     for _ in range(20):
-        previous, current, soft_label, hard = samples.sample(rng, recipe)
+        previous, current, soft_label, hard, _ = samples.sample(rng, recipe)
         assert soft_label.max() > 0.5  # only the pasted target can have put anything there
         peak = np.unravel_index(np.argmax(soft_label), soft_label.shape)
         brightness = current.mean(axis=0)

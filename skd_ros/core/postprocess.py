@@ -16,16 +16,24 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ROIParams:
-    """How attention ROIs are extracted from a saliency map.
+    """How attention ROIs are extracted from a saliency map: one ROI per salient peak.
 
-    max_rois: keep at most this many boxes (highest score first).
-    rel_threshold: a cell is attended when its value >= min + rel_threshold * (peak - min).
+    max_rois: keep at most this many boxes (highest peak first).
+    peak_floor: a local maximum of the map starts a ROI when its value >= min + peak_floor * (peak - min), where
+        peak is the map's maximum: the attention point's blob always, and the other objects that stand out.
+    rel_threshold: a ROI covers the cells around its own peak p whose value >= min + rel_threshold * (p - min)
+        (0.5: where the blob is above half its height).
     min_contrast: maps whose peak - min is below this are "flat" and give no ROI.
-    merge_radius: blobs closer than this many model cells are merged into one box (0 = no merging).
+    merge_radius: parts of a blob with up to 2 * merge_radius model cells between them still join it
+        (fragments of one target; 0 = 8-connected cells only).
     min_score: boxes holding less than this share of the map's saliency mass are dropped.
     """
 
     max_rois: int = 5
+    # 0.3: a second object is reported when its peak reaches 30 % of the attention point's height above the
+    # map's floor. Set before scoring, not chosen on the real-footage table (docs/REAL_FOOTAGE.md says what
+    # other floors give there)
+    peak_floor: float = 0.3
     rel_threshold: float = 0.5
     min_contrast: float = 0.05
     merge_radius: int = 1
@@ -36,6 +44,8 @@ class ROIParams:
     def __post_init__(self):
         if self.max_rois < 0:
             raise ValueError(f"max_rois must be >= 0, got {self.max_rois}")
+        if not 0.0 < self.peak_floor <= 1.0:
+            raise ValueError(f"peak_floor must be in (0, 1], got {self.peak_floor}")
         if not 0.0 < self.rel_threshold <= 1.0:
             raise ValueError(f"rel_threshold must be in (0, 1], got {self.rel_threshold}")
         if self.min_contrast < 0.0:
@@ -139,19 +149,61 @@ def find_peak(saliency: np.ndarray, source_width: int, source_height: int) -> Pe
 
 @functools.cache
 def _square(size: int) -> np.ndarray:
-    """The size x size structuring element of the blob merge, made once."""
+    """The size x size structuring element (local maxima, the blob merge), made once."""
     return np.ones((size, size), np.uint8)
+
+
+# the cell itself first: of equal neighbours the first in this order is the step, so a local maximum stays put
+_NEIGHBOURHOOD = ((0, 0), (-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1))
+
+
+def _basin_roots(saliency: np.ndarray, neighbourhood_max: np.ndarray) -> np.ndarray:
+    """For every cell (flat index), the local maximum that steepest ascent from it reaches: the map's watershed
+    basins. Each step goes to the highest of the cell and its 8 neighbours (``neighbourhood_max``, the map's
+    3 x 3 dilation), so every path climbs and ends at a local maximum."""
+    rows, cols = saliency.shape
+    padded = np.full((rows + 2, cols + 2), -np.inf, np.float32)
+    padded[1:-1, 1:-1] = saliency
+    step = np.zeros(rows * cols, np.intp)
+    for dv, du in reversed(_NEIGHBOURHOOD):  # written last wins: the first of equal neighbours
+        step[(padded[1 + dv : 1 + dv + rows, 1 + du : 1 + du + cols] == neighbourhood_max).ravel()] = dv * cols + du
+    pointer = np.arange(rows * cols) + step
+    while True:  # pointer jumping: the paths halve each round
+        jumped = pointer[pointer]
+        if np.array_equal(jumped, pointer):
+            return pointer
+        pointer = jumped
+
+
+def _blob(cells: np.ndarray, excluded: np.ndarray, v: int, u: int, merge_radius: int) -> tuple[np.ndarray, np.ndarray]:
+    """The group of ``cells`` (a fresh mask, changed in place) around (v, u) outside ``excluded``, and the cells
+    within ``max(merge_radius, 1)`` of it (its neighbours, and more)."""
+    cells &= ~excluded
+    cells[v, u] = True  # rel_threshold 1 can round above the peak itself
+    grouping = cells.view(np.uint8)  # 0 / 1, no copy
+    if merge_radius > 0:
+        grouping = cv2.dilate(grouping, _square(2 * merge_radius + 1))
+    _, labels = cv2.connectedComponents(grouping, connectivity=8)
+    group = labels == labels[v, u]  # with merge_radius > 0: the group's cells dilated by merge_radius
+    cells &= group
+    return cells, (group if merge_radius > 0 else cv2.dilate(cells.view(np.uint8), _square(3)).view(bool))
 
 
 def extract_rois(
     saliency: np.ndarray, source_width: int, source_height: int, params: ROIParams = ROIParams()
 ) -> list[ROI]:
-    """Attention boxes from a 2-D saliency map, in source pixels, best first.
+    """Attention boxes from a 2-D saliency map, in source pixels, one per salient peak, highest peak first.
 
-    Cells above the relative threshold are grouped into 8-connected blobs (after dilating by
-    ``merge_radius`` so that fragments of one target join); each blob's box covers its cells and its
-    score is the saliency mass of those cells over the mass of the whole map. Deterministic: ties in
-    score are broken by position (top-to-bottom, left-to-right)."""
+    Every local maximum (a cell no lower than its 8 neighbours; on a plateau, one whose plateau has no higher
+    neighbour) at or above ``peak_floor`` of the map's range is a candidate, highest first; the map's maximum
+    is always one, so the first ROI holds the attention point. A candidate's blob is the 8-connected group of
+    the cells around it at or above ``rel_threshold`` of its own height (parts with up to 2 * ``merge_radius``
+    cells between them join), leaving out the cells of higher peaks' blobs and the cells that climb to them
+    (the flank of a higher peak is not a lower one's); a candidate inside a higher peak's blob is part of that
+    one. Each box covers its blob's cells, and its score is the blob's saliency mass over the whole map's.
+    A single threshold on the whole map would give one box for the attention point and drop every other
+    object under half its height; a planner watching a group or a herd wants each of them (issue #17).
+    Deterministic: equal peaks go top-to-bottom, left-to-right."""
     if saliency.ndim != 2 or saliency.size == 0:
         raise ValueError(f"saliency map must be a non-empty 2-D array, got shape {saliency.shape}")
     if source_width <= 0 or source_height <= 0:
@@ -160,42 +212,49 @@ def extract_rois(
     low, high = float(sal.min()), float(sal.max())
     if params.max_rois == 0 or not math.isfinite(high) or high - low < params.min_contrast:
         return []
-    attended = sal >= low + params.rel_threshold * (high - low)
-    mask = attended.view(np.uint8)  # 0 / 1, no copy
-    grouping = mask
-    if params.merge_radius > 0:
-        grouping = cv2.dilate(mask, _square(2 * params.merge_radius + 1))
-    _, labels = cv2.connectedComponents(grouping, connectivity=8)
-    # the dilation only groups: boxes and mass use the attended cells alone, blob by blob (one sort instead of one
-    # full-map comparison per blob; stable, so each blob's cells stay in row-major order)
-    cells = np.flatnonzero(attended)
-    if cells.size == 0:  # rel_threshold 1 can round above the peak itself
-        return []
-    blob_of_cell = labels.ravel()[cells]
-    order = np.argsort(blob_of_cell, kind="stable")
-    cells, blob_of_cell = cells[order], blob_of_cell[order]
-    starts = np.flatnonzero(np.diff(blob_of_cell, prepend=-1))
+    flat = sal.ravel()
+    neighbourhood_max = cv2.dilate(sal, _square(3))  # outside the map counts as -inf
+    is_local_max = sal >= neighbourhood_max
+    candidates = np.flatnonzero(is_local_max & (sal >= low + params.peak_floor * (high - low)))
+    candidates = candidates[np.argsort(-flat[candidates], kind="stable")]
     rows, cols = sal.shape
-    vs, us = np.divmod(cells, cols)
-    total_mass = float(sal.sum())
-    masses = np.add.reduceat(sal.ravel()[cells], starts, dtype=np.float64)
-    scores = masses / total_mass if total_mass > 0 else np.zeros_like(masses)
-    # plain Python numbers for the per-blob loop (numpy scalars make every operation in it slower)
-    boxes = zip(
-        scores.tolist(),
-        np.minimum.reduceat(us, starts).tolist(),
-        np.maximum.reduceat(us, starts).tolist(),
-        np.minimum.reduceat(vs, starts).tolist(),
-        np.maximum.reduceat(vs, starts).tolist(),
-        strict=True,
-    )
     sx, sy = source_width / cols, source_height / rows
+    total_mass = float(sal.sum(dtype=np.float64))
+    taken = np.zeros(sal.shape, bool)
+    not_peak = np.zeros(sal.shape, bool)  # plateau cells found to climb on
+    taken_any, roots = False, None
     rois = []
-    for score, u0, u1, v0, v1 in boxes:
+    for index in candidates.tolist():
+        v, u = divmod(index, cols)
+        if taken[v, u] or not_peak[v, u]:
+            continue
+        height = flat[index]
+        if np.count_nonzero(sal[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2] == height) > 1:
+            # on a plateau (upsampled maps have them): a peak only if no cell of the plateau has a higher
+            # neighbour, i.e. the cells at or above its height that it reaches hold nothing higher
+            _, labels = cv2.connectedComponents((sal >= height).view(np.uint8), connectivity=8)
+            reached = labels == labels[v, u]
+            if (sal[reached] > height).any():
+                not_peak |= reached & (sal == height)
+                continue
+        level = low + params.rel_threshold * (height - low)
+        blob_cells, around = _blob(sal >= level, taken, v, u, params.merge_radius)
+        # a cell that climbs to a higher peak's blob climbs through a cell of this blob that touches it: only a
+        # blob near one needs the basins (computed once, when first needed)
+        if taken_any and (around & taken).any():
+            roots = _basin_roots(sal, neighbourhood_max) if roots is None else roots
+            excluded = taken | taken.ravel()[roots].reshape(rows, cols)
+            blob_cells, _ = _blob(sal >= level, excluded, v, u, params.merge_radius)
+        taken |= blob_cells
+        taken_any = True
+        score = float(flat[blob_cells.ravel()].sum(dtype=np.float64)) / total_mass if total_mass > 0 else 0.0
         if score < params.min_score:
             continue
+        vs, us = np.nonzero(blob_cells)
+        u0, u1, v0, v1 = int(us.min()), int(us.max()), int(vs.min()), int(vs.max())
         x0, x1 = math.floor(u0 * sx), min(source_width, math.ceil((u1 + 1) * sx))
         y0, y1 = math.floor(v0 * sy), min(source_height, math.ceil((v1 + 1) * sy))
         rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
-    rois.sort(key=lambda r: (-r.score, r.y, r.x))
-    return rois[: params.max_rois]
+        if len(rois) == params.max_rois:
+            break
+    return rois

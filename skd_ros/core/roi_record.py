@@ -1,6 +1,6 @@
 """The one definition of the ``~/rois`` record layout, shared by the node and the bag tools.
 
-``~/rois`` is a sensor_msgs/PointCloud2 with one point per attention ROI (best first), height 1,
+``~/rois`` is a sensor_msgs/PointCloud2 with one point per attention ROI (highest peak first), height 1,
 width = number of ROIs, little-endian, dense. Each point is a packed 60-byte record:
 
     ============ ======= ======== ===========================================================================
@@ -78,16 +78,18 @@ ROI_POINT_FIELDS: tuple[tuple[str, int, int, int], ...] = tuple(
 def roi_peaks(saliency: np.ndarray, rois: Sequence[ROI], source_width: int, source_height: int) -> list[Peak]:
     """The most salient point inside each ROI, from the model-resolution map, in source pixels.
 
-    A box covers the model cells it overlaps; the peak is the centre of the best of them (the same
-    convention as ``postprocess.find_peak``)."""
+    A box holds the model cells whose centres it contains (at least the one nearest its corner); the peak is
+    the centre of the best of them (the same convention as ``postprocess.find_peak``). Only whole cells: a box
+    edge cuts into the next cell when the frame is not a multiple of the map's size, and that cell may be a
+    higher peak's, whose point lies outside the box."""
     rows, cols = saliency.shape
     sx, sy = cols / source_width, rows / source_height
     peaks = []
     for roi in rois:
-        u0 = min(cols - 1, max(0, math.floor(roi.x * sx)))
-        v0 = min(rows - 1, max(0, math.floor(roi.y * sy)))
-        u1 = max(u0 + 1, min(cols, math.ceil((roi.x + roi.width) * sx)))
-        v1 = max(v0 + 1, min(rows, math.ceil((roi.y + roi.height) * sy)))
+        u0 = min(cols - 1, max(0, math.ceil(roi.x * sx - 0.5)))
+        v0 = min(rows - 1, max(0, math.ceil(roi.y * sy - 0.5)))
+        u1 = max(u0 + 1, min(cols, math.ceil((roi.x + roi.width) * sx - 0.5)))
+        v1 = max(v0 + 1, min(rows, math.ceil((roi.y + roi.height) * sy - 0.5)))
         local = find_peak(saliency[v0:v1, u0:u1], u1 - u0, v1 - v0)  # in cells of the window
         peaks.append(Peak(x=(u0 + local.x) / sx, y=(v0 + local.y) / sy, value=local.value))
     return peaks

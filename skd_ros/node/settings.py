@@ -140,11 +140,17 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "Full-size ~/saliency and ~/overlay larger than this many pixels are scaled down to fit (aspect kept).",
         value_range=(4096, 2**31 - 1, 1),
     ),
-    ParamSpec("max_rois", 5, "Publish at most this many attention ROIs (best first).", value_range=(0, 64, 1)),
+    ParamSpec("max_rois", 5, "Publish at most this many attention ROIs (highest peak first).", value_range=(0, 64, 1)),
+    ParamSpec(
+        "roi_peak_floor",
+        ROIParams.peak_floor,
+        "A local maximum of the map starts a ROI when saliency >= min + roi_peak_floor * (peak - min); in (0, 1].",
+        value_range=(0.0, 1.0),
+    ),
     ParamSpec(
         "roi_threshold",
-        0.5,
-        "A model cell is attended when saliency >= min + roi_threshold * (peak - min); in (0, 1].",
+        ROIParams.rel_threshold,
+        "A ROI covers the cells around its own peak p with saliency >= min + roi_threshold * (p - min); in (0, 1].",
         value_range=(0.0, 1.0),
     ),
     ParamSpec(
@@ -156,7 +162,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "roi_merge_radius",
         1,
-        "Blobs closer than this many model cells are merged into one ROI (0: no merging).",
+        "Parts of a blob with up to 2 * roi_merge_radius model cells between them join one ROI (0: 8-connected).",
         value_range=(0, 16, 1),
     ),
     ParamSpec(
@@ -228,6 +234,7 @@ class NodeSettings:
     max_input_pixels: int
     max_output_pixels: int
     max_rois: int
+    roi_peak_floor: float
     roi_threshold: float
     roi_min_contrast: float
     roi_merge_radius: int
@@ -248,7 +255,7 @@ class NodeSettings:
                 problems.append(f"device must be auto, cpu, cuda or cuda:N, got {values['device']!r}")
             if values["resolution"] % 4:
                 problems.append(f"resolution must be a multiple of 4 (or 0), got {values['resolution']}")
-            for name in ("roi_threshold", "roi_track_iou"):
+            for name in ("roi_peak_floor", "roi_threshold", "roi_track_iou"):
                 if values[name] <= 0.0:
                     problems.append(f"{name} must be in (0, 1], got {values[name]}")
             try:
@@ -272,6 +279,7 @@ class NodeSettings:
     def roi_params(self) -> ROIParams:
         return ROIParams(
             max_rois=self.max_rois,
+            peak_floor=self.roi_peak_floor,
             rel_threshold=self.roi_threshold,
             min_contrast=self.roi_min_contrast,
             merge_radius=self.roi_merge_radius,

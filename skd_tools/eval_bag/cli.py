@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--saliency-encoding", choices=("mono8", "32FC1"), default="mono8")
     model.add_argument("--saliency-full-size", action="store_true", help="saliency at the input size")
     model.add_argument("--max-rois", type=int, default=ROIParams.max_rois)
+    model.add_argument("--roi-peak-floor", type=float, default=ROIParams.peak_floor)
     model.add_argument("--roi-threshold", type=float, default=ROIParams.rel_threshold)
     model.add_argument("--roi-min-contrast", type=float, default=ROIParams.min_contrast)
     model.add_argument("--roi-merge-radius", type=int, default=ROIParams.merge_radius)
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             backend=args.backend,
             roi_params=ROIParams(
                 max_rois=args.max_rois,
+                peak_floor=args.roi_peak_floor,
                 rel_threshold=args.roi_threshold,
                 min_contrast=args.roi_min_contrast,
                 merge_radius=args.roi_merge_radius,

@@ -50,6 +50,7 @@ def node_command(settings: EvalSettings, estimator: SaliencyEstimator, input_top
         "saliency_encoding": settings.saliency_encoding,
         "saliency_full_size": settings.saliency_full_size,
         "max_rois": settings.roi_params.max_rois,
+        "roi_peak_floor": settings.roi_params.peak_floor,
         "roi_threshold": settings.roi_params.rel_threshold,
         "roi_min_contrast": settings.roi_params.min_contrast,
         "roi_merge_radius": settings.roi_params.merge_radius,

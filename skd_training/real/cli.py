@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave the maps as the network makes them (the paper's model) instead of multiplying them by the "
         "teacher mix's prior as a centred Gaussian (meta['centre_prior'], applied by the runtime)",
     )  # fmt: skip
+    parser.add_argument(
+        "--prior-in-loss", action=argparse.BooleanOptionalAction, default=recipe.prior_in_loss,
+        help="the loss sees the maps multiplied by the centre prior, as the runtime shows them",
+    )  # fmt: skip
     parser.add_argument("--epochs", type=int, default=recipe.epochs)
     parser.add_argument("--samples-per-sequence", type=int, default=recipe.samples_per_sequence)
     parser.add_argument("--seed", type=int, default=recipe.seed)
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             resolution=args.resolution, pairs=args.pairs, epochs=args.epochs,
             samples_per_sequence=args.samples_per_sequence, seed=args.seed, paste=args.paste,
             paste_objects=args.paste_objects, photometric=args.photometric, lam=args.lam,
-            centre_prior=args.centre_prior,
+            centre_prior=args.centre_prior, prior_in_loss=args.prior_in_loss,
         )  # fmt: skip
         command = "skd-train-real " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
         distillation = RealDistillation(sequences, labels, args.out, recipe, args.init, command, unlabeled=unlabeled)

@@ -19,7 +19,8 @@ not decide what the model learns.
 
 The checkpoint asks the runtime to multiply its maps by the prior of the teacher mix it learned from, as a
 centred Gaussian (``meta["centre_prior"]``, ``skd_ros.core.postprocess.CentrePrior``): the student learns that
-prior from the soft labels, but on clips it never saw applies it too weakly (docs/REAL_FOOTAGE.md).
+prior from the soft labels, but on clips it never saw applies it too weakly (docs/REAL_FOOTAGE.md). With
+``RealRecipe.prior_in_loss`` the loss sees the maps multiplied by that prior, as the runtime shows them.
 
 ``train_folds`` trains one model per fold on the other folds' sequences (the teacher mix chosen on those
 too) and writes a manifest that skd-eval-real reads to score each sequence with the model that never saw
@@ -86,6 +87,9 @@ class RealRecipe:
     # the runtime multiplies the maps by the teacher mix's prior as a centred Gaussian (meta["centre_prior"],
     # skd_ros.core.postprocess.CentrePrior); False: the network's maps as they are, the paper's model
     centre_prior: bool = True
+    # with centre_prior: the loss sees the network's maps multiplied by that prior, as the runtime shows them,
+    # so the network learns what the prior leaves to it instead of learning the prior too
+    prior_in_loss: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -97,6 +101,8 @@ class RealRecipe:
             raise ValueError(f"lam must be in [0, 1], got {self.lam}")
         if not 0.0 <= self.photometric < 1.0:
             raise ValueError(f"photometric must be in [0, 1), got {self.photometric}")
+        if self.prior_in_loss and not self.centre_prior:
+            raise ValueError("prior_in_loss needs centre_prior: the loss would see a prior the runtime does not apply")
 
     def criterion(self) -> MapLoss:
         return MapLoss(self.l2_weight, self.kld_weight, self.cc_weight)
@@ -157,6 +163,7 @@ class SequenceSamples:
         self.soft = soft
         self.resolution = resolution
         self.donors: list[Patch] = []  # other training clips' targets, for RealRecipe.paste
+        self.prior: np.ndarray | None = None  # the whole frame's centre prior (R x R), for RealRecipe.prior_in_loss
 
     def patches(self) -> list[Patch]:
         return cut_patches(self.frames, self.boxes, self.scale)
@@ -170,7 +177,8 @@ class SequenceSamples:
         return np.ascontiguousarray(tensor[:, :, ::-1]) if flip else tensor
 
     def sample(self, rng: np.random.Generator, recipe: RealRecipe):
-        """(previous, current, soft, blob or None) for a random frame, augmented (module docstring)."""
+        """(previous, current, soft, blob or None, prior or None) for a random frame, augmented (module
+        docstring); the prior is ``self.prior`` in the crop's grid."""
         index = int(rng.integers(len(self)))
         previous = index - 1 if index > 0 and rng.random() >= recipe.self_pair else index
         sx, sy = self.scale
@@ -202,24 +210,26 @@ class SequenceSamples:
              [0, crop_h / height, y0 / height * r + 0.5 * crop_h / height - 0.5]],
             np.float32,
         )  # fmt: skip
-        soft = cv2.warpAffine(
-            soft_label, to_crop, (r, r), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_REPLICATE,
-        )  # fmt: skip
-        if flip:
-            soft = soft[:, ::-1]
+
+        def in_crop(grid: np.ndarray) -> np.ndarray:
+            warped = cv2.warpAffine(
+                grid, to_crop, (r, r), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
+            )
+            return np.ascontiguousarray(warped[:, ::-1] if flip else warped)
+
+        soft, prior = in_crop(soft_label), None if self.prior is None else in_crop(self.prior)
         crop = (x0 / sx, y0 / sy, crop_w / sx, crop_h / sy)
         blob = box_blob(self.boxes[index], crop, flip, r)
         for box in pasted:
             pasted_blob = box_blob(box, crop, flip, r)
             if pasted_blob is not None:
                 blob = pasted_blob if blob is None else np.maximum(blob, pasted_blob)
-        return frames[0], frames[1], np.ascontiguousarray(soft), blob
+        return frames[0], frames[1], soft, blob, prior
 
 
 def batches(data: list[SequenceSamples], recipe: RealRecipe, rng: np.random.Generator):
     """One epoch: ``samples_per_sequence`` from every sequence, shuffled, as tensors (previous, current,
-    soft, hard, has_hard)."""
+    soft, hard, has_hard, prior or None)."""
     order = np.repeat(np.arange(len(data)), recipe.samples_per_sequence)
     rng.shuffle(order)
     for start in range(0, len(order) - recipe.batch_size + 1, recipe.batch_size):
@@ -227,7 +237,8 @@ def batches(data: list[SequenceSamples], recipe: RealRecipe, rng: np.random.Gene
         previous, current, soft = (torch.from_numpy(np.stack([s[k] for s in samples])) for k in range(3))
         has_hard = torch.tensor([s[3] is not None for s in samples])
         hard = torch.from_numpy(np.stack([s[3] if s[3] is not None else s[2] for s in samples]))
-        yield previous, current, soft[:, None], hard[:, None], has_hard
+        prior = None if samples[0][4] is None else torch.from_numpy(np.stack([s[4] for s in samples]))[:, None]
+        yield previous, current, soft[:, None], hard[:, None], has_hard, prior
 
 
 def train_student(
@@ -250,8 +261,11 @@ def train_student(
     with tqdm(total=recipe.epochs * steps_per_epoch, desc=desc, unit="step") as bar:
         for epoch in range(recipe.epochs):
             total = 0.0
-            for previous, current, soft, hard, has_hard in batches(data, recipe, rng):
-                loss = distillation_loss(model(previous, current), soft, hard, recipe.lam, criterion, has_hard)
+            for previous, current, soft, hard, has_hard, prior in batches(data, recipe, rng):
+                maps = model(previous, current)
+                if prior is not None:
+                    maps = maps * prior
+                loss = distillation_loss(maps, soft, hard, recipe.lam, criterion, has_hard)
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -301,12 +315,15 @@ class RealDistillation:
 
     def _samples(self, names: list[str], mix: TeacherMix) -> list[SequenceSamples]:
         found = []
+        prior = self.labels.centre_prior(mix) if self.recipe.prior_in_loss else None
+        r = self.recipe.resolution
         for name in names:
             sequence = self.sequences.get(name) or self.unlabeled[name]
             if name not in self._frames:
                 self._frames[name] = working_frames(sequence)
             soft = self.labels.soft_labels(sequence, mix)
-            found.append(SequenceSamples(sequence, self._frames[name], soft, self.recipe.resolution))
+            found.append(SequenceSamples(sequence, self._frames[name], soft, r))
+            found[-1].prior = None if prior is None else prior.weights(r, r)
         if self.recipe.paste:
             patches = {samples.name: samples.patches() for samples in found}
             for samples in found:
