@@ -6,7 +6,6 @@ Model-resolution maps are R x R; the source frame is W x H. A model cell (u, v) 
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
@@ -147,10 +146,25 @@ def find_peak(saliency: np.ndarray, source_width: int, source_height: int) -> Pe
     )
 
 
-@functools.cache
-def _square(size: int) -> np.ndarray:
-    """The size x size structuring element (local maxima, the blob merge), made once."""
-    return np.ones((size, size), np.uint8)
+def _dilate(values: np.ndarray, radius: int, outside) -> np.ndarray:
+    """The maximum over each cell's (2 radius + 1)^2 square, ``outside`` beyond the map. Two 1-D passes of
+    numpy maxima: on 64 x 64 maps a third of the time of cv2.dilate, whose set-up dominates there."""
+    rows, cols = values.shape
+    padded = np.full((rows + 2 * radius, cols + 2 * radius), outside, values.dtype)
+    padded[radius : radius + rows, radius : radius + cols] = values
+    across = padded[:, :cols].copy()
+    for shift in range(1, 2 * radius + 1):
+        np.maximum(across, padded[:, shift : shift + cols], out=across)
+    result = across[:rows].copy()
+    for shift in range(1, 2 * radius + 1):
+        np.maximum(result, across[shift : shift + rows], out=result)
+    return result
+
+
+def _labels(mask: np.ndarray) -> np.ndarray:
+    """8-connected component labels of a 0/1 uint8 mask (16-bit labels where they fit: faster)."""
+    label_type = cv2.CV_16U if mask.size < 2**16 else cv2.CV_32S
+    return cv2.connectedComponents(mask, connectivity=8, ltype=label_type)[1]
 
 
 # the cell itself first: of equal neighbours the first in this order is the step, so a local maximum stays put
@@ -180,13 +194,11 @@ def _blob(cells: np.ndarray, excluded: np.ndarray, v: int, u: int, merge_radius:
     within ``max(merge_radius, 1)`` of it (its neighbours, and more)."""
     cells &= ~excluded
     cells[v, u] = True  # rel_threshold 1 can round above the peak itself
-    grouping = cells.view(np.uint8)  # 0 / 1, no copy
-    if merge_radius > 0:
-        grouping = cv2.dilate(grouping, _square(2 * merge_radius + 1))
-    _, labels = cv2.connectedComponents(grouping, connectivity=8)
+    grouping = _dilate(cells, merge_radius, False) if merge_radius > 0 else cells
+    labels = _labels(grouping.view(np.uint8))
     group = labels == labels[v, u]  # with merge_radius > 0: the group's cells dilated by merge_radius
     cells &= group
-    return cells, (group if merge_radius > 0 else cv2.dilate(cells.view(np.uint8), _square(3)).view(bool))
+    return cells, (group if merge_radius > 0 else _dilate(cells, 1, False))
 
 
 def extract_rois(
@@ -213,7 +225,7 @@ def extract_rois(
     if params.max_rois == 0 or not math.isfinite(high) or high - low < params.min_contrast:
         return []
     flat = sal.ravel()
-    neighbourhood_max = cv2.dilate(sal, _square(3))  # outside the map counts as -inf
+    neighbourhood_max = _dilate(sal, 1, -np.inf)
     is_local_max = sal >= neighbourhood_max
     candidates = np.flatnonzero(is_local_max & (sal >= low + params.peak_floor * (high - low)))
     candidates = candidates[np.argsort(-flat[candidates], kind="stable")]
@@ -222,7 +234,7 @@ def extract_rois(
     total_mass = float(sal.sum(dtype=np.float64))
     taken = np.zeros(sal.shape, bool)
     not_peak = np.zeros(sal.shape, bool)  # plateau cells found to climb on
-    taken_any, roots = False, None
+    taken_any, roots, excluded = False, None, None
     rois = []
     for index in candidates.tolist():
         v, u = divmod(index, cols)
@@ -232,28 +244,30 @@ def extract_rois(
         if np.count_nonzero(sal[max(v - 1, 0) : v + 2, max(u - 1, 0) : u + 2] == height) > 1:
             # on a plateau (upsampled maps have them): a peak only if no cell of the plateau has a higher
             # neighbour, i.e. the cells at or above its height that it reaches hold nothing higher
-            _, labels = cv2.connectedComponents((sal >= height).view(np.uint8), connectivity=8)
+            labels = _labels((sal >= height).view(np.uint8))
             reached = labels == labels[v, u]
             if (sal[reached] > height).any():
                 not_peak |= reached & (sal == height)
                 continue
         level = low + params.rel_threshold * (height - low)
-        blob_cells, around = _blob(sal >= level, taken, v, u, params.merge_radius)
+        blob_cells, around = _blob(sal >= level, taken if roots is None else excluded, v, u, params.merge_radius)
         # a cell that climbs to a higher peak's blob climbs through a cell of this blob that touches it: only a
-        # blob near one needs the basins (computed once, when first needed)
-        if taken_any and (around & taken).any():
-            roots = _basin_roots(sal, neighbourhood_max) if roots is None else roots
+        # blob near one needs the basins (computed once, when first needed; from then on every blob leaves out
+        # what climbs to a taken one)
+        if roots is None and taken_any and (around & taken).any():
+            roots = _basin_roots(sal, neighbourhood_max)
             excluded = taken | taken.ravel()[roots].reshape(rows, cols)
             blob_cells, _ = _blob(sal >= level, excluded, v, u, params.merge_radius)
         taken |= blob_cells
+        if roots is not None:
+            excluded = taken | taken.ravel()[roots].reshape(rows, cols)
         taken_any = True
         score = float(flat[blob_cells.ravel()].sum(dtype=np.float64)) / total_mass if total_mass > 0 else 0.0
         if score < params.min_score:
             continue
-        vs, us = np.nonzero(blob_cells)
-        u0, u1, v0, v1 = int(us.min()), int(us.max()), int(vs.min()), int(vs.max())
-        x0, x1 = math.floor(u0 * sx), min(source_width, math.ceil((u1 + 1) * sx))
-        y0, y1 = math.floor(v0 * sy), min(source_height, math.ceil((v1 + 1) * sy))
+        u0, v0, blob_cols, blob_rows = cv2.boundingRect(blob_cells.view(np.uint8))
+        x0, x1 = math.floor(u0 * sx), min(source_width, math.ceil((u0 + blob_cols) * sx))
+        y0, y1 = math.floor(v0 * sy), min(source_height, math.ceil((v0 + blob_rows) * sy))
         rois.append(ROI(x=x0, y=y0, width=x1 - x0, height=y1 - y0, score=score))
         if len(rois) == params.max_rois:
             break
