@@ -30,8 +30,8 @@ class ROIParams:
 
     max_rois: int = 5
     # 0.3: a second object is reported when its peak reaches 30 % of the attention point's height above the
-    # map's floor. Set before scoring, not chosen on the real-footage table (docs/REAL_FOOTAGE.md says what
-    # other floors give there)
+    # map's floor. Of the two floors looked at on the real-footage maps (0.2 and 0.3), the one that scores lower
+    # there, so that the table is not flattered by a choice made on it (docs/REAL_FOOTAGE.md)
     peak_floor: float = 0.3
     rel_threshold: float = 0.5
     min_contrast: float = 0.05
