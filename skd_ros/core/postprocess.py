@@ -190,15 +190,21 @@ def _basin_roots(saliency: np.ndarray, neighbourhood_max: np.ndarray) -> np.ndar
 
 
 def _blob(cells: np.ndarray, excluded: np.ndarray, v: int, u: int, merge_radius: int) -> tuple[np.ndarray, np.ndarray]:
-    """The group of ``cells`` (a fresh mask, changed in place) around (v, u) outside ``excluded``, and the cells
-    within ``max(merge_radius, 1)`` of it (its neighbours, and more)."""
+    """The group of ``cells`` (a fresh mask, changed in place) around (v, u) outside ``excluded``, and the
+    component that joined it (with ``merge_radius`` > 0: the group dilated by it)."""
     cells &= ~excluded
     cells[v, u] = True  # rel_threshold 1 can round above the peak itself
     grouping = _dilate(cells, merge_radius, False) if merge_radius > 0 else cells
     labels = _labels(grouping.view(np.uint8))
-    group = labels == labels[v, u]  # with merge_radius > 0: the group's cells dilated by merge_radius
+    group = labels == labels[v, u]
     cells &= group
-    return cells, (group if merge_radius > 0 else _dilate(cells, 1, False))
+    return cells, group
+
+
+def _near(cells: np.ndarray, group: np.ndarray, other: np.ndarray, merge_radius: int) -> bool:
+    """Whether ``other`` holds a neighbour of ``cells``, or with ``merge_radius`` > 0 a cell of its merge
+    ``group`` (its neighbours and more: a blob that is only near counts too, which costs time, not results)."""
+    return bool(((group if merge_radius > 0 else _dilate(cells, 1, False)) & other).any())
 
 
 def extract_rois(
@@ -250,11 +256,11 @@ def extract_rois(
                 not_peak |= reached & (sal == height)
                 continue
         level = low + params.rel_threshold * (height - low)
-        blob_cells, around = _blob(sal >= level, taken if roots is None else excluded, v, u, params.merge_radius)
+        blob_cells, group = _blob(sal >= level, taken if roots is None else excluded, v, u, params.merge_radius)
         # a cell that climbs to a higher peak's blob climbs through a cell of this blob that touches it: only a
         # blob near one needs the basins (computed once, when first needed; from then on every blob leaves out
         # what climbs to a taken one)
-        if roots is None and taken_any and (around & taken).any():
+        if roots is None and taken_any and _near(blob_cells, group, taken, params.merge_radius):
             roots = _basin_roots(sal, neighbourhood_max)
             excluded = taken | taken.ravel()[roots].reshape(rows, cols)
             blob_cells, _ = _blob(sal >= level, excluded, v, u, params.merge_radius)
