@@ -34,6 +34,9 @@ class ParamSpec:
     choices: tuple[str, ...] | None = None
 
 
+# in (0, 1]: their descriptors' range [0, 1] lets 0 through, so NodeSettings.from_values refuses it
+ZERO_EXCLUDED = ("roi_peak_floor", "roi_threshold", "roi_track_iou")
+
 PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "weights",
@@ -255,7 +258,7 @@ class NodeSettings:
                 problems.append(f"device must be auto, cpu, cuda or cuda:N, got {values['device']!r}")
             if values["resolution"] % 4:
                 problems.append(f"resolution must be a multiple of 4 (or 0), got {values['resolution']}")
-            for name in ("roi_peak_floor", "roi_threshold", "roi_track_iou"):
+            for name in ZERO_EXCLUDED:
                 if values[name] <= 0.0:
                     problems.append(f"{name} must be in (0, 1], got {values[name]}")
             try:

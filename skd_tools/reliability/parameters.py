@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from skd_ros.node.outputs import fit_within
-from skd_ros.node.settings import PARAMETERS, ParamSpec
+from skd_ros.node.settings import PARAMETERS, ZERO_EXCLUDED, ParamSpec
 
 # the model resolution the suite runs the node at (the shipped weights' own), set explicitly: the node's default,
 # 0, takes whatever the checkpoint says, and the expected answers follow from it
@@ -22,8 +22,6 @@ NODE_RESOLUTION = 64
 
 SENTINEL_PIXELS = 64 * 48  # messages.sentinel_frame's size
 UNKNOWN_NAME = "no_such_parameter"
-# in (0, 1]: the descriptor's range [0, 1] lets 0 through, the node refuses it
-OPEN_AT_ZERO = ("roi_peak_floor", "roi_threshold")
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ def valid_value(spec: ParamSpec, rng: np.random.Generator):
         return int(low + step * rng.integers(0, (high - low) // step + 1))
     low, high = spec.value_range
     value = float(rng.uniform(low, high))
-    return value if value > 0 or spec.name not in OPEN_AT_ZERO else high
+    return value if value > 0 or spec.name not in ZERO_EXCLUDED else high
 
 
 def wrong_type(spec: ParamSpec, rng: np.random.Generator):
@@ -89,7 +87,7 @@ def parameter_change(rng: np.random.Generator) -> ParameterChange:
         return ParameterChange(spec.name, wrong_type(spec, rng), False, "wrong type")
     if spec.value_range is None and not spec.choices:
         return ParameterChange(spec.name, wrong_type(spec, rng), False, "wrong type")
-    if spec.name in OPEN_AT_ZERO and roll < 0.7:
+    if spec.name in ZERO_EXCLUDED and roll < 0.7:
         return ParameterChange(spec.name, 0.0, False, "out of range")  # in the descriptor's range, not the node's
     return ParameterChange(spec.name, out_of_range(spec, rng), False, "out of range")
 
