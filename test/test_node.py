@@ -18,6 +18,7 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from skd_ros.core import image_codec
+from skd_ros.core.checkpoint import default_weights_path, load_fused
 from skd_ros.core.image_codec import decode_output
 from skd_ros.core.postprocess import ROIParams, extract_rois
 from skd_ros.core.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
@@ -26,6 +27,7 @@ from skd_tools.bags import render_test_frames
 WIDTH, HEIGHT = 320, 240
 FRAMES, CENTRES = render_test_frames(6, WIDTH, HEIGHT)
 SECOND = 1_000_000_000
+SHIPPED_SIDE = load_fused(default_weights_path())[1]  # the model resolution of the default weights
 
 
 def frame_msg(probe, index: int, stamp_ns: int | None = None, frame_id: str = "camera_optical"):
@@ -53,7 +55,7 @@ def assert_inside_image(records, width=WIDTH, height=HEIGHT):
 @pytest.mark.parametrize(
     "parameters,encoding,size,dtype",
     [
-        ({}, "mono8", (64, 64), np.uint8),
+        ({}, "mono8", (SHIPPED_SIDE, SHIPPED_SIDE), np.uint8),
         ({"saliency_encoding": "32FC1", "saliency_full_size": True}, "32FC1", (HEIGHT, WIDTH), np.float32),
         ({"resolution": 32}, "mono8", (32, 32), np.uint8),
     ],

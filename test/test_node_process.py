@@ -15,6 +15,7 @@ pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheel
 from lifecycle_msgs.msg import Transition
 from sensor_msgs.msg import Image
 
+from skd_ros.core.checkpoint import default_weights_path, load_fused
 from skd_ros.core.image_codec import decode_output
 from skd_ros.core.roi_record import records_from_bytes
 from skd_tools.bags import render_test_frames
@@ -24,6 +25,7 @@ PARAMS_FILE = REPO / "config" / "saliency.yaml"
 SCRIPT = Path(sys.executable).parent / "skd-saliency-node"
 WIDTH, HEIGHT = 320, 240
 SECOND = 1_000_000_000
+SHIPPED_SIDE = load_fused(default_weights_path())[1]  # the model resolution of the default weights
 
 
 @pytest.fixture
@@ -83,8 +85,9 @@ def test_console_script_serves_frames_and_survives_malformed_ones(console_script
             for out in outputs.values():
                 assert out.header.stamp == msg.header.stamp and out.header.frame_id == "down_camera_optical"
             saliency = outputs["saliency"]
-            assert (saliency.encoding, saliency.width, saliency.height) == ("mono8", 64, 64)  # the params file's
-            assert decode_output(saliency).shape == (64, 64)
+            side = SHIPPED_SIDE  # the params file's resolution 0: the checkpoint's own
+            assert (saliency.encoding, saliency.width, saliency.height) == ("mono8", side, side)
+            assert decode_output(saliency).shape == (side, side)
             for r in records_from_bytes(outputs["rois"].data):
                 assert r["x_offset"] + r["width"] <= WIDTH and r["y_offset"] + r["height"] <= HEIGHT
         truncated = Image(height=HEIGHT, width=WIDTH, encoding="rgb8", step=WIDTH * 3, data=bytes(100))

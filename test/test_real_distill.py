@@ -69,7 +69,8 @@ def prepare_run(tmp_path) -> list[str]:
     write_stills(tmp_path / "stills", 8, np.random.default_rng(3))
     write_priors(tmp_path / "priors")
     return [str(tmp_path / "clips"), "--out", str(tmp_path / "run"), "--stills", str(tmp_path / "stills"),
-            "--priors", str(tmp_path / "priors"), "--samples-per-sequence", "32", "--teacher-width", "128"]  # fmt: skip
+            "--priors", str(tmp_path / "priors"), "--samples-per-sequence", "32", "--teacher-width", "128",
+            "--resolution", "64"]  # fmt: skip
 
 
 def test_the_labels_follow_the_crop_and_the_flip(tmp_path):

@@ -27,7 +27,9 @@ from skd_ros.core.postprocess import CentrePrior
 
 FORMAT = "skd_ros.fused"
 VERSION = 1
-DEFAULT_WEIGHTS = "skd_fused_64.pt"
+# the package ships the same recipe at two input sizes (skd_ros/weights/README.md): 96x96 by default, the better
+# on real drone footage (docs/REAL_FOOTAGE.md), and 64x64 at 0.44x its cost, for several cameras in one node
+DEFAULT_WEIGHTS = "skd_fused_96.pt"
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +123,31 @@ def load_fused(path: str | Path) -> tuple[SKDModel, int, dict]:
     return model, resolution, meta
 
 
-def default_weights_path() -> Path | None:
-    """The weights shipped with the package, or None if this build has none."""
-    path = Path(str(resources.files("skd_ros") / "weights" / DEFAULT_WEIGHTS))
+def shipped_weights(name: str = DEFAULT_WEIGHTS) -> Path | None:
+    """The file ``name`` among the weights shipped with the package, or None if this build has none."""
+    path = Path(str(resources.files("skd_ros") / "weights" / name))
     return path if path.is_file() else None
 
 
+def default_weights_path() -> Path | None:
+    """The default weights shipped with the package, or None if this build has none."""
+    return shipped_weights(DEFAULT_WEIGHTS)
+
+
+def resolve_weights(path: str | Path) -> Path:
+    """``path`` as given, or, for a bare file name that is not in the working directory, the shipped file of
+    that name (``weights:=skd_fused_64.pt`` picks the shipped 64x64 model wherever the package is installed)."""
+    path = Path(path)
+    if not path.exists() and path.name == str(path):
+        return shipped_weights(path.name) or path
+    return path
+
+
 def load_default_or(path: str | Path | None, resolution: int = 64) -> tuple[SKDModel, int, dict]:
-    """Load ``path``; with None, the shipped weights; without shipped weights, an untrained model."""
+    """Load ``path`` (a shipped file's bare name too); with None, the shipped default weights; without shipped
+    weights, an untrained model."""
     if path:
-        return load_fused(path)
+        return load_fused(resolve_weights(path))
     shipped = default_weights_path()
     if shipped is not None:
         return load_fused(shipped)

@@ -7,7 +7,7 @@
 2. the teachers' maps of every sequence are computed once and cached in ``<out>/cache``;
 3. one student per fold (k-fold by sequence), each with the teacher mix chosen on its training sequences,
    and ``<out>/folds.json`` for ``skd-eval-real --model NAME=<out>/folds.json``;
-4. the student to ship, trained on every sequence: ``<out>/skd_fused_64.pt``.
+4. the student to ship, trained on every sequence: ``<out>/skd_fused_<resolution>.pt``.
 A rerun reuses the readout, the cached maps and every finished checkpoint.
 """
 
