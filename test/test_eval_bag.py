@@ -6,11 +6,12 @@ import json
 import numpy as np
 import pytest
 
+from skd_ros.core.checkpoint import shipped_weights
 from skd_ros.core.postprocess import to_uint8
 from skd_ros.runtime import SaliencyPipeline
 from skd_tools.bags import render_test_frames, saliency_from_msg, write_test_bag
 from skd_tools.eval_bag.cli import main
-from skd_tools.eval_bag.live import _match
+from skd_tools.eval_bag.live import _match, node_command
 from skd_tools.eval_bag.offline import DEFAULT_NODE_NAME, EvalSettings, evaluate_offline, make_estimator
 from skd_training.data.rosbag import IMAGE_TYPE, TYPESTORE, BagReader, ns_to_stamp, stamp_to_ns
 
@@ -200,3 +201,12 @@ def test_outputs_match_the_latest_input_with_their_stamp():
 def test_output_topics_default_to_the_nodes_name():
     node = pytest.importorskip("skd_ros.node.saliency_node")
     assert DEFAULT_NODE_NAME == node.NODE_NAME
+
+
+def test_the_live_node_is_given_a_shipped_checkpoint_by_its_path(tmp_path, monkeypatch):
+    # --weights skd_fused_64.pt names the shipped file; the node, started from another directory, needs its path
+    monkeypatch.chdir(tmp_path)
+    settings = EvalSettings(weights="skd_fused_64.pt", backend="eager")
+    command = node_command(settings, make_estimator(settings), IMAGE_TOPIC, False)
+    assert f"weights:={shipped_weights('skd_fused_64.pt').resolve()}" in command
+    assert "resolution:=64" in command

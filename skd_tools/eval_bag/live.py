@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from skd_ros.core.checkpoint import resolve_weights
 from skd_ros.core.roi_record import MAP_FIELDS
 from skd_ros.runtime import SaliencyEstimator
 from skd_tools.bags import OutputTopics, SaliencyBagWriter, records_from_cloud, saliency_from_msg
@@ -59,7 +60,8 @@ def node_command(settings: EvalSettings, estimator: SaliencyEstimator, input_top
     command = [sys.executable, "-m", "skd_ros.node.saliency_node", "--ros-args", "-r", f"__node:={settings.node_name}"]
     command += ["-r", f"image:={input_topic}"]
     if settings.weights:
-        params["weights"] = str(Path(settings.weights).resolve())  # the node may run elsewhere
+        # a path the node finds from any working directory (a shipped file's bare name included)
+        params["weights"] = str(resolve_weights(settings.weights).resolve())
     for name, value in params.items():
         command += ["-p", f"{name}:={str(value).lower() if isinstance(value, bool) else value}"]
     return command

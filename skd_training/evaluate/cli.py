@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from skd_ros.core.checkpoint import resolve_weights
 from skd_ros.runtime import SaliencyEstimator
 from skd_training.baselines import CentreBias, FlowMagnitude, SpectralResidual
 from skd_training.data.layouts import DatasetError, open_source
@@ -27,12 +28,12 @@ log = logging.getLogger("skd_eval")
 BASELINE_CHOICES = {"centre": CentreBias, "spectral": SpectralResidual, "flow": FlowMagnitude}
 
 
-def _named_paths(values: Sequence[str] | None, what: str) -> list[tuple[str | None, Path]]:
-    """``NAME=PATH`` or ``PATH`` arguments -> (name or None, path)."""
+def _named_checkpoints(values: Sequence[str] | None, what: str) -> list[tuple[str | None, Path]]:
+    """``NAME=PATH`` or ``PATH`` arguments (a shipped checkpoint's bare name too) -> (name or None, path)."""
     out = []
     for value in values or []:
         name, sep, path = value.partition("=")
-        out.append((name, Path(path)) if sep else (None, Path(value)))
+        out.append((name, resolve_weights(path)) if sep else (None, resolve_weights(value)))
     for _, path in out:
         if not path.exists():
             raise FileNotFoundError(f"{what} {path} does not exist")
@@ -103,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_predictors(args) -> list[Predictor]:
     predictors = []
     if not args.no_model:
-        checkpoints = _named_paths(args.weights, "fused-model checkpoint")
+        checkpoints = _named_checkpoints(args.weights, "fused-model checkpoint")
         if not checkpoints and args.run_dir:
             checkpoints = [(None, path) for path in sorted(Path(args.run_dir).glob("final/skd_fused_*.pt"))]
             if not checkpoints:

@@ -60,7 +60,7 @@ class RealRecipe:
 
     # the student's input side: over two training seeds each, 96 put one of the first three ROIs on the target
     # more often than 64 (0.74 against 0.70) and its maps higher on it (box-NSS 4.5 against 3.9), the peak as
-    # often; 2.25x the model's cost (docs/REAL_FOOTAGE.md, docs/BENCHMARKS.md)
+    # often; 2.25x the model's multiply-adds, 2.3-2.7x its time (docs/REAL_FOOTAGE.md, docs/BENCHMARKS.md)
     resolution: int = 96
     # the temporal stream's pairs: with the camera's motion taken out (skd_ros.core.registration; with pasted
     # targets every k-fold score rises, docs/REAL_FOOTAGE.md; the live node pays ~1.3 ms a frame), or raw (the paper's)
