@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from skd_ros.core.checkpoint import default_weights_path, load_default_or
+from skd_ros.core.checkpoint import default_weights_path, load_default_or, resolve_weights
 from skd_ros.engines.backends import BACKENDS
 from skd_tools.bench.accuracy import run_accuracy
 from skd_tools.bench.figures import plot_gpu_fps, plot_model
@@ -137,7 +137,7 @@ def main(argv=None) -> int:
     sgemm_start = sgemm_gflops()
     print(f"single-thread SGEMM: {sgemm_start['gflops']:.1f} GFLOP/s", file=sys.stderr)
     model, _, meta = load_default_or(args.weights)
-    weights = args.weights or default_weights_path()
+    weights = resolve_weights(args.weights) if args.weights else default_weights_path()  # the file the report names
     weights_text = "untrained (seed 0): no weights shipped yet" if meta.get("untrained") else str(weights)
     device = torch.device(args.device)
     backends = args.backends or [b for b in BACKENDS if b != "torch-compile" or not args.quick]

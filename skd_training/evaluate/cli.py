@@ -28,15 +28,15 @@ log = logging.getLogger("skd_eval")
 BASELINE_CHOICES = {"centre": CentreBias, "spectral": SpectralResidual, "flow": FlowMagnitude}
 
 
-def _named_checkpoints(values: Sequence[str] | None, what: str) -> list[tuple[str | None, Path]]:
+def _named_checkpoints(values: Sequence[str] | None) -> list[tuple[str | None, Path]]:
     """``NAME=PATH`` or ``PATH`` arguments (a shipped checkpoint's bare name too) -> (name or None, path)."""
     out = []
     for value in values or []:
         name, sep, path = value.partition("=")
-        out.append((name, resolve_weights(path)) if sep else (None, resolve_weights(value)))
+        out.append((name if sep else None, resolve_weights(path if sep else value)))
     for _, path in out:
         if not path.exists():
-            raise FileNotFoundError(f"{what} {path} does not exist")
+            raise FileNotFoundError(f"fused-model checkpoint {path} does not exist")
     return out
 
 
@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_predictors(args) -> list[Predictor]:
     predictors = []
     if not args.no_model:
-        checkpoints = _named_checkpoints(args.weights, "fused-model checkpoint")
+        checkpoints = _named_checkpoints(args.weights)
         if not checkpoints and args.run_dir:
             checkpoints = [(None, path) for path in sorted(Path(args.run_dir).glob("final/skd_fused_*.pt"))]
             if not checkpoints:
