@@ -4,12 +4,15 @@ evaluator and the training evaluator so that all of them give the same numbers.
 ``SaliencyEstimator`` runs the model on batches of frame pairs through an inference backend
 (``skd_ros.engines.backends``: the fastest available by default); ``SaliencyPipeline`` adds the frame-pair
 buffer and ROI extraction for a stream of frames from one camera, and ``step_cameras`` runs one frame
-from each of several cameras in a single forward pass.
+from each of several cameras in a single forward pass, spreading the cameras' own work over a thread pool
+when given one.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,11 +57,16 @@ class SaliencyEstimator:
         self.centre_prior = CentrePrior.of(self.meta) if centre_prior else None
         self._prior_weights = self.centre_prior.weights(self.resolution, self.resolution) if self.centre_prior else None
 
-    def infer(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    def infer(self, previous: np.ndarray, current: np.ndarray, pool: Executor | None = None) -> np.ndarray:
         """previous, current: N x 3 x R x R (or 3 x R x R) preprocessed frames -> N x R x R maps
-        (or R x R) in [0, 1]."""
+        (or R x R) in [0, 1]. ``pool``: threads to run the pairs of a batch on at once, one pair per call,
+        where the backend takes concurrent calls (``Backend.concurrent``); otherwise one batched call."""
         single = current.ndim == 3
-        maps = self.backend(previous[None] if single else previous, current[None] if single else current)
+        previous, current = (previous[None], current[None]) if single else (previous, current)
+        if pool is not None and len(current) > 1 and self.backend.concurrent:
+            maps = np.concatenate(list(pool.map(self.backend, previous[:, None], current[:, None])))
+        else:
+            maps = self.backend(previous, current)
         if self._prior_weights is not None:
             maps = maps * self._prior_weights
         return maps[0] if single else maps
@@ -106,10 +114,16 @@ def step_cameras(
     stamps_ns: list[int | None] | None = None,
     frame_ids: list[str | None] | None = None,
     sources: list[tuple[int, int, str]] | None = None,
+    pool: Executor | None = None,
 ) -> list[SaliencyResult]:
     """One new frame for each of several cameras (one pipeline each, all on the same estimator), run
     in a single batched forward pass; returns one result per camera, in order. ``timings`` are those
     of the whole batch.
+
+    ``pool``: threads over which each camera's preprocessing and alignment, and on a backend that allows
+    it the batch's pairs, run at once (OpenCV and the engines release Python's lock). The cameras
+    are independent until the forward pass, so the results are those of the serial path; a node with
+    several cameras on a multi-core CPU gets the other cores' help. None: one camera after the other.
 
     ``sources``: per frame, (width, height, encoding) as the camera sent it. The width and height are
     the pixels ROIs and peaks are reported in (a frame decoded at reduced size is smaller); a change of
@@ -127,32 +141,43 @@ def step_cameras(
     estimator = pipelines[0].estimator
     if any(p.estimator is not estimator for p in pipelines):
         raise ValueError("pipelines batched together must share one SaliencyEstimator")
+    each = in_pool(pool)
     t0 = time.perf_counter()
+    tensors = each(estimator.prepare, frames, [p.encoding for p in pipelines])
     pairs = [
-        p.buffer.push(estimator.prepare(frame, p.encoding), stamp, frame_id, source)
-        for p, frame, stamp, frame_id, source in zip(pipelines, frames, stamps_ns, frame_ids, sources, strict=True)
+        p.buffer.push(tensor, stamp, frame_id, source)
+        for p, tensor, stamp, frame_id, source in zip(pipelines, tensors, stamps_ns, frame_ids, sources, strict=True)
     ]
     t_pairs = time.perf_counter()
-    previous = np.stack([estimator.temporal_input(pair.previous, pair.current) for pair in pairs])
     current = np.stack([pair.current for pair in pairs])
+    previous = np.stack(each(estimator.temporal_input, [pair.previous for pair in pairs], current))
     t1 = time.perf_counter()
-    maps = estimator.infer(previous, current)
+    maps = estimator.infer(previous, current, pool)
     t2 = time.perf_counter()
-    results = []
-    for p, (width, height, _), pair, saliency in zip(pipelines, sources, pairs, maps, strict=True):
-        results.append(
-            SaliencyResult(
-                saliency=saliency,
-                rois=extract_rois(saliency, width, height, p.roi_params) if p.find_rois else [],
-                peak=find_peak(saliency, width, height),
-                source_width=width,
-                source_height=height,
-                paired_with_previous=not pair.first,
-            )
+
+    def result(p: SaliencyPipeline, source: tuple[int, int, str], pair, saliency: np.ndarray) -> SaliencyResult:
+        width, height, _ = source
+        return SaliencyResult(
+            saliency=saliency,
+            rois=extract_rois(saliency, width, height, p.roi_params) if p.find_rois else [],
+            peak=find_peak(saliency, width, height),
+            source_width=width,
+            source_height=height,
+            paired_with_previous=not pair.first,
         )
+
+    # serial: finding ROIs is mostly small numpy calls that hold Python's lock, slower spread over threads
+    results = list(map(result, pipelines, sources, pairs, maps))
     t3 = time.perf_counter()
     for result in results:
         result.timings = {
             "preprocess": t_pairs - t0, "align": t1 - t_pairs, "inference": t2 - t1, "postprocess": t3 - t2,
         }  # fmt: skip
     return results
+
+
+def in_pool(pool: Executor | None) -> Callable[..., list]:
+    """``map`` into a list, over ``pool``'s threads when there is one (an exception in a call is raised here)."""
+    if pool is None:
+        return lambda function, *arguments: list(map(function, *arguments))
+    return lambda function, *arguments: list(pool.map(function, *arguments))

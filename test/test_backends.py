@@ -4,6 +4,7 @@ one-at-a-time steps."""
 
 import copy
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -12,8 +13,8 @@ import pytest
 import torch
 
 from skd_ros.core.checkpoint import load_default_or, save_fused
-from skd_ros.core.model import SKDModel
-from skd_ros.core.preprocess import area_resize
+from skd_ros.core.model import SKDModel, Widths
+from skd_ros.core.preprocess import HALVING_FACTOR, area_resize
 from skd_ros.engines.backends import (
     AUTO,
     AUTO_REDUCED,
@@ -217,6 +218,19 @@ def test_exported_files_reproduce_the_model(model, pairs, reference, tmp_path):
     assert np.abs(maps[:, 0] - reference).max() <= BACKENDS["onnxruntime-int8"].tolerance
 
 
+@pytest.mark.parametrize("backend", ["ncnn", "onnxruntime"])
+def test_engines_run_a_dilated_model(model, pairs, backend):
+    """A checkpoint trained with context_dilation 2 (skd-train-real --context-dilation) runs on the CPU engines
+    with the eager model's maps."""
+    dilated = SKDModel(Widths(context_dilation=2)).eval()
+    dilated.load_state_dict(model.state_dict())
+    expected = create_backend("eager", dilated, RESOLUTION)(*pairs)
+    assert np.abs(expected - create_backend("eager", model, RESOLUTION)(*pairs)).max() > 0.05  # dilation shows
+    assert np.abs(create_backend(backend, dilated, RESOLUTION, threads=1)(*pairs) - expected).max() <= (
+        BACKENDS[backend].tolerance
+    )
+
+
 def test_torchscript_export_computes_in_fp32_on_any_gpu(model):
     """A trace records cuDNN's TF32 switch as an argument of every convolution (PyTorch's default: on);
     the exported model carries "off", so it computes in fp32 on whatever GPU loads it, and the
@@ -248,12 +262,17 @@ def test_estimator_backends_agree_and_cameras_batch(model, tmp_path):
         pipeline = SaliencyPipeline(eager)
         one_at_a_time.append([pipeline.step(frame, i, "cam") for i, frame in enumerate(frames)][-1])
     pipelines = [SaliencyPipeline(fast) for _ in videos]
-    for i in range(2):
-        batched = step_cameras(pipelines, [frames[i] for frames in videos], [i] * 3, ["cam"] * 3)
-    for single, together in zip(one_at_a_time, batched, strict=True):
-        assert together.paired_with_previous and single.paired_with_previous
+    pooled_pipelines = [SaliencyPipeline(fast) for _ in videos]
+    assert fast.backend.concurrent  # so the pool runs the batch's pairs one call each, side by side
+    with ThreadPoolExecutor(2) as pool:
+        for i in range(2):
+            batched = step_cameras(pipelines, [frames[i] for frames in videos], [i] * 3, ["cam"] * 3)
+            pooled = step_cameras(pooled_pipelines, [frames[i] for frames in videos], [i] * 3, ["cam"] * 3, pool=pool)
+    for single, together, spread in zip(one_at_a_time, batched, pooled, strict=True):
+        assert together.paired_with_previous and single.paired_with_previous and spread.paired_with_previous
         assert np.abs(single.saliency - together.saliency).max() <= BACKENDS["onnxruntime"].tolerance
-        assert (single.peak.x, single.peak.y) == (together.peak.x, together.peak.y)
+        assert np.abs(spread.saliency - together.saliency).max() <= 1e-5
+        assert (single.peak.x, single.peak.y) == (together.peak.x, together.peak.y) == (spread.peak.x, spread.peak.y)
     with pytest.raises(ValueError, match="share one SaliencyEstimator"):
         step_cameras([SaliencyPipeline(fast), SaliencyPipeline(eager)], [videos[0][0]] * 2)
     with pytest.raises(ValueError, match="one frame, stamp and frame_id per pipeline"):
@@ -284,9 +303,9 @@ def test_fast_area_resize_matches_opencv(source):
     frames (structure a few pixels across, not pixel noise), and within one where it takes no 2x2 step."""
     noise = np.random.default_rng(2).integers(0, 256, (source[1], source[0], 3), dtype=np.uint8)
     frame = cv2.GaussianBlur(noise, (0, 0), 1.5)
-    for size in ((64, 64), (32, 32), (128, 96)):
+    for size in ((64, 64), (96, 96), (32, 32), (128, 96)):
         fast = area_resize(frame, *size).astype(int)
         assert fast.shape == (size[1], size[0], 3)
         difference = np.abs(fast - cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
-        halved = source[0] >= 8 * size[0] and source[1] >= 8 * size[1]
-        assert difference.max() <= (2 if halved else 1) and difference.mean() < 0.3
+        halved = source[0] >= HALVING_FACTOR * size[0] and source[1] >= HALVING_FACTOR * size[1]
+        assert difference.max() <= (2 if halved else 1) and difference.mean() < (0.35 if halved else 0.3)

@@ -3,6 +3,7 @@ PyTorch's, the report is written and merged from earlier runs, and the node runs
 (in real processes over DDS)."""
 
 import json
+import math
 import os
 
 import numpy as np
@@ -19,7 +20,14 @@ from skd_tools.bench.agreement import map_agreement, real_footage_agreement
 from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Latencies, Run, pool
 from skd_tools.bench.model_timing import ModelRow, count_macs
-from skd_tools.bench.node_report import cameras_table, hot_path_table, live_findings, matrix_table, stage_table
+from skd_tools.bench.node_report import (
+    camera_threads_table,
+    cameras_table,
+    hot_path_table,
+    live_findings,
+    matrix_table,
+    stage_table,
+)
 from skd_tools.bench.node_runs import NodeOptions, measure
 from skd_tools.bench.report import splice_node_section
 from skd_tools.bench.stage_profile import stage_profile
@@ -261,6 +269,16 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
     cameras = run("batched", "1280x720", "bgr8", 4.0, cameras=2)
     cameras.per_camera = [{"dropped": 0, "p50_ms": 5.0, "p99_ms": 7.0}, {"dropped": 1, "p50_ms": 6.0, "p99_ms": 9.5}]
     assert cameras_table([cameras]).splitlines()[3] == "| 2 | cam1 | 0 | 1 | 6.00 | 9.50 |"
+    serial = run("batched", "1280x720", "bgr8", 4.0, cameras=2)
+    no_frames = {"dropped": 2, "p50_ms": math.nan, "p99_ms": math.nan}
+    serial.per_camera = [{"dropped": 3, "p50_ms": 8.0, "p99_ms": 20.0}, no_frames]
+    one = run("batched", "1280x720", "bgr8", 4.0)
+    one.per_camera = [{"dropped": 0, "p50_ms": 4.0, "p99_ms": 5.0}]
+    assert camera_threads_table([one, cameras], [serial]).splitlines()[2:] == [
+        "| 1 | default (one per core) | 0 | 4.00 | 5.00 |",  # one camera: no serial run to set beside it
+        "| 2 | default (one per core) | 1 | 6.00 | 9.50 |",  # all cameras' drops, the slowest camera's latencies
+        "| 2 | 1 | 5 | 8.00 | 20.00 |",  # a camera without frames (NaN) is not the slowest
+    ]
 
 
 def test_node_only_measures_the_node_section_alone():

@@ -67,3 +67,30 @@ def test_init_from_students_copies_streams_and_resets_head():
     assert float(head_weights.abs().max()) <= 0.04  # truncated at 2 std of 0.02
     with pytest.raises(ValueError, match="widths"):
         SKDModel(Widths(c3=32)).init_from_students(spatial, temporal)
+
+
+def test_context_dilation_widens_the_view_at_the_same_cost(tmp_path):
+    """context_dilation 2: the same parameters (so a paper-architecture checkpoint's weights load into it), the
+    same output shape, and a centre cell that depends on input cells the undilated model cannot see; the
+    checkpoint keeps the setting."""
+    from skd_ros.core.checkpoint import load_fused, save_fused
+
+    def reach(model: SKDModel, size: int = 160) -> int:
+        """How many columns of the current frame the map's centre cell depends on."""
+        for parameter in model.parameters():
+            torch.nn.init.constant_(parameter, 0.01)  # all positive: no gradient cancels out
+        model.head[-1] = torch.nn.Identity()  # the logits: a saturated sigmoid would pass no gradient
+        current = torch.zeros(1, 3, size, size, requires_grad=True)
+        model(torch.zeros(1, 3, size, size), current)[0, 0, size // 2, size // 2].backward()
+        return int((current.grad.abs().sum(dim=(0, 1, 2)) > 0).sum())
+
+    paper, dilated = SKDModel(), SKDModel(Widths(context_dilation=2))
+    assert count_parameters(dilated) == count_parameters(paper)
+    dilated.load_state_dict(paper.state_dict())
+    assert dilated(torch.randn(1, 3, 36, 64), torch.randn(1, 3, 36, 64)).shape == (1, 1, 36, 64)
+    assert 40 < reach(SKDModel()) < 60 < 80 < reach(SKDModel(Widths(context_dilation=2))) < 100
+    save_fused(dilated, tmp_path / "dilated.pt", resolution=96)
+    loaded, resolution, _ = load_fused(tmp_path / "dilated.pt")
+    assert loaded.widths.context_dilation == 2 and resolution == 96
+    with pytest.raises(ValueError, match="context_dilation"):
+        Widths(context_dilation=0)

@@ -337,10 +337,10 @@ def test_one_node_serves_several_cameras_in_one_forward_pass(start_node, probe_f
     batches, hold = [], threading.Event()
     infer = node._estimator.infer
 
-    def recording_infer(previous, current):
+    def recording_infer(previous, current, pool=None):
         batches.append(len(current))
         hold.wait(10.0)  # the first call keeps the worker busy until both cameras have a frame waiting
-        return infer(previous, current)
+        return infer(previous, current, pool)
 
     node._estimator.infer = recording_infer
     probes = {

@@ -30,7 +30,7 @@ from skd_ros.node.rviz_config import outputs_prefix, rviz_config_for
 from skd_ros.node.settings import PARAMETER_SPECS, PARAMETERS, NodeSettings
 from skd_ros.node.stage_times import NO_STAGE_TIMES, StageTimes, stage_durations, stage_times_from_environment
 from skd_ros.node.stats import FrameGapCounter, StreamStats, WarningThrottle
-from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, run_cameras
+from skd_ros.node.stream import LiveSaliency, NewestPairMailbox, camera_pool, run_cameras
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
 REPO = Path(__file__).resolve().parents[1]
@@ -256,9 +256,9 @@ def live(estimator):
     seen = []
     infer = estimator.infer
 
-    def recording_infer(previous, current):
+    def recording_infer(previous, current, pool=None):
         seen.append((previous, current))
-        return infer(previous, current)
+        return infer(previous, current, pool)
 
     pipeline = SaliencyPipeline(estimator)
     pipeline.estimator = SimpleNamespace(
@@ -329,10 +329,22 @@ def test_an_unreadable_frame_is_reported_and_restarts_pairing(live, estimator):
     assert_pair(live, estimator, 4, 4)
 
 
-def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimator):
+def test_camera_pool_has_the_threads_asked_for_and_none_for_one_camera():
+    assert camera_pool(0, cameras=1) is None and camera_pool(4, cameras=1) is None and camera_pool(1, cameras=4) is None
+    pool = camera_pool(3, cameras=4)
+    together = threading.Barrier(3, timeout=5.0)  # passes only when three calls run at once
+    assert list(pool.map(lambda _: together.wait() >= 0, range(3))) == [True] * 3
+    pool.shutdown()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimator, threads):
     """run_cameras: every camera's readable frame in one forward pass, each result the same as that camera
-    run alone; an unreadable frame comes back as its error in its camera's place."""
+    run alone, with or without a pool of threads; an unreadable frame comes back as its error in its camera's
+    place."""
     batches = []
+    pool = camera_pool(threads, cameras=3)
+    assert (pool is None) == (threads == 1)
 
     def streams():
         pipelines = [SaliencyPipeline(estimator) for _ in range(3)]
@@ -342,15 +354,15 @@ def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimato
     recording = SimpleNamespace(
         prepare=estimator.prepare,
         temporal_input=estimator.temporal_input,
-        infer=lambda p, c: batches.append(len(c)) or estimator.infer(p, c),
+        infer=lambda p, c, pool: batches.append(len(c)) or estimator.infer(p, c, pool),
     )
     for stream in batched:
         stream.pipeline.estimator = recording
     first = [frame_msg(FRAMES[i], 1_000_000_000, f"cam{i}") for i in range(3)]
     second = [frame_msg(FRAMES[i + 3], 1_100_000_000, f"cam{i}") for i in range(3)]
     second[1].step = 3  # shorter than a row
-    run_cameras(batched, [(msg, None) for msg in first])
-    outcomes = run_cameras(batched, [(msg, before) for msg, before in zip(second, first, strict=True)])
+    run_cameras(batched, [(msg, None) for msg in first], pool)
+    outcomes = run_cameras(batched, [(msg, before) for msg, before in zip(second, first, strict=True)], pool)
     assert batches == [3, 2]  # the unreadable frame left the second batch, the others still ran together
     assert isinstance(outcomes[1], ImageDecodeError) and outcomes[1].kind == image_codec.BAD_STEP
     alone = streams()
@@ -361,6 +373,8 @@ def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimato
         np.testing.assert_allclose(outcomes[index][0].saliency, result.saliency, atol=1e-6)
         boxes = [(r.x, r.y, r.width, r.height) for r in outcomes[index][0].rois]  # scores: float sums, batch order
         assert boxes == [(r.x, r.y, r.width, r.height) for r in result.rois]
+    if pool is not None:
+        pool.shutdown()
 
 
 def test_rgb_frames_are_fed_to_the_model_in_the_right_order(live, estimator):

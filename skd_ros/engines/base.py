@@ -42,6 +42,9 @@ class Backend:
     precision = "fp32"
     tolerance = 0.0
     raced_by_auto = True
+    # whether calls from several threads may run at once (each on its own share of a batch): true of engines
+    # whose compiled model is read-only while it runs and that release Python's lock (ncnn, ONNX Runtime on a CPU)
+    concurrent = False
 
     def __init__(self, model: SKDModel, resolution: int, device: torch.device, threads: int | None = None):
         self.resolution = resolution

@@ -13,6 +13,7 @@ from skd_ros.engines.export import export_ncnn, load_ncnn, run_ncnn
 class NcnnBackend(Backend):
     name = "ncnn"
     tolerance = 1e-4
+    concurrent = True  # a Net is shared by extractors, one per call (run_ncnn)
 
     @classmethod
     def unavailable_reason(cls, device):

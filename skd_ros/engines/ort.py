@@ -61,6 +61,7 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, model, resolution, device, threads=None):
         super().__init__(model, resolution, device, threads)
         self.session = ort_session(self._onnx_model(model), _ort_providers(device), threads)
+        self.concurrent = device.type == "cpu"  # Session.run is thread-safe; on a GPU one batched call is better
 
     def _onnx_model(self, model: SKDModel) -> bytes:
         return export_onnx(model, self.resolution)

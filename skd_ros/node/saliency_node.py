@@ -42,6 +42,7 @@ import threading
 import time
 import traceback
 from collections import Counter
+from concurrent.futures import Executor
 
 import rclpy
 import torch
@@ -68,7 +69,7 @@ from skd_ros.node.settings import PARAMETERS, NodeSettings, camera_names
 from skd_ros.node.stage_times import ENVIRONMENT as STAGE_TIMES_ENVIRONMENT
 from skd_ros.node.stage_times import stage_times_from_environment
 from skd_ros.node.stats import FrameGapCounter, WarningThrottle
-from skd_ros.node.stream import NewestPairMailbox, camera_info_beside, header_of, run_cameras
+from skd_ros.node.stream import NewestPairMailbox, camera_info_beside, camera_pool, header_of, run_cameras
 from skd_ros.runtime import SaliencyEstimator
 
 try:
@@ -128,6 +129,7 @@ class SaliencyNode(LifecycleNode):
         self.stage_times = stage_times_from_environment()
         self._mailbox = NewestPairMailbox(len(self.cameras))
         self._estimator: SaliencyEstimator | None = None
+        self._pool: Executor | None = None  # threads for several cameras' work (camera_threads)
         self._worker: threading.Thread | None = None
         self._state = "unconfigured"
         # /diagnostics reports in every lifecycle state, on the steady clock: with use_sim_time and no /clock
@@ -292,10 +294,14 @@ class SaliencyNode(LifecycleNode):
         if self._estimator.untrained:
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
         attach_model(self.cameras, self._estimator, settings, self._refused_predecessor)
+        self._pool = camera_pool(settings.camera_threads, len(self.cameras))
 
     def _free_model(self) -> None:
         on_gpu = self._estimator is not None and self._estimator.device.type == "cuda"
         self._estimator = None
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
         for camera in self.cameras:
             camera.live = None
         if on_gpu:
@@ -363,7 +369,7 @@ class SaliencyNode(LifecycleNode):
                 live.pipeline.find_rois = not ROI_OUTPUTS.isdisjoint(names)
             resets = [Counter(live.pipeline.buffer.reset_reasons) for live in streams]
             try:
-                outcomes = run_cameras(streams, list(pairs.values()))
+                outcomes = run_cameras(streams, list(pairs.values()), self._pool)
             except Exception as exc:  # a backend hiccup must not end the node
                 if not self.context.ok():  # Ctrl-C shut ROS down meanwhile
                     return

@@ -84,6 +84,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         read_only=True,
     ),
     ParamSpec(
+        "camera_threads",
+        0,
+        "With several cameras: threads that share the cameras' decoding, preprocessing and alignment and, on ncnn or "
+        "onnxruntime on a CPU, their forward passes. 0: one per CPU core, at most one per camera; 1: one camera "
+        "after the other.",
+        read_only=True,
+        value_range=(0, 64, 1),
+    ),
+    ParamSpec(
         "input_compressed",
         False,
         "Subscribe to sensor_msgs/CompressedImage on <image>/compressed instead of sensor_msgs/Image on image.",
@@ -228,6 +237,7 @@ class NodeSettings:
     backend: str
     cpu_threads: int
     cameras: str
+    camera_threads: int
     input_compressed: bool
     qos_reliability: str
     camera_info_topic: str

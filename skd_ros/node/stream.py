@@ -22,13 +22,15 @@ an unreadable frame also restarts it, since the next good frame has no valid pre
 
 from __future__ import annotations
 
+import os
 import posixpath
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from skd_ros.core.bearings import CameraInfoError, CameraModel, camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
-from skd_ros.runtime import SaliencyPipeline, SaliencyResult, step_cameras
+from skd_ros.runtime import SaliencyPipeline, SaliencyResult, in_pool, step_cameras
 
 
 class NewestPairMailbox:
@@ -225,19 +227,36 @@ class LiveSaliency:
         return frame
 
 
+def camera_pool(threads: int, cameras: int) -> Executor | None:
+    """The threads a node with several cameras spreads their work over (``run_cameras``); ``threads`` 0: one per
+    CPU core this process may use, at most one per camera. None where there would be one thread."""
+    threads = threads or min(cameras, len(os.sched_getaffinity(0)))
+    return ThreadPoolExecutor(threads, thread_name_prefix="skd_camera") if cameras > 1 and threads > 1 else None
+
+
 def run_cameras(
-    streams: list[LiveSaliency], pairs: list[tuple]
+    streams: list[LiveSaliency], pairs: list[tuple], pool: Executor | None = None
 ) -> list[tuple[SaliencyResult, DecodedImage] | ImageDecodeError]:
     """One (newest, before) message pair per stream (streams sharing one estimator), all readable frames
     in a single batched forward pass (``skd_ros.runtime.step_cameras``). An unreadable newest frame gives
-    its ImageDecodeError in its place, after restarting that stream's pairing; the others still run."""
+    its ImageDecodeError in its place, after restarting that stream's pairing; the others still run.
+    ``pool``: threads for the streams' decoding and for ``step_cameras``; each stream's own state is touched by
+    one thread only."""
+
+    def frame_of(stream: LiveSaliency, pair: tuple) -> DecodedImage | ImageDecodeError:
+        try:
+            return stream._frame(*pair)
+        except ImageDecodeError as exc:
+            return exc
+
     outcomes: list = [None] * len(streams)
     ready = []
-    for index, (stream, (newest, before)) in enumerate(zip(streams, pairs, strict=True)):
-        try:
-            ready.append((index, stream, newest, stream._frame(newest, before)))
-        except ImageDecodeError as exc:
-            outcomes[index] = exc
+    frames = in_pool(pool)(frame_of, streams, pairs)
+    for index, (stream, (newest, _), frame) in enumerate(zip(streams, pairs, frames, strict=True)):
+        if isinstance(frame, ImageDecodeError):
+            outcomes[index] = frame
+        else:
+            ready.append((index, stream, newest, frame))
     if ready:
         headers = [header_of(newest) for _, _, newest, _ in ready]
         results = step_cameras(
@@ -246,6 +265,7 @@ def run_cameras(
             [stamp for stamp, _ in headers],
             [frame_id for _, frame_id in headers],
             [frame.source for *_, frame in ready],
+            pool,
         )
         for (index, *_, frame), result in zip(ready, results, strict=True):
             outcomes[index] = (result, frame)

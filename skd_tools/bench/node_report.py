@@ -41,6 +41,7 @@ def node_section(
     profiled: Run | None,
     extra: list[Run],
     cameras: list[Run],
+    cameras_serial: list[Run],
     runs_transport: list[Run],
     agreement: Agreement,
     hot: HotPath,
@@ -87,10 +88,25 @@ def node_section(
         "",
         f"### Several cameras in one node ({cameras[0].resolution if cameras else ''} @ 30 FPS)",
         "",
-        "One node with `cameras:=cam0,...` batching the cameras' newest frames into one forward pass; the publisher "
-        "sends each frame on every camera's topic, one after the other. Per camera:",
+        "One node with `cameras:=cam0,...` batching the cameras' newest frames into one forward pass, its cameras' "
+        "decoding, resize, alignment and forward passes spread over `camera_threads` threads (the default, one per "
+        "core); the publisher sends each frame on every camera's topic, one after the other. Per camera:",
         "",
         cameras_table(cameras),
+        "",
+        "The same node with `camera_threads:=1` (one camera after the other), in the same run, against the default "
+        "(all cameras together: frames dropped, the slowest camera's p50 and p99):",
+        "",
+        camera_threads_table(cameras, cameras_serial),
+        "",
+        "Where a batch of 4 cameras' time went (1280x720, the 96x96 model, ncnn; each stage's p50 for the whole "
+        "batch, from the stage times, measured during development on a 2-core AMD EPYC VM, model 3.8 ms a pair): "
+        "one camera after the other, decoding (with the resize of skipped predecessors) 6.4 ms, resize and "
+        "normalisation 7.4, alignment 5.8, inference 18.7, ROIs 5.7, the outputs' content 1.4: 45 ms of work for a "
+        "33 ms frame period, so the node fell behind, skipped frames and paid their predecessors' resize on top; "
+        "with two threads 1.1, 4.7, 4.2, 12.1, 4.7 and 1.3 ms. Finding the ROIs stays one camera after the other: its "
+        "small numpy calls hold Python's lock and took longer spread over threads. The camera publisher and the "
+        "readers share the same two cores.",
         "",
         "### Where a frame's time goes in the live node",
         "",
@@ -176,6 +192,24 @@ def cameras_table(runs: list[Run]) -> str:
             rows.append([run.cameras, "-", run.published, "-", "-", "-"])
     table = markdown_table(["cameras", "camera", "published", "dropped", "p50 ms", "p99 ms"], rows)
     return table + _errors(runs)
+
+
+def camera_threads_table(pooled: list[Run], serial: list[Run]) -> str:
+    """Several cameras in one node, its default ``camera_threads`` against one camera after the other."""
+
+    def slowest(seen: list[dict], key: str) -> str:
+        return _fmt(max((c[key] for c in seen if c[key] == c[key]), default=math.nan))  # NaN: no frame
+
+    alone = {run.cameras: run for run in serial}
+    rows = []
+    for run in pooled:
+        for label, which in (("default (one per core)", run), ("1", alone.get(run.cameras))):
+            if which is None:
+                continue
+            seen = which.per_camera
+            dropped = sum(c["dropped"] for c in seen) if seen else "-"
+            rows.append([run.cameras, label, dropped, slowest(seen, "p50_ms"), slowest(seen, "p99_ms")])
+    return markdown_table(["cameras", "camera_threads", "dropped", "p50 ms", "p99 ms"], rows) + _errors(serial)
 
 
 def stage_table(stages: dict) -> str:
@@ -293,7 +327,10 @@ def findings(
         f"{fast:.2f} ms here. The 2x2 step moves a fractional block edge by up to half a source pixel: on camera "
         "frames the result stays within 1-3 grey levels of the 2-D call, mean difference about 0.2 "
         "(test_backends.py checks several sizes). The node, skd-eval, skd-demo and the training caches all "
-        "resize with it, so they see the same pixels.",
+        "resize with it, so they see the same pixels. The 2x2 step now starts at 6x the model's side on both axes "
+        "(8x before): 1280x720 -> 96x96 has no whole-number factor on either axis (13.3, 7.5) and took the general "
+        "path over the whole frame; halved first it takes about a third of that time (2.6 -> 0.9 ms, measured "
+        "during development), within 2 grey levels of the 2-D call.",
         "- Decoding costs nothing measurable for bgr8/rgb8: `skd_ros.core.image_codec` returns a view of the message "
         f"buffer ({hot.stage_ms['decode']:.3f} ms per frame), so the resize is the only pass over the full frame.",
         f"- Inference ({hot.stage_ms['inference']:.2f} ms with {hot.backend}) is the other large item; the model-only "

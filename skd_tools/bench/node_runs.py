@@ -95,6 +95,7 @@ class NodeOptions:
 
     backend: str = "auto"
     cpu_threads: int = 1
+    camera_threads: int = 0  # with several cameras in one node (0: the node's default, one per core)
     weights: str = ""
     resolution: int = 0  # the checkpoint's own
 
@@ -123,7 +124,7 @@ def start_saliency_nodes(
         ]
         outputs = [f"{NAMESPACE}/{name}/saliency_node/saliency" for name in names]
     elif kind == "batched":  # one node; camera <name> reads <name>/image in the node's namespace: the camera topics
-        launches = [(NAMESPACE, ["-p", f"cameras:={','.join(names)}"])]
+        launches = [(NAMESPACE, ["-p", f"cameras:={','.join(names)}", "-p", f"camera_threads:={node.camera_threads}"])]
         outputs = [f"{NAMESPACE}/saliency_node/{name}/saliency" for name in names]
     else:
         launches = [(NAMESPACE, ["-r", f"image:={IMAGE_TOPIC}"])]

@@ -15,6 +15,7 @@ the newest is readable.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -79,7 +80,7 @@ class RecordingEstimator:
     def temporal_input(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         return previous  # raw pairs: the identities must reach ``infer`` as they were paired
 
-    def infer(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    def infer(self, previous: np.ndarray, current: np.ndarray, pool: Executor | None = None) -> np.ndarray:
         self.pairs.extend(zip(previous[:, 0, 0, 0].astype(int), current[:, 0, 0, 0].astype(int), strict=True))
         return np.zeros((len(current), self.resolution, self.resolution), np.float32)
 

@@ -41,7 +41,7 @@ import torch
 from tqdm import tqdm
 
 from skd_ros.core.checkpoint import read_checkpoint, save_fused
-from skd_ros.core.model import SKDModel, count_parameters
+from skd_ros.core.model import SKDModel, Widths, count_parameters
 from skd_ros.core.postprocess import CentrePrior
 from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, preprocess
 from skd_ros.core.registration import ALIGNED, RAW, align_previous
@@ -62,6 +62,8 @@ class RealRecipe:
     # more often than 64 (0.74 against 0.70) and its maps higher on it (box-NSS 4.5 against 3.9), the peak as
     # often; 2.25x the model's multiply-adds, 2.3-2.7x its time (docs/REAL_FOOTAGE.md, docs/BENCHMARKS.md)
     resolution: int = 96
+    # the dilation of the fused model's layers 7, 8, 10 and 11 (skd_ros.core.model.Widths; 1: the paper's)
+    context_dilation: int = 1
     # the temporal stream's pairs: with the camera's motion taken out (skd_ros.core.registration; with pasted
     # targets every k-fold score rises, docs/REAL_FOOTAGE.md; the live node pays ~1.3 ms a frame), or raw (the paper's)
     pairs: str = ALIGNED
@@ -104,6 +106,7 @@ class RealRecipe:
             raise ValueError(f"lam must be in [0, 1], got {self.lam}")
         if not 0.0 <= self.photometric < 1.0:
             raise ValueError(f"photometric must be in [0, 1), got {self.photometric}")
+        Widths(context_dilation=self.context_dilation)  # refuses a dilation below 1
         if self.prior_in_loss and not self.centre_prior:
             raise ValueError("prior_in_loss needs centre_prior: the loss would see a prior the runtime does not apply")
 
@@ -251,7 +254,7 @@ def train_student(
     initialisation."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = SKDModel()
+    model = SKDModel(Widths(context_dilation=recipe.context_dilation))
     if initial is not None:
         model.load_state_dict(initial)
     optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
