@@ -27,6 +27,8 @@ def test_shipped_weights_are_the_recipe_at_96_and_64_with_provenance(path, size)
     # distilled on real footage (skd-train-real) from the model of synthetic scenes (skd-train)
     assert meta["command"].startswith("skd-train-real") and meta["real_sequences"]
     assert meta["teacher_mix"] and meta["recipe"]["resolution"] == size
+    # the network the recipe trained (the 64x64 file predates context_dilation: the paper's 1)
+    assert model.widths.context_dilation == meta["recipe"].get("context_dilation", 1) == (2 if size == 96 else 1)
     # the runtime weights its maps by the teacher mix's prior, as a centred Gaussian
     assert CentrePrior.of(meta).power == meta["teacher_mix"]["prior_power"]
     assert SaliencyEstimator(path.name, device="cpu", backend="eager").centre_prior == CentrePrior.of(meta)

@@ -41,9 +41,9 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "weights",
         "",
-        "Fused-model checkpoint (.pt), or the name of a shipped one (skd_fused_64.pt: the 64x64 model, about 0.4x "
-        "the default's time). Empty: the default weights shipped with the package, 96x96 (untrained, with a "
-        "warning, if this build ships none).",
+        "Fused-model checkpoint (.pt), or the name of a shipped one (skd_fused_64.pt: the 64x64 model, about a "
+        "third of the default's time). Empty: the default weights shipped with the package, 96x96 (untrained, with "
+        "a warning, if this build ships none).",
         read_only=True,
     ),
     ParamSpec(
