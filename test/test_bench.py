@@ -275,9 +275,9 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
     one = run("batched", "1280x720", "bgr8", 4.0)
     one.per_camera = [{"dropped": 0, "p50_ms": 4.0, "p99_ms": 5.0}]
     assert camera_threads_table([one, cameras], [serial]).splitlines()[2:] == [
-        "| 1 | default (one per core) | 0 | 4.00 | 5.00 |",  # one camera: no serial run to set beside it
-        "| 2 | default (one per core) | 1 | 6.00 | 9.50 |",  # all cameras' drops, the slowest camera's latencies
-        "| 2 | 1 | 5 | 8.00 | 20.00 |",  # a camera without frames (NaN) is not the slowest
+        "| 1 | 1 (default) | 0 | 4.00 | 5.00 |",  # one camera: nothing to spread, no run to set beside it
+        "| 2 | 1 (default) | 1 | 6.00 | 9.50 |",  # all cameras' drops, the slowest camera's latencies
+        "| 2 | 0 (one per core) | 5 | 8.00 | 20.00 |",  # a camera without frames (NaN) is not the slowest
     ]
 
 

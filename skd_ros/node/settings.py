@@ -85,10 +85,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "camera_threads",
-        0,
+        1,
         "With several cameras: threads that share the cameras' decoding, preprocessing and alignment and, on ncnn or "
-        "onnxruntime on a CPU, their forward passes. 0: one per CPU core, at most one per camera; 1: one camera "
-        "after the other.",
+        "onnxruntime on a CPU, their forward passes. 1: one camera after the other; 0: one per CPU core, at most one "
+        "per camera (fewer frames dropped when the cameras overload the node, more latency when they do not).",
         read_only=True,
         value_range=(0, 64, 1),
     ),

@@ -41,7 +41,7 @@ def node_section(
     profiled: Run | None,
     extra: list[Run],
     cameras: list[Run],
-    cameras_serial: list[Run],
+    cameras_spread: list[Run],
     runs_transport: list[Run],
     agreement: Agreement,
     hot: HotPath,
@@ -88,19 +88,20 @@ def node_section(
         "",
         f"### Several cameras in one node ({cameras[0].resolution if cameras else ''} @ 30 FPS)",
         "",
-        "One node with `cameras:=cam0,...` batching the cameras' newest frames into one forward pass, its cameras' "
-        "decoding, resize, alignment and forward passes spread over `camera_threads` threads (the default, one per "
-        "core); the publisher sends each frame on every camera's topic, one after the other. Per camera:",
+        "One node with `cameras:=cam0,...` batching the cameras' newest frames into one forward pass, one camera after "
+        "the other (`camera_threads` 1, the default); the publisher sends each frame on every camera's topic, one "
+        "after the other. Per camera:",
         "",
         cameras_table(cameras),
         "",
-        "The same node with `camera_threads:=1` (one camera after the other), in the same run, against the default "
-        "(all cameras together: frames dropped, the slowest camera's p50 and p99):",
+        "The same node with `camera_threads:=0` (the cameras' decoding, resize, alignment and forward passes spread "
+        "over one thread per core), in the same run, against the default (all cameras together: frames dropped, the "
+        "slowest camera's p50 and p99):",
         "",
-        camera_threads_table(cameras, cameras_serial),
+        camera_threads_table(cameras, cameras_spread),
         "",
-        "Where a batch of 4 cameras' time went (1280x720, the 96x96 model, ncnn; each stage's p50 for the whole "
-        "batch, from the stage times, measured during development on a 2-core AMD EPYC VM, model 3.8 ms a pair): "
+        "Where a batch of 4 cameras' time went (1280x720, the undilated 96x96 model, ncnn; each stage's p50 for the "
+        "whole batch, from the stage times, measured during development on a 2-core AMD EPYC VM, model 3.8 ms a pair): "
         "one camera after the other, decoding (with the resize of skipped predecessors) 6.4 ms, resize and "
         "normalisation 7.4, alignment 5.8, inference 18.7, ROIs 5.7, the outputs' content 1.4: 45 ms of work for a "
         "33 ms frame period, so the node fell behind, skipped frames and paid their predecessors' resize on top; "
@@ -194,22 +195,22 @@ def cameras_table(runs: list[Run]) -> str:
     return table + _errors(runs)
 
 
-def camera_threads_table(pooled: list[Run], serial: list[Run]) -> str:
-    """Several cameras in one node, its default ``camera_threads`` against one camera after the other."""
+def camera_threads_table(default: list[Run], spread: list[Run]) -> str:
+    """Several cameras in one node, its default ``camera_threads`` (1) against one thread per core (0)."""
 
     def slowest(seen: list[dict], key: str) -> str:
         return _fmt(max((c[key] for c in seen if c[key] == c[key]), default=math.nan))  # NaN: no frame
 
-    alone = {run.cameras: run for run in serial}
+    other = {run.cameras: run for run in spread}
     rows = []
-    for run in pooled:
-        for label, which in (("default (one per core)", run), ("1", alone.get(run.cameras))):
+    for run in default:
+        for label, which in (("1 (default)", run), ("0 (one per core)", other.get(run.cameras))):
             if which is None:
                 continue
             seen = which.per_camera
             dropped = sum(c["dropped"] for c in seen) if seen else "-"
             rows.append([run.cameras, label, dropped, slowest(seen, "p50_ms"), slowest(seen, "p99_ms")])
-    return markdown_table(["cameras", "camera_threads", "dropped", "p50 ms", "p99 ms"], rows) + _errors(serial)
+    return markdown_table(["cameras", "camera_threads", "dropped", "p50 ms", "p99 ms"], rows) + _errors(spread)
 
 
 def stage_table(stages: dict) -> str:

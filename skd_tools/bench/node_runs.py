@@ -95,7 +95,7 @@ class NodeOptions:
 
     backend: str = "auto"
     cpu_threads: int = 1
-    camera_threads: int = 0  # with several cameras in one node (0: the node's default, one per core)
+    camera_threads: int = 1  # with several cameras in one node (1: the node's default, one camera after the other)
     weights: str = ""
     resolution: int = 0  # the checkpoint's own
 

@@ -103,15 +103,15 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
     if not args.quick:  # what a camera-side resize saves end to end
         extra_plan.append(("node", TRANSPORT_BY_NAME["resize-320"], "1920x1080", 30.0))
     extra = [one(*plan) for plan in tqdm(extra_plan, desc="node, other conditions", unit="run")]
-    # each count with the node's default camera_threads (one per core) and, beside it, one camera after the other
-    serial = replace(node, camera_threads=1)
-    cameras_plan = [(count, options) for count in camera_counts for options in ((node, serial)[: min(count, 2)])]
+    # each count with the node's default camera_threads (one camera after the other) and, beside it, one per core
+    spread = replace(node, camera_threads=0)
+    cameras_plan = [(count, options) for count in camera_counts for options in ((node, spread)[: min(count, 2)])]
     cameras_runs = [
         (options, measure("batched", best, CAMERAS_RESOLUTION, 30.0, seconds, warmup, args.domain_id, options, count))
         for count, options in tqdm(cameras_plan, desc="cameras in one node", unit="run")
     ]
     cameras = [run for options, run in cameras_runs if options is node]
-    cameras_serial = [run for options, run in cameras_runs if options is serial]
+    cameras_spread = [run for options, run in cameras_runs if options is spread]
     agreement = real_footage_agreement(
         SaliencyEstimator(
             node.weights or None, node.resolution or None, "cpu", backend=node.backend, threads=node.cpu_threads or None
@@ -134,7 +134,7 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         print(f"\nwhere a {PROFILED[0]} {PROFILED[1]} frame's time goes in the node:", file=sys.stderr)
         print(stage_table(profiled.stages), file=sys.stderr)
     lines = node_section(
-        node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, cameras_serial, runs_transport,
+        node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, cameras_spread, runs_transport,
         agreement, hot, summary, figures, args.out,
     )  # fmt: skip
     raw_numbers = {
@@ -142,7 +142,7 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         "matrix": [run_as_dict(r) for r in matrix],
         "e2e": [run_as_dict(r) for r in extra],
         "cameras": [run_as_dict(r) for r in cameras],
-        "cameras_serial": [run_as_dict(r) for r in cameras_serial],
+        "cameras_spread": [run_as_dict(r) for r in cameras_spread],
         "transport": [run_as_dict(r) for r in runs_transport],
         "agreement": asdict(agreement),
         "hot_path": asdict(hot),
