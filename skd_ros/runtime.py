@@ -122,8 +122,8 @@ def step_cameras(
 
     ``pool``: threads over which each camera's preprocessing and alignment, and on a backend that allows
     it the batch's pairs, run at once (OpenCV and the engines release Python's lock). The cameras
-    are independent until the forward pass, so the results are those of the serial path; a node with
-    several cameras on a multi-core CPU gets the other cores' help. None: one camera after the other.
+    are independent until the forward pass, so the results are those of the serial path; a node that its
+    cameras overload gets the other cores' help. None: one camera after the other.
 
     ``sources``: per frame, (width, height, encoding) as the camera sent it. The width and height are
     the pixels ROIs and peaks are reported in (a frame decoded at reduced size is smaller); a change of
@@ -155,7 +155,7 @@ def step_cameras(
     maps = estimator.infer(previous, current, pool)
     t2 = time.perf_counter()
 
-    def result(p: SaliencyPipeline, source: tuple[int, int, str], pair, saliency: np.ndarray) -> SaliencyResult:
+    def result_of(p: SaliencyPipeline, source: tuple[int, int, str], pair, saliency: np.ndarray) -> SaliencyResult:
         width, height, _ = source
         return SaliencyResult(
             saliency=saliency,
@@ -167,7 +167,7 @@ def step_cameras(
         )
 
     # serial: finding ROIs is mostly small numpy calls that hold Python's lock, slower spread over threads
-    results = list(map(result, pipelines, sources, pairs, maps))
+    results = list(map(result_of, pipelines, sources, pairs, maps))
     t3 = time.perf_counter()
     for result in results:
         result.timings = {

@@ -27,8 +27,8 @@ from skd_ros.core.postprocess import CentrePrior
 
 FORMAT = "skd_ros.fused"
 VERSION = 1
-# the package ships the same recipe at two input sizes (skd_ros/weights/README.md): 96x96 by default, the better
-# on real drone footage (docs/REAL_FOOTAGE.md), and 64x64 at about 0.4x its time, for several cameras in one node
+# the package ships two models (skd_ros/weights/README.md): 96x96 with dilated layers by default, the better on
+# real drone footage (docs/REAL_FOOTAGE.md), and 64x64 at about a third of its time, for several cameras in one node
 DEFAULT_WEIGHTS = "skd_fused_96.pt"
 
 log = logging.getLogger(__name__)

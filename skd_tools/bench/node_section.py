@@ -105,7 +105,9 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
     extra = [one(*plan) for plan in tqdm(extra_plan, desc="node, other conditions", unit="run")]
     # each count with the node's default camera_threads (one camera after the other) and, beside it, one per core
     spread = replace(node, camera_threads=0)
-    cameras_plan = [(count, options) for count in camera_counts for options in ((node, spread)[: min(count, 2)])]
+    cameras_plan = [  # interleaved, so that a burst of load elsewhere hits both; one camera: nothing to spread
+        (count, options) for count in camera_counts for options in (node, spread) if count > 1 or options is node
+    ]
     cameras_runs = [
         (options, measure("batched", best, CAMERAS_RESOLUTION, 30.0, seconds, warmup, args.domain_id, options, count))
         for count, options in tqdm(cameras_plan, desc="cameras in one node", unit="run")
