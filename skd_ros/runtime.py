@@ -53,6 +53,8 @@ class SaliencyEstimator:
         self.model = model.to(self.device).eval()
         self.untrained = bool(self.meta.get("untrained", False))
         self.pairs = pairs_of(self.meta)  # raw, or with the camera's motion taken out (core.registration)
+        # how far apart the training pairs' frames were (0: consecutive frames, the paper's): FramePairBuffer
+        self.pair_interval_ns = round(float(self.meta.get("pair_interval_s", 0.0)) * 1e9)
         self.backend = create_backend(backend, self.model, self.resolution, self.device, threads)
         self.centre_prior = CentrePrior.of(self.meta) if centre_prior else None
         self._prior_weights = self.centre_prior.weights(self.resolution, self.resolution) if self.centre_prior else None
@@ -101,7 +103,7 @@ class SaliencyPipeline:
         self.estimator = estimator
         self.roi_params = roi_params
         self.encoding = encoding
-        self.buffer = FramePairBuffer()
+        self.buffer = FramePairBuffer(estimator.pair_interval_ns)
         self.find_rois = True
 
     def step(self, frame: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> SaliencyResult:

@@ -27,8 +27,9 @@ FRAME_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 DEMO_FPS = 10.0
 
 
-def iter_frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, float]:
-    """(iterator of (name, BGR frame), frame count, fps) for a video file or a folder of frames."""
+def iter_frames(source: Path, folder_fps: float = DEMO_FPS) -> tuple[Iterator[tuple[str, np.ndarray]], int, float]:
+    """(iterator of (name, BGR frame), frame count, fps) for a video file or a folder of frames (which has no
+    rate of its own: ``folder_fps``)."""
     if source.is_dir():
         files = sorted(p for p in source.iterdir() if p.suffix.lower() in FRAME_SUFFIXES)
         if not files:
@@ -41,7 +42,7 @@ def iter_frames(source: Path) -> tuple[Iterator[tuple[str, np.ndarray]], int, fl
                     raise ValueError(f"cannot read image {path}")
                 yield path.stem, frame
 
-        return read_folder(), len(files), DEMO_FPS
+        return read_folder(), len(files), folder_fps
     if not source.is_file():
         raise ValueError(f"input {source} does not exist")
     capture = cv2.VideoCapture(str(source))
@@ -73,7 +74,9 @@ def generated_clip() -> tuple[Iterator[tuple[str, np.ndarray]], int, float]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    frames, count, fps = iter_frames(Path(args.input)) if args.input else generated_clip()
+    if args.fps <= 0:
+        raise ValueError(f"--fps must be > 0, got {args.fps}")
+    frames, count, fps = iter_frames(Path(args.input), args.fps) if args.input else generated_clip()
     estimator = SaliencyEstimator(args.weights, args.resolution, args.device, args.backend)
     if estimator.untrained:
         print("note: no trained weights found, the demo uses UNTRAINED weights (maps are not meaningful)")
@@ -91,7 +94,8 @@ def run(args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     try:
         for name, frame in tqdm(frames, total=count or None, desc="saliency", unit="frame"):
-            result = pipeline.step(frame, frame_id="demo")
+            # stamped at the input's frame rate: a checkpoint that pairs frames a set time apart finds them
+            result = pipeline.step(frame, round(processed * 1e9 / fps), frame_id="demo")
             model_seconds += result.timings["inference"]
             image = overlay(frame, result.saliency, result.rois, result.peak)
             if writer is None:
@@ -145,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--backend", default="auto", help="inference backend, e.g. eager, onnxruntime (default: the fastest here)"
     )
+    parser.add_argument(
+        "--fps", type=float, default=DEMO_FPS,
+        help="frame rate of a folder of frames, for the output video and for pairing frames a checkpoint's interval "
+        "apart (default: %(default)s, the shared drone clips'; a video file has its own)",
+    )  # fmt: skip
     parser.add_argument("--max-rois", type=int, default=5, help="attention boxes per frame (default: %(default)s)")
     return parser
 

@@ -245,6 +245,58 @@ def test_pair_buffer_order_and_resets():
     assert buf.resets == 2
 
 
+def test_pair_buffer_pairs_frames_an_interval_apart_whatever_the_camera_rate():
+    """A checkpoint trained on pairs 0.1 s apart sees 0.1 s of motion from a 30 fps camera: each frame pairs with
+    the kept frame closest to 0.1 s before it, the oldest one before that much time has passed."""
+    period, interval = 33_333_333, 100_000_000
+    buf = FramePairBuffer(interval)
+    frames = [np.full((3, 4, 4), i, np.float32) for i in range(12)]
+    partners = [buf.push(frame, i * period, "cam").previous for i, frame in enumerate(frames)]
+    assert [int(p[0, 0, 0]) for p in partners] == [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert len(buf._kept) <= 5  # only the frames a later one can still pair with
+    # a node that skipped frames: the closest kept one, never a frame from before a restart
+    skipping = FramePairBuffer(interval)
+    for index in (0, 1, 4):
+        skipping.push(frames[index], index * period, "cam")
+    assert int(skipping.push(frames[7], 7 * period, "cam").previous[0, 0, 0]) == 4  # 0.1 s before: frame 4
+    restarted = skipping.push(frames[8], 8 * period, "other_cam")
+    assert restarted.first and restarted.previous is frames[8]
+    # without stamps there is no interval to keep: the frame just before
+    unstamped = FramePairBuffer(interval)
+    unstamped.push(frames[0], None, "cam")
+    unstamped.push(frames[1], None, "cam")
+    assert unstamped.push(frames[2], None, "cam").previous is frames[1]
+    assert unstamped.push(frames[3], 3 * period, "cam").previous is frames[2]
+    assert unstamped.push(frames[4], 4 * period, "cam").previous is frames[3]
+    with pytest.raises(ValueError, match="interval_ns"):
+        FramePairBuffer(-1)
+
+
+def test_a_recalled_frame_pairs_only_within_its_run():
+    """A frame the node skipped and restored pairs like a pushed one, but never across a restart or a camera."""
+    period, interval = 100_000_000, 200_000_000
+    frames = [np.full((3, 4, 4), i, np.float32) for i in range(8)]
+    buf = FramePairBuffer(interval)
+    buf.push(frames[0], 0, "cam")
+    buf.push(frames[1], period, "cam")
+    assert buf.recall(frames[2], 2 * period, "cam") and not buf.recall(frames[2], 2 * period, "cam")
+    assert not buf.recall(frames[3], 3 * period, "other_cam") and not buf.recall(frames[3], 3 * period, "cam", (1,))
+    assert buf.push(frames[4], 4 * period, "cam").previous is frames[2]
+    buf.push(frames[5], 50 * period, "other_cam")  # a restart: the run begins at frame 5
+    assert not buf.recall(frames[4], 4 * period, "other_cam")
+    assert not FramePairBuffer().recall(frames[1], period, "cam")  # consecutive pairs restore by push
+
+
+def test_the_checkpoints_pair_interval_sets_the_pipelines_pairing(tmp_path):
+    path = tmp_path / "interval.pt"
+    save_fused(SKDModel(), path, resolution=32, meta={"pair_interval_s": 0.2})
+    estimator = SaliencyEstimator(weights=path, device="cpu", backend="eager")
+    assert SaliencyPipeline(estimator).buffer.interval_ns == 200_000_000
+    plain = tmp_path / "plain.pt"
+    save_fused(SKDModel(), plain, resolution=32)
+    assert SaliencyPipeline(SaliencyEstimator(weights=plain, device="cpu", backend="eager")).buffer.interval_ns == 0
+
+
 def test_pipeline_map_belongs_to_newest_frame(tmp_path):
     """The pipeline feeds (previous, current): the same frame twice gives a different map than a real pair,
     and a frame's map never depends on a later frame."""

@@ -17,6 +17,7 @@ from skd_ros.core import image_codec
 from skd_ros.core.bearings import camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError
 from skd_ros.core.postprocess import ROI, Peak, extract_rois
+from skd_ros.core.preprocess import FramePairBuffer
 from skd_ros.core.roi_record import ROI_DTYPE, rois_to_records
 from skd_ros.core.tracking import RoiTracker
 from skd_ros.node.misconfiguration import (
@@ -107,29 +108,29 @@ def test_the_node_guide_lists_every_parameter():
 def test_mailbox_hands_over_the_newest_message_and_its_predecessor():
     mailbox = NewestPairMailbox()
     assert mailbox.put("a") is False
-    assert mailbox.take() == {0: ("a", None)}
+    assert mailbox.take() == {0: ("a", None, None)}
     assert mailbox.put("b") is False
     assert mailbox.put("c") is True  # "b" was never taken: skipped
     assert mailbox.put("d") is True
-    assert mailbox.take() == {0: ("d", "c")}  # the predecessor in receive order, not the last one taken
+    assert mailbox.take() == {0: ("d", "c", None)}  # the predecessor in receive order, not the last one taken
     assert mailbox.take(timeout=0.01) is None
     mailbox.put("e")
     mailbox.close()
     assert mailbox.take() is None
     mailbox.reopen()
     mailbox.put("f")
-    assert mailbox.take() == {0: ("f", None)}  # closing forgot what came before
+    assert mailbox.take() == {0: ("f", None, None)}  # closing forgot what came before
 
 
 def test_mailbox_hands_over_every_camera_with_a_new_frame_at_once():
     mailbox = NewestPairMailbox(cameras=3)
     assert mailbox.put("front-1", 0) is False and mailbox.put("down-1", 2) is False
     assert mailbox.put("front-2", 0) is True  # skipped front-1, and only that
-    assert mailbox.take() == {0: ("front-2", "front-1"), 2: ("down-1", None)}
+    assert mailbox.take() == {0: ("front-2", "front-1", None), 2: ("down-1", None, None)}
     mailbox.put("side-1", 1)
-    assert mailbox.take() == {1: ("side-1", None)}  # cameras without a new frame are not in the batch
+    assert mailbox.take() == {1: ("side-1", None, None)}  # cameras without a new frame are not in the batch
     mailbox.put("down-2", 2)
-    assert mailbox.take() == {2: ("down-2", "down-1")}  # predecessors are kept per camera
+    assert mailbox.take() == {2: ("down-2", "down-1", None)}  # predecessors are kept per camera
     with pytest.raises(ValueError, match="at least one camera"):
         NewestPairMailbox(cameras=0)
 
@@ -146,7 +147,7 @@ def test_mailbox_put_waits_until_an_idle_worker_holds_the_message():
         assert mailbox.put(f"frame-{round_}", 0, hand_over_s=60.0) is False
         assert mailbox.put(f"next-{round_}") is False  # frame-<round> was taken, not skipped
         worker.join()
-        assert mailbox.take() == {0: (f"next-{round_}", f"frame-{round_}")}
+        assert mailbox.take() == {0: (f"next-{round_}", f"frame-{round_}", None)}
     assert [pairs[0][0] for pairs in taken] == [f"frame-{i}" for i in range(20)]
     assert mailbox.put("nobody waits", 0, hand_over_s=60.0) is False  # returns at once: no idle worker
     mailbox.close()
@@ -290,6 +291,40 @@ def test_pairs_follow_receive_order_even_when_frames_are_skipped(live, estimator
     result, _ = live.run(msgs[4], msgs[3])
     assert result.paired_with_previous
     assert_pair(live, estimator, 3, 4)
+
+
+def test_pairs_by_interval_skip_as_they_like_and_pair_as_a_run_over_every_frame(live, estimator):
+    """A checkpoint that pairs frames 0.2 s apart, frames 0.1 s apart: the mailbox names the received frame closest
+    to 0.2 s before the newest, decoded only when the worker skipped it, so the pairs are those of a run over every
+    frame (frame i with frame i - 2); a skipped predecessor is decoded as for consecutive pairs (pairing restarts
+    and refusals are those of a run over every frame too)."""
+    interval = 200_000_000
+    live.pipeline.buffer = FramePairBuffer(interval)
+    mailbox = NewestPairMailbox(interval_ns=interval)
+    msgs = [frame_msg(frame, 1_000_000_000 + i * 100_000_000) for i, frame in enumerate(FRAMES)]
+    decoded = []
+    decode = live.decode
+    live.decode = lambda message: decoded.append(msgs.index(message)) or decode(message)
+
+    def deliver(*indices):
+        for index in indices:
+            mailbox.put(msgs[index])
+        ((newest, before, partner),) = mailbox.take(timeout=0).values()
+        live.run(newest, before, partner)
+
+    deliver(0)
+    assert_pair(live, estimator, 0, 0)
+    deliver(1)
+    assert_pair(live, estimator, 0, 1)  # 0.1 s in: the oldest there is
+    deliver(2, 3, 4)  # 2 and 3 skipped: 3 (received just before 4) and 2 (its partner) are restored
+    assert_pair(live, estimator, 2, 4)
+    deliver(5)  # frame 3, restored before, is its partner now: nothing decoded twice
+    assert_pair(live, estimator, 3, 5)
+    assert decoded == [0, 1, 4, 3, 2, 5]
+    # the mailbox keeps only what a later frame can pair with: 0.2 s before 1.6 s is frame 4
+    mailbox.put(frame_msg(FRAMES[0], 1_600_000_000))
+    ((_, _, partner),) = mailbox.take(timeout=0).values()
+    assert partner is msgs[4]
 
 
 def test_time_jump_and_frame_id_change_restart_pairing(live, estimator):

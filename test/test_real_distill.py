@@ -199,6 +199,27 @@ def test_folds_hold_every_sequence_out_once():
         k_folds(names, 8, seed=0)
 
 
+def test_pairs_lie_pair_gap_frames_apart_and_the_first_frames_pair_with_the_oldest(tmp_path):
+    write_sequence(tmp_path, "clip", seed=2, frames=6)
+    (sequence,) = find_box_sequences([tmp_path / "clip"])
+    shape = working_frames(sequence)[0].shape
+    levels = [20 + 40 * i for i in range(6)]  # frame i is grey level 20 + 40 i all over
+    frames = [np.full(shape, level, np.uint8) for level in levels]
+    samples = SequenceSamples(sequence, frames, np.zeros((6, 64, 64), np.float32), 64)
+
+    def index_of(tensor: np.ndarray) -> int:
+        return levels.index(int(round(float((tensor[0] * STD_RGB[0] + MEAN_RGB[0]).mean() * 255))))
+
+    rng = np.random.default_rng(0)
+    found = set()
+    for _ in range(40):
+        previous, current, *_ = samples.sample(rng, RealRecipe(pairs="raw", pair_gap=2, self_pair=0.0))
+        found.add((index_of(previous), index_of(current)))
+    assert found == {(0, 0), (0, 1)} | {(i - 2, i) for i in range(2, 6)}
+    with pytest.raises(ValueError, match="pair_gap"):
+        RealRecipe(pair_gap=0)
+
+
 def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tmp_path, restore_torch_threads, capsys):
     out = tmp_path / "run"
     # a clip of one's own without boxes: the teachers label it and every student trains on it
@@ -220,6 +241,7 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
         assert "echo" in meta["real_sequences"] and meta["unlabeled_sequences"] == ["echo"]
         assert meta["teacher_mix"] == fold["teacher_mix"]
         assert meta["pairs"] == "aligned"  # the default: the runtime aligns the pairs for such a checkpoint
+        assert meta["pair_interval_s"] == 0.1  # consecutive frames of 10 fps clips: the runtime pairs live ones so
         # the runtime's centre prior is the prior of the teacher mix the fold learned from
         prior = CentrePrior.of(meta)
         if fold["teacher_mix"]["prior"] is None:

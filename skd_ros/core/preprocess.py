@@ -8,11 +8,16 @@ Pairing: the temporal stream sees (previous, current) and the saliency map belon
 newest frame. The paper pairs (current, next); we shift that by one frame so that a live node never
 waits for a future frame. The first frame of a sequence (or after a reset) is paired with itself,
 i.e. the temporal stream sees no motion for it.
+
+Which previous frame: the one just before (the paper's), or, for a checkpoint that says how far apart its
+training pairs were (``meta["pair_interval_s"]``), the frame received closest to that long before the current
+one, whatever the camera's rate: a model trained on 10 fps clips then sees 0.1 s of motion from a 30 fps
+camera too, not a third of it.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import cv2
@@ -87,7 +92,8 @@ def preprocess(frame: np.ndarray, resolution: int, encoding: str = "bgr8") -> np
 
 @dataclass(frozen=True)
 class FramePair:
-    """Two consecutive preprocessed frames; the saliency map belongs to ``current``."""
+    """Two preprocessed frames of one camera, ``previous`` the earlier (``FramePairBuffer`` says which);
+    the saliency map belongs to ``current``."""
 
     previous: np.ndarray
     current: np.ndarray
@@ -95,7 +101,13 @@ class FramePair:
 
 
 class FramePairBuffer:
-    """Pairs each new frame with the one before it from the same camera.
+    """Pairs each new frame with an earlier one from the same camera.
+
+    ``interval_ns`` 0: the frame just before it. Above 0: the kept frame whose stamp is closest to the new
+    frame's stamp minus ``interval_ns`` (before that much time has passed, the oldest kept frame; frames
+    without a stamp pair with the one just before). The buffer keeps only the frames a later frame can
+    still pair with, at most ``MAX_KEPT``; ``recall`` adds one that was skipped, so that a live node that
+    skips frames pairs as a run over every frame does.
 
     The buffer resets (the next frame is paired with itself) when the ``frame_id`` changes, time goes
     backwards (a looping bag, a restarted camera) or the image's size or encoding changes: frames from
@@ -105,12 +117,18 @@ class FramePairBuffer:
     FRAME_ID_CHANGED = "frame_id changed"
     TIME_WENT_BACKWARDS = "time went backwards"
     IMAGE_CHANGED = "image size or encoding changed"
+    MAX_KEPT = 64  # frames: 0.2 s of a 300 fps camera; a faster one pairs over a shorter interval
 
-    def __init__(self):
+    def __init__(self, interval_ns: int = 0):
+        if interval_ns < 0:
+            raise ValueError(f"interval_ns must be >= 0, got {interval_ns}")
+        self.interval_ns = int(interval_ns)
+        self._kept: deque[tuple[int | None, np.ndarray]] = deque(maxlen=self.MAX_KEPT)  # (stamp, frame), oldest first
         self._last: np.ndarray | None = None
         self._last_stamp: int | None = None
         self._last_frame_id: str | None = None
         self._last_source: tuple | None = None
+        self._run_start: int | None = None  # the stamp of the frame the current run of pairs began with
         self.resets = 0
         self.reset_reasons: Counter = Counter()
 
@@ -119,10 +137,12 @@ class FramePairBuffer:
         if reason is not None and self._last is not None:
             self.resets += 1
             self.reset_reasons[reason] += 1
+        self._kept.clear()
         self._last = None
         self._last_stamp = None
         self._last_frame_id = None
         self._last_source = None
+        self._run_start = None
 
     def push(
         self, tensor: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None, source: tuple | None = None
@@ -135,7 +155,43 @@ class FramePairBuffer:
                 self.reset(self.TIME_WENT_BACKWARDS)
             elif source != self._last_source:
                 self.reset(self.IMAGE_CHANGED)
-        previous = tensor if self._last is None else self._last
+        if self._last is None:
+            self._run_start = stamp_ns
+        previous = tensor if self._last is None else self._partner(stamp_ns)
         pair = FramePair(previous=previous, current=tensor, first=self._last is None)
         self._last, self._last_stamp, self._last_frame_id, self._last_source = tensor, stamp_ns, frame_id, source
+        self._keep(tensor, stamp_ns)
         return pair
+
+    def keeps(self, stamp_ns: int) -> bool:
+        """Whether a frame of this stamp is among those a later frame can pair with."""
+        return any(stamp == stamp_ns for stamp, _ in self._kept)
+
+    def recall(self, tensor: np.ndarray, stamp_ns: int, frame_id: str | None, source: tuple | None = None) -> bool:
+        """Keep a frame that was received but not pushed (a live node skipped it) for the next ``push`` to
+        pair with, when pairing by interval and it belongs to the current run: the last pushed frame's
+        ``frame_id`` and ``source``, no older than the run's first frame. Returns whether it was kept."""
+        belongs = self._last is not None and frame_id == self._last_frame_id and source == self._last_source
+        if not (self.interval_ns and belongs and self._run_start is not None and stamp_ns >= self._run_start):
+            return False
+        if self._last_stamp is None or self.keeps(stamp_ns):
+            return False
+        position = sum(1 for stamp, _ in self._kept if stamp < stamp_ns)
+        if len(self._kept) == self.MAX_KEPT:
+            return False
+        self._kept.insert(position, (stamp_ns, tensor))
+        return True
+
+    def _partner(self, stamp_ns: int | None) -> np.ndarray:
+        if not self.interval_ns or stamp_ns is None or self._last_stamp is None:
+            return self._last
+        wanted = stamp_ns - self.interval_ns
+        return min(self._kept, key=lambda kept: abs(kept[0] - wanted))[1]
+
+    def _keep(self, tensor: np.ndarray, stamp_ns: int | None) -> None:
+        if not self.interval_ns or stamp_ns is None or (self._kept and self._kept[0][0] is None):
+            self._kept.clear()
+        self._kept.append((stamp_ns, tensor))
+        # a frame with a newer one at least interval_ns before the newest is never the closest again
+        while len(self._kept) > 1 and self._kept[1][0] <= stamp_ns - self.interval_ns:
+            self._kept.popleft()

@@ -294,6 +294,7 @@ class SaliencyNode(LifecycleNode):
         if self._estimator.untrained:
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")
         attach_model(self.cameras, self._estimator, settings, self._refused_predecessor)
+        self._mailbox.pair_by_interval(self._estimator.pair_interval_ns)
         self._pool = camera_pool(settings.camera_threads, len(self.cameras))
 
     def _free_model(self) -> None:
@@ -359,7 +360,7 @@ class SaliencyNode(LifecycleNode):
             started = time.perf_counter()
             cameras = [self.cameras[index] for index in pairs]
             streams = [lives[index] for index in pairs]
-            keys = [(index, header_of(newest)[0]) for index, (newest, _) in pairs.items()]
+            keys = [(index, header_of(newest)[0]) for index, (newest, *_) in pairs.items()]
             for key in keys:
                 self.stage_times.mark(key, "hand-off to the worker")
             # only what someone reads is computed: ROIs, the full-size frame the overlay is drawn on, each message
@@ -381,7 +382,7 @@ class SaliencyNode(LifecycleNode):
                 if not isinstance(outcome, ImageDecodeError):
                     self.stage_times.mark_run(key, outcome[0].timings)
             batch = zip(cameras, streams, keys, wanted, pairs.values(), outcomes, resets, strict=True)
-            for camera, live, key, names, (newest, _), outcome, before in batch:
+            for camera, live, key, names, (newest, *_), outcome, before in batch:
                 if isinstance(outcome, ImageDecodeError):
                     camera.stats.count_rejected(outcome.kind)
                     self._warn(camera, outcome.kind, f"dropped a frame: {outcome}")

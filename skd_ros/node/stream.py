@@ -10,11 +10,13 @@ instead of queueing up: the node always works on the newest frame and never on a
 A node serving several cameras takes the newest frame of every camera that has one and runs them
 in one batched forward pass (``run_cameras``); each camera keeps its own pairing and outputs.
 
-Which pair. The map for the newest frame is computed from (the frame received just before it, the
-newest frame), in receive order: the temporal stream then always sees the camera's own frame
-interval, the one it was trained on, however far behind the node falls. (Pairing with the last
-*processed* frame instead would feed it larger, variable jumps whenever frames are skipped.) That
-predecessor is decoded and preprocessed only when it was skipped; otherwise it is already in the
+Which pair. For a checkpoint trained on frames a set time apart (``meta["pair_interval_s"]``), the
+newest frame pairs with the received frame whose stamp is closest to that long before it; for the paper's
+consecutive frames, with (the frame received just before it, the newest frame), in receive order. Either way
+the temporal stream sees the interval it was trained on however far behind the node falls. (Pairing with the
+last *processed* frame instead would feed it larger, variable jumps whenever frames are skipped.) The mailbox
+names both messages; a skipped one is decoded and preprocessed then (the one just before the newest always,
+so that pairing restarts and refusals are those of a run over every frame), one already run is in the
 pipeline's ``FramePairBuffer``. The buffer restarts pairing when the ``frame_id`` changes or time goes
 backwards (a looping bag), so frames from different cameras or from before a jump are never paired;
 an unreadable frame also restarts it, since the next good frame has no valid predecessor.
@@ -25,19 +27,23 @@ from __future__ import annotations
 import os
 import posixpath
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from skd_ros.core.bearings import CameraInfoError, CameraModel, camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
+from skd_ros.core.preprocess import FramePairBuffer
 from skd_ros.runtime import SaliencyPipeline, SaliencyResult, in_pool, step_cameras
 
 
 class NewestPairMailbox:
-    """Hands each camera's newest message, and the one received just before it, from the subscription
-    callbacks to the inference worker. ``put`` never queues: a message that the worker has not taken yet is
-    replaced (and reported as skipped). One condition for all cameras, so that the worker wakes for whichever
-    camera sends first and takes every camera's newest frame at once.
+    """Hands each camera's newest message from the subscription callbacks to the inference worker, with the
+    message received just before it and, with ``interval_ns`` (``pair_by_interval``), the received message whose
+    stamp is closest to that long before the newest one's: the one to pair it with. ``put`` never queues: a
+    message that the worker has not taken yet is replaced (and reported as skipped). One condition for all
+    cameras, so that the worker wakes for whichever camera sends first and takes every camera's newest frame
+    at once.
 
     ``put(..., hand_over_s)`` waits, up to that long, until a worker that was idle in ``take`` holds the message.
     Why: the caller is rclpy's executor thread, which after a callback spends a few hundred microseconds of
@@ -46,17 +52,42 @@ class NewestPairMailbox:
     Python runs later, beside the worker's first call that releases the lock (OpenCV's resize). A busy worker is
     not waited for."""
 
-    def __init__(self, cameras: int = 1):
+    def __init__(self, cameras: int = 1, interval_ns: int = 0):
         if cameras < 1:
             raise ValueError(f"a mailbox needs at least one camera, got {cameras}")
         self._cond = threading.Condition()
+        self._interval_ns = interval_ns
         self._forget(cameras)
         self._closed = False
         self._worker_idle = False
 
     def _forget(self, cameras: int) -> None:
-        """Per camera: the message waiting for the worker, the one received before it, the last received."""
+        """Per camera: the message waiting for the worker, the one received before it, the last received, and
+        (pairing by interval) the (stamp, message) received that a later message may pair with."""
         self._pending, self._before_pending, self._last_received = ([None] * cameras for _ in range(3))
+        self._received = [deque(maxlen=FramePairBuffer.MAX_KEPT) for _ in range(cameras)]
+
+    def pair_by_interval(self, interval_ns: int) -> None:
+        """Hand over partners ``interval_ns`` before the newest message (0: the message received just before)."""
+        with self._cond:
+            self._interval_ns = interval_ns
+            self._forget(len(self._pending))
+
+    def _remember(self, camera: int, message) -> None:
+        stamp = header_of(message)[0]
+        received = self._received[camera]
+        if received and stamp < received[-1][0]:  # time went backwards: nothing before pairs with what follows
+            received.clear()
+        received.append((stamp, message))
+        while len(received) > 1 and received[1][0] <= stamp - self._interval_ns:  # never the closest again
+            received.popleft()
+
+    def _partner(self, camera: int, newest):
+        if not self._interval_ns:
+            return None
+        wanted = header_of(newest)[0] - self._interval_ns
+        earlier = [(stamp, message) for stamp, message in self._received[camera] if message is not newest]
+        return min(earlier, key=lambda kept: abs(kept[0] - wanted))[1] if earlier else None
 
     def put(self, message, camera: int = 0, hand_over_s: float = 0.0) -> bool:
         """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took. With
@@ -65,6 +96,8 @@ class NewestPairMailbox:
             skipped = self._pending[camera] is not None
             self._before_pending[camera] = self._last_received[camera]
             self._last_received[camera] = self._pending[camera] = message
+            if self._interval_ns:
+                self._remember(camera, message)
             # all: another put() may be waiting on the condition too (callbacks on a multi-threaded executor), and a
             # single notify could wake it instead of the worker
             self._cond.notify_all()
@@ -73,8 +106,9 @@ class NewestPairMailbox:
             return skipped
 
     def take(self, timeout: float | None = None) -> dict[int, tuple] | None:
-        """{camera: (newest, the message received before it or None)} for every camera with a message
-        waiting, once at least one has; None when closed or on timeout."""
+        """{camera: (newest, the message received before it, the message an interval before it)} for every camera
+        with a message waiting, once at least one has (None where there is no such message, and for the last
+        when not pairing by interval); None when closed or on timeout."""
         with self._cond:
             self._worker_idle = True
             try:
@@ -84,7 +118,7 @@ class NewestPairMailbox:
             if self._closed:
                 return None
             pairs = {
-                camera: (newest, self._before_pending[camera])
+                camera: (newest, self._before_pending[camera], self._partner(camera, newest))
                 for camera, newest in enumerate(self._pending)
                 if newest is not None
             }
@@ -192,39 +226,51 @@ class LiveSaliency:
         self.full_frames = False
         self.on_refused = on_refused or (lambda error: None)
         self._last_run = None
+        self._attempted: deque[int] = deque(maxlen=FramePairBuffer.MAX_KEPT)  # stamps of the frames decoded or tried
 
     def decode(self, message) -> DecodedImage:
         if self.compressed:
             return decode_compressed(message, self.max_pixels, None if self.full_frames else self.min_side)
         return decode_raw(message, self.max_pixels)
 
-    def run(self, newest, before) -> tuple[SaliencyResult, DecodedImage]:
+    def run(self, newest, before, partner=None) -> tuple[SaliencyResult, DecodedImage]:
         """Raises ImageDecodeError (after restarting pairing) when ``newest`` cannot be read."""
-        (outcome,) = run_cameras([self], [(newest, before)])
+        (outcome,) = run_cameras([self], [(newest, before, partner)])
         if isinstance(outcome, ImageDecodeError):
             raise outcome
         return outcome
 
-    def _frame(self, newest, before) -> DecodedImage:
-        """Decode ``newest``, first pushing its true predecessor when frames were skipped."""
+    def _frame(self, newest, before, partner=None) -> DecodedImage:
+        """Decode ``newest``, first restoring what the worker skipped that the pairing needs: the message received
+        just before it (pairing restarts on it as on every frame, and its refusal is counted) and, pairing by
+        interval, ``partner``, the frame it pairs with."""
         last_run, self._last_run = self._last_run, newest
         buffer = self.pipeline.buffer
         try:
             frame = self.decode(newest)
         except ImageDecodeError:
+            self._attempted.append(header_of(newest)[0])
             buffer.reset(self.UNREADABLE)
             raise
-        if before is not None and before is not last_run:  # frames were skipped: restore the true predecessor
-            try:
-                previous = self.decode(before)
-            except ImageDecodeError as error:
-                buffer.reset(self.UNREADABLE)
-                self.on_refused(error)
-            else:
-                tensor = self.pipeline.estimator.prepare(previous.pixels, previous.order)
-                buffer.push(tensor, *header_of(before), previous.source)
+        if before is not None and before is not last_run:
+            self._restore(before, buffer.push)
+        if partner is not None and buffer.interval_ns and header_of(partner)[0] not in self._attempted:
+            self._restore(partner, buffer.recall)
+        self._attempted.append(header_of(newest)[0])
         self.pipeline.encoding = frame.order
         return frame
+
+    def _restore(self, message, keep: Callable) -> None:
+        """A skipped message decoded and preprocessed, handed to ``keep`` (the buffer's ``push`` or ``recall``);
+        unreadable, it restarts pairing and is counted."""
+        self._attempted.append(header_of(message)[0])
+        try:
+            decoded = self.decode(message)
+        except ImageDecodeError as error:
+            self.pipeline.buffer.reset(self.UNREADABLE)
+            self.on_refused(error)
+        else:
+            keep(self.pipeline.estimator.prepare(decoded.pixels, decoded.order), *header_of(message), decoded.source)
 
 
 def camera_pool(threads: int, cameras: int) -> Executor | None:
@@ -237,9 +283,10 @@ def camera_pool(threads: int, cameras: int) -> Executor | None:
 def run_cameras(
     streams: list[LiveSaliency], pairs: list[tuple], pool: Executor | None = None
 ) -> list[tuple[SaliencyResult, DecodedImage] | ImageDecodeError]:
-    """One (newest, before) message pair per stream (streams sharing one estimator), all readable frames
-    in a single batched forward pass (``skd_ros.runtime.step_cameras``). An unreadable newest frame gives
-    its ImageDecodeError in its place, after restarting that stream's pairing; the others still run.
+    """The (newest, before[, partner]) messages of each stream (``NewestPairMailbox.take``; streams sharing one
+    estimator), all readable frames in a single batched forward pass (``skd_ros.runtime.step_cameras``). An
+    unreadable newest frame gives its ImageDecodeError in its place, after restarting that stream's pairing; the
+    others still run.
     ``pool``: threads for the streams' decoding and for ``step_cameras``; each stream's own state is touched by
     one thread only."""
 
@@ -252,7 +299,7 @@ def run_cameras(
     outcomes: list = [None] * len(streams)
     ready = []
     frames = in_pool(pool)(frame_of, streams, pairs)
-    for index, (stream, (newest, _), frame) in enumerate(zip(streams, pairs, frames, strict=True)):
+    for index, (stream, (newest, *_), frame) in enumerate(zip(streams, pairs, frames, strict=True)):
         if isinstance(frame, ImageDecodeError):
             outcomes[index] = frame
         else:

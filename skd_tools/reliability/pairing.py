@@ -70,6 +70,7 @@ class RecordingEstimator:
     identity, ``infer`` records the (previous, current) identities of every pair and returns flat maps."""
 
     resolution = 8
+    pair_interval_ns = 0  # the node's rule for consecutive pairs, the one checked here
 
     def __init__(self):
         self.pairs: list[tuple[int, int]] = []
@@ -223,7 +224,7 @@ def run_pairing_fuzz(count: int, seed: int = 0, compressed_input: bool = False, 
         found.messages += 1
         if rng.random() < 0.5 and identity < count:
             continue
-        ((newest_message, before_message),) = mailbox.take(timeout=0).values()
+        ((newest_message, before_message, _),) = mailbox.take(timeout=0).values()  # consecutive pairs: no partner
         newest = sent[sent_as[id(newest_message)]]
         before = None if before_message is None else sent[sent_as[id(before_message)]]
         pairs_before = len(estimator.pairs)

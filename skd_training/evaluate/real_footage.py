@@ -47,7 +47,8 @@ METRIC_TITLES = {
     "top3_roi_hit": "top-3 ROI hit",
     "box_nss": "box-NSS",
 }
-FRAME_PERIOD_NS = 100_000_000  # the shared sequences are at 10 fps; only the order matters to pairing
+# the shared sequences are at 10 fps: the stamps a checkpoint that pairs frames a set time apart reads
+FRAME_PERIOD_NS = 100_000_000
 
 
 # --- scoring ---------------------------------------------------------------------------------------

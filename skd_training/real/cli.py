@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         "runtime does the same for such a checkpoint) or raw (the paper's)",
     )  # fmt: skip
     parser.add_argument(
+        "--pair-gap", type=int, default=recipe.pair_gap,
+        help="frames of the training clips (10 fps) between a pair's previous and current frame; the runtime pairs "
+        "live frames the same time apart",
+    )  # fmt: skip
+    parser.add_argument(
         "--paste", type=float, default=recipe.paste,
         help="the share of samples that get another training clip's target pasted in, moving on its own",
     )  # fmt: skip
@@ -128,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         spatial = SpatialTeacher(readout, width=args.teacher_width)
         labels = SoftLabels(args.out / "cache", spatial, args.priors, args.resolution)
         recipe = RealRecipe(
-            resolution=args.resolution, context_dilation=args.context_dilation, pairs=args.pairs, epochs=args.epochs,
-            samples_per_sequence=args.samples_per_sequence, seed=args.seed, paste=args.paste,
+            resolution=args.resolution, context_dilation=args.context_dilation, pairs=args.pairs,
+            pair_gap=args.pair_gap, epochs=args.epochs, samples_per_sequence=args.samples_per_sequence,
+            seed=args.seed, paste=args.paste,
             paste_objects=args.paste_objects, photometric=args.photometric, lam=args.lam,
             centre_prior=args.centre_prior, prior_in_loss=args.prior_in_loss,
         )  # fmt: skip

@@ -51,6 +51,7 @@ from skd_training.real.paste import Patch, cut_patches, paste
 from skd_training.real.soft_labels import SoftLabels, TeacherMix, choose_mix, working_frame
 
 MANIFEST = "folds.json"
+CLIP_FRAME_PERIOD_S = 0.1  # the box sequences' frame rate: 10 fps (../shared/data's README)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class RealRecipe:
     # the temporal stream's pairs: with the camera's motion taken out (skd_ros.core.registration; with pasted
     # targets every k-fold score rises, docs/REAL_FOOTAGE.md; the live node pays ~1.3 ms a frame), or raw (the paper's)
     pairs: str = ALIGNED
+    # how many frames of the training clips (10 fps) lie between a pair's frames: 2 = 0.2 s, and the runtime
+    # pairs live frames the same time apart (meta["pair_interval_s"]). A target a few pixels across that
+    # moves a pixel or two a frame hardly moves in 0.1 s at the model's resolution
+    pair_gap: int = 1
     epochs: int = 12
     samples_per_sequence: int = 120  # per epoch
     batch_size: int = 32
@@ -102,6 +107,8 @@ class RealRecipe:
     def __post_init__(self):
         if self.pairs not in (ALIGNED, RAW):
             raise ValueError(f"pairs must be {ALIGNED!r} or {RAW!r}, got {self.pairs!r}")
+        if self.pair_gap < 1:
+            raise ValueError(f"pair_gap must be >= 1, got {self.pair_gap}")
         if not 0.0 <= self.paste <= 1.0 or self.paste_objects < 1:
             raise ValueError(f"paste must be in [0, 1] and paste_objects >= 1, got {self.paste}, {self.paste_objects}")
         if not 0.0 <= self.lam <= 1.0:
@@ -188,7 +195,8 @@ class SequenceSamples:
         """(previous, current, soft, blob or None, prior or None) for a random frame, augmented (module
         docstring); the prior is ``self.prior`` in the crop's grid."""
         index = int(rng.integers(len(self)))
-        previous = index - 1 if index > 0 and rng.random() >= recipe.self_pair else index
+        # the first frames pair with the oldest there is, as the runtime's do at the start of a stream
+        previous = max(index - recipe.pair_gap, 0) if index > 0 and rng.random() >= recipe.self_pair else index
         sx, sy = self.scale
         pair, soft_label, pasted = (self.frames[previous], self.frames[index]), self.soft[index], []
         if self.donors and rng.random() < recipe.paste:
@@ -366,6 +374,7 @@ class RealDistillation:
             "teacher_mix": asdict(mix),
             "recipe": recipe,
             "pairs": self.recipe.pairs,  # read by the runtime (skd_ros.core.registration.pairs_of)
+            "pair_interval_s": self.recipe.pair_gap * CLIP_FRAME_PERIOD_S,  # read by the runtime (FramePairBuffer)
             "spatial_teacher": self.labels.spatial_key,
             "parameters": count_parameters(model),
             "train_minutes": round((time.monotonic() - started) / 60, 1),
