@@ -172,14 +172,10 @@ class FramePairBuffer:
         pair with, when pairing by interval and it belongs to the current run: the last pushed frame's
         ``frame_id`` and ``source``, no older than the run's first frame. Returns whether it was kept."""
         belongs = self._last is not None and frame_id == self._last_frame_id and source == self._last_source
-        if not (self.interval_ns and belongs and self._run_start is not None and stamp_ns >= self._run_start):
+        in_run = self._run_start is not None and self._last_stamp is not None and stamp_ns >= self._run_start
+        if not (self.interval_ns and belongs and in_run) or self.keeps(stamp_ns) or len(self._kept) == self.MAX_KEPT:
             return False
-        if self._last_stamp is None or self.keeps(stamp_ns):
-            return False
-        position = sum(1 for stamp, _ in self._kept if stamp < stamp_ns)
-        if len(self._kept) == self.MAX_KEPT:
-            return False
-        self._kept.insert(position, (stamp_ns, tensor))
+        self._kept.insert(sum(1 for stamp, _ in self._kept if stamp < stamp_ns), (stamp_ns, tensor))  # by stamp
         return True
 
     def _partner(self, stamp_ns: int | None) -> np.ndarray:
