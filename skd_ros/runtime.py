@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from skd_ros.core.checkpoint import load_default_or
 from skd_ros.core.device import resolve_device
 from skd_ros.core.postprocess import ROI, CentrePrior, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
-from skd_ros.core.registration import ALIGNED, align_previous, pairs_of
+from skd_ros.core.registration import ALIGNED, align_previous, camera_motion, chained_motion, grey, pairs_of, warp_onto
 from skd_ros.engines.backends import AUTO, create_backend
 
 
@@ -76,10 +77,33 @@ class SaliencyEstimator:
     def prepare(self, frame: np.ndarray, encoding: str = "bgr8") -> np.ndarray:
         return preprocess(frame, self.resolution, encoding)
 
-    def temporal_input(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    def temporal_input(
+        self, previous: np.ndarray, current: np.ndarray, between: tuple = (), links: dict | None = None
+    ) -> np.ndarray:
         """The previous frame (3 x R x R) as this model's temporal stream expects it: as it is, or aligned
-        onto ``current`` when the checkpoint was trained on aligned pairs (``skd_ros.core.registration``)."""
-        return align_previous(previous, current) if self.pairs == ALIGNED else previous
+        onto ``current`` when the checkpoint was trained on aligned pairs (``skd_ros.core.registration``).
+
+        ``between``: frames between the two (``FramePair.between``). The camera's motion is then followed from
+        frame to frame and chained: over the few degrees a camera turns in 0.1 s the direct fit can have two near
+        solutions that a few grey levels tip, frame to frame it has one. ``links``: a cache of frame-to-frame
+        motions (one new one a frame); the direct fit where a link cannot be estimated."""
+        if self.pairs != ALIGNED:
+            return previous
+        if not between:
+            return align_previous(previous, current)
+        chain = (previous, *between, current)
+        motion = chained_motion([link(a, b, links) for a, b in pairwise(chain)])
+        return warp_onto(previous, current, camera_motion(grey(previous), grey(current)) if motion is None else motion)
+
+
+def link(earlier: np.ndarray, later: np.ndarray, cache: dict | None) -> np.ndarray | None:
+    """The camera's motion from ``earlier`` to ``later`` (``camera_motion``), from ``cache`` when it holds it."""
+    if cache is None:
+        return camera_motion(grey(earlier), grey(later))
+    cached = cache.get((id(earlier), id(later)))
+    if cached is None or cached[0] is not earlier or cached[1] is not later:  # ids of freed frames are reused
+        cached = cache[(id(earlier), id(later))] = (earlier, later, camera_motion(grey(earlier), grey(later)))
+    return cached[2]
 
 
 @dataclass
@@ -104,6 +128,7 @@ class SaliencyPipeline:
         self.roi_params = roi_params
         self.encoding = encoding
         self.buffer = FramePairBuffer(estimator.pair_interval_ns)
+        self.links: dict = {}  # frame-to-frame camera motions of the kept frames (SaliencyEstimator.temporal_input)
         self.find_rois = True
 
     def step(self, frame: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> SaliencyResult:
@@ -152,7 +177,16 @@ def step_cameras(
     ]
     t_pairs = time.perf_counter()
     current = np.stack([pair.current for pair in pairs])
-    previous = np.stack(each(estimator.temporal_input, [pair.previous for pair in pairs], current))
+
+    def temporal_input(p: SaliencyPipeline, pair) -> np.ndarray:
+        # the frames themselves, not the batch's copy: the buffer keeps them, and with them the cached links
+        aligned = estimator.temporal_input(pair.previous, pair.current, pair.between, p.links)
+        chain = {(id(a), id(b)) for a, b in pairwise((pair.previous, *pair.between, pair.current))}
+        for key in [key for key in p.links if key not in chain]:  # only links a later frame's chain can use
+            del p.links[key]
+        return aligned
+
+    previous = np.stack(each(temporal_input, pipelines, pairs))
     t1 = time.perf_counter()
     maps = estimator.infer(previous, current, pool)
     t2 = time.perf_counter()

@@ -254,6 +254,9 @@ def test_pair_buffer_pairs_frames_an_interval_apart_whatever_the_camera_rate():
     partners = [buf.push(frame, i * period, "cam").previous for i, frame in enumerate(frames)]
     assert [int(p[0, 0, 0]) for p in partners] == [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]
     assert len(buf._kept) <= 5  # only the frames a later one can still pair with
+    pair = buf.push(frames[0], 12 * period, "cam")
+    assert [int(f[0, 0, 0]) for f in (pair.previous, *pair.between)] == [9, 10, 11]  # the camera followed through
+    assert FramePairBuffer().push(frames[0], 0, "cam").between == ()
     # a node that skipped frames: the closest kept one, never a frame from before a restart
     skipping = FramePairBuffer(interval)
     for index in (0, 1, 4):

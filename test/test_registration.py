@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from conftest import detector_model, normalised_grey
 
+from skd_ros import runtime
 from skd_ros.core.checkpoint import save_fused
 from skd_ros.core.preprocess import preprocess
 from skd_ros.core.registration import ALIGNED, RAW, align_previous, camera_motion, grey, pairs_of
@@ -141,3 +142,28 @@ def test_the_evaluators_predictor_aligns_as_the_pipeline_does(motion_checkpoints
     from_pipeline = pipeline.step(current).saliency
     from_predictor = fused_predictor(estimator).predict(previous, current, "clip", 1)
     assert np.array_equal(from_pipeline, from_predictor)
+
+
+def test_pairs_an_interval_apart_follow_the_camera_frame_to_frame(tmp_path, monkeypatch):
+    """A 30 fps camera panning 2 cells a frame, a checkpoint that pairs frames 0.1 s apart: frame t is aligned onto
+    frame t + 3 by the three frame-to-frame motions chained (one new estimate a frame), as well as directly."""
+    scene = ground(seed=3)
+    frames = [view(scene, (200 + 8 * i, 200 + 4 * i)) for i in range(6)]  # 2 cells right, 1 down a frame
+    path = tmp_path / "interval.pt"
+    save_fused(detector_model("motion", threshold=1.0), path, 64, {"pairs": ALIGNED, "pair_interval_s": 0.1})
+    estimator = SaliencyEstimator(path, backend="eager")
+    seen, estimates = [], []
+    infer, motion = estimator.infer, runtime.camera_motion
+    monkeypatch.setattr(estimator, "infer", lambda previous, current, pool=None: seen.append(previous) or infer(
+        previous, current, pool))  # fmt: skip
+    monkeypatch.setattr(runtime, "camera_motion", lambda *a: estimates.append(1) or motion(*a))
+    pipeline = SaliencyPipeline(estimator)
+    for index, frame in enumerate(frames):
+        pipeline.step(frame, index * 33_333_333, "cam")
+    assert len(estimates) == len(frames) - 1  # each frame's motion from the one before, reused by later pairs
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    current, partner = (estimator.prepare(frames[i]) for i in (5, 2))
+    chained = seen[-1][0]
+    direct = align_previous(partner, current)
+    assert np.abs(chained - current)[inner].mean() < 0.2 * np.abs(partner - current)[inner].mean()
+    assert np.abs(chained - direct)[inner].mean() < 0.05

@@ -98,6 +98,9 @@ class FramePair:
     previous: np.ndarray
     current: np.ndarray
     first: bool  # True when ``previous`` is ``current`` (start of a sequence or after a reset)
+    # pairing by interval: the kept frames between the two, oldest first (the camera's motion from ``previous``
+    # to ``current`` is followed through them, skd_ros.runtime)
+    between: tuple[np.ndarray, ...] = ()
 
 
 class FramePairBuffer:
@@ -157,8 +160,8 @@ class FramePairBuffer:
                 self.reset(self.IMAGE_CHANGED)
         if self._last is None:
             self._run_start = stamp_ns
-        previous = tensor if self._last is None else self._partner(stamp_ns)
-        pair = FramePair(previous=previous, current=tensor, first=self._last is None)
+        previous, between = (tensor, ()) if self._last is None else self._partner(stamp_ns)
+        pair = FramePair(previous=previous, current=tensor, first=self._last is None, between=between)
         self._last, self._last_stamp, self._last_frame_id, self._last_source = tensor, stamp_ns, frame_id, source
         self._keep(tensor, stamp_ns)
         return pair
@@ -178,11 +181,14 @@ class FramePairBuffer:
         self._kept.insert(sum(1 for stamp, _ in self._kept if stamp < stamp_ns), (stamp_ns, tensor))  # by stamp
         return True
 
-    def _partner(self, stamp_ns: int | None) -> np.ndarray:
+    def _partner(self, stamp_ns: int | None) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """The frame to pair with, and the kept frames between it and the new one."""
         if not self.interval_ns or stamp_ns is None or self._last_stamp is None:
-            return self._last
+            return self._last, ()
         wanted = stamp_ns - self.interval_ns
-        return min(self._kept, key=lambda kept: abs(kept[0] - wanted))[1]
+        kept = list(self._kept)
+        index = min(range(len(kept)), key=lambda i: abs(kept[i][0] - wanted))
+        return kept[index][1], tuple(tensor for _, tensor in kept[index + 1 :])
 
     def _keep(self, tensor: np.ndarray, stamp_ns: int | None) -> None:
         if not self.interval_ns or stamp_ns is None or (self._kept and self._kept[0][0] is None):

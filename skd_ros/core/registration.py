@@ -20,6 +20,9 @@ the estimate smoothly (CC >= 0.99 on the same frames), at no more cost.
 The previous frame is warped onto the current one; where the warp has no data (the strip the camera
 moved into) the current frame's pixels stand in, so nothing there looks like motion.
 
+For pairs more than a frame apart (a checkpoint's ``meta["pair_interval_s"]`` at a faster camera) the runtime
+chains the frame-to-frame motions (``chained_motion``, ``skd_ros.runtime.SaliencyEstimator.temporal_input``).
+
 A checkpoint says which pairs it was trained on: ``meta["pairs"]`` = ``"aligned"`` for this, anything
 else (the paper's raw pairs) leaves them as they are (``pairs_of``).
 """
@@ -99,7 +102,21 @@ def align_previous(previous: np.ndarray, current: np.ndarray) -> np.ndarray:
     the warp leaves no data. Unchanged when the camera's motion cannot be estimated."""
     if previous is current:
         return previous
-    affine = camera_motion(grey(previous), grey(current))
+    return warp_onto(previous, current, camera_motion(grey(previous), grey(current)))
+
+
+def chained_motion(links: list[np.ndarray | None]) -> np.ndarray | None:
+    """The 2 x 3 affine map of successive motions (each taking a frame onto the next), or None if one is."""
+    total = np.eye(3)
+    for link in links:
+        if link is None:
+            return None
+        total = np.vstack([link, (0.0, 0.0, 1.0)]) @ total
+    return total[:2].astype(np.float32)
+
+
+def warp_onto(previous: np.ndarray, current: np.ndarray, affine: np.ndarray | None) -> np.ndarray:
+    """``previous`` warped onto ``current`` by ``affine`` (previous -> current); ``previous`` as it is for None."""
     if affine is None:
         return previous
     height, width = current.shape[1:]

@@ -78,7 +78,7 @@ class RecordingEstimator:
     def prepare(self, pixels: np.ndarray, order: str = "bgr8") -> np.ndarray:
         return np.full((3, self.resolution, self.resolution), identity_of(pixels), np.float32)
 
-    def temporal_input(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+    def temporal_input(self, previous: np.ndarray, current: np.ndarray, between=(), links=None) -> np.ndarray:
         return previous  # raw pairs: the identities must reach ``infer`` as they were paired
 
     def infer(self, previous: np.ndarray, current: np.ndarray, pool: Executor | None = None) -> np.ndarray:
