@@ -23,7 +23,7 @@ from skd_ros.core.checkpoint import load_default_or
 from skd_ros.core.device import resolve_device
 from skd_ros.core.postprocess import ROI, CentrePrior, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
-from skd_ros.core.registration import ALIGNED, align_previous, camera_motion, chained_motion, grey, pairs_of, warp_onto
+from skd_ros.core.registration import ALIGNED, camera_motion, chained_motion, grey, pairs_of, warp_onto
 from skd_ros.engines.backends import AUTO, create_backend
 
 
@@ -85,15 +85,19 @@ class SaliencyEstimator:
 
         ``between``: frames between the two (``FramePair.between``). The camera's motion is then followed from
         frame to frame and chained: over the few degrees a camera turns in 0.1 s the direct fit can have two near
-        solutions that a few grey levels tip, frame to frame it has one. ``links``: a cache of frame-to-frame
-        motions (one new one a frame); the direct fit where a link cannot be estimated."""
-        if self.pairs != ALIGNED:
+        solutions that a few grey levels tip, frame to frame it has one; the direct fit where a link cannot be
+        estimated. ``links``: a stream's cache of frame-to-frame motions (``SaliencyPipeline.links``), left
+        holding this chain's, the ones a later frame's chain can use: one new estimate a frame."""
+        if self.pairs != ALIGNED or previous is current:
             return previous
-        if not between:
-            return align_previous(previous, current)
-        chain = (previous, *between, current)
-        motion = chained_motion([link(a, b, links) for a, b in pairwise(chain)])
-        return warp_onto(previous, current, camera_motion(grey(previous), grey(current)) if motion is None else motion)
+        chain = tuple(pairwise((previous, *between, current)))
+        motion = chained_motion([link(a, b, links) for a, b in chain])
+        if links is not None:
+            for key in links.keys() - {(id(a), id(b)) for a, b in chain}:
+                del links[key]
+        if motion is None and between:
+            motion = camera_motion(grey(previous), grey(current))
+        return warp_onto(previous, current, motion)
 
 
 def link(earlier: np.ndarray, later: np.ndarray, cache: dict | None) -> np.ndarray | None:
@@ -178,13 +182,8 @@ def step_cameras(
     t_pairs = time.perf_counter()
     current = np.stack([pair.current for pair in pairs])
 
-    def temporal_input(p: SaliencyPipeline, pair) -> np.ndarray:
-        # the frames themselves, not the batch's copy: the buffer keeps them, and with them the cached links
-        aligned = estimator.temporal_input(pair.previous, pair.current, pair.between, p.links)
-        chain = {(id(a), id(b)) for a, b in pairwise((pair.previous, *pair.between, pair.current))}
-        for key in [key for key in p.links if key not in chain]:  # only links a later frame's chain can use
-            del p.links[key]
-        return aligned
+    def temporal_input(p: SaliencyPipeline, pair) -> np.ndarray:  # the kept frames, not the batch's copies:
+        return estimator.temporal_input(pair.previous, pair.current, pair.between, p.links)  # the links are theirs
 
     previous = np.stack(each(temporal_input, pipelines, pairs))
     t1 = time.perf_counter()

@@ -90,6 +90,20 @@ def preprocess(frame: np.ndarray, resolution: int, encoding: str = "bgr8") -> np
     return np.ascontiguousarray(normalised.transpose(2, 0, 1))
 
 
+def closest(stamped, wanted_ns: int) -> int:
+    """The index of the entry of ``stamped`` ((stamp, item) pairs, oldest first) whose stamp is closest to
+    ``wanted_ns``; the older of two as close."""
+    return min(range(len(stamped)), key=lambda index: abs(stamped[index][0] - wanted_ns))
+
+
+def forget_unreachable(stamped: deque, newest_ns: int, interval_ns: int) -> None:
+    """Drop from the front of ``stamped`` ((stamp, item) pairs, oldest first) the entries no frame from
+    ``newest_ns`` on can pair with: an entry with a newer one at least ``interval_ns`` before the newest is never
+    the closest again."""
+    while len(stamped) > 1 and stamped[1][0] <= newest_ns - interval_ns:
+        stamped.popleft()
+
+
 @dataclass(frozen=True)
 class FramePair:
     """Two preprocessed frames of one camera, ``previous`` the earlier (``FramePairBuffer`` says which);
@@ -166,17 +180,14 @@ class FramePairBuffer:
         self._keep(tensor, stamp_ns)
         return pair
 
-    def keeps(self, stamp_ns: int) -> bool:
-        """Whether a frame of this stamp is among those a later frame can pair with."""
-        return any(stamp == stamp_ns for stamp, _ in self._kept)
-
     def recall(self, tensor: np.ndarray, stamp_ns: int, frame_id: str | None, source: tuple | None = None) -> bool:
         """Keep a frame that was received but not pushed (a live node skipped it) for the next ``push`` to
         pair with, when pairing by interval and it belongs to the current run: the last pushed frame's
         ``frame_id`` and ``source``, no older than the run's first frame. Returns whether it was kept."""
         belongs = self._last is not None and frame_id == self._last_frame_id and source == self._last_source
         in_run = self._run_start is not None and self._last_stamp is not None and stamp_ns >= self._run_start
-        if not (self.interval_ns and belongs and in_run) or self.keeps(stamp_ns) or len(self._kept) == self.MAX_KEPT:
+        kept_already = any(stamp == stamp_ns for stamp, _ in self._kept)
+        if not (self.interval_ns and belongs and in_run) or kept_already or len(self._kept) == self.MAX_KEPT:
             return False
         self._kept.insert(sum(1 for stamp, _ in self._kept if stamp < stamp_ns), (stamp_ns, tensor))  # by stamp
         return True
@@ -185,15 +196,12 @@ class FramePairBuffer:
         """The frame to pair with, and the kept frames between it and the new one."""
         if not self.interval_ns or stamp_ns is None or self._last_stamp is None:
             return self._last, ()
-        wanted = stamp_ns - self.interval_ns
         kept = list(self._kept)
-        index = min(range(len(kept)), key=lambda i: abs(kept[i][0] - wanted))
+        index = closest(kept, stamp_ns - self.interval_ns)
         return kept[index][1], tuple(tensor for _, tensor in kept[index + 1 :])
 
     def _keep(self, tensor: np.ndarray, stamp_ns: int | None) -> None:
         if not self.interval_ns or stamp_ns is None or (self._kept and self._kept[0][0] is None):
             self._kept.clear()
         self._kept.append((stamp_ns, tensor))
-        # a frame with a newer one at least interval_ns before the newest is never the closest again
-        while len(self._kept) > 1 and self._kept[1][0] <= stamp_ns - self.interval_ns:
-            self._kept.popleft()
+        forget_unreachable(self._kept, stamp_ns, self.interval_ns)

@@ -33,7 +33,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 
 from skd_ros.core.bearings import CameraInfoError, CameraModel, camera_model_from_info
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
-from skd_ros.core.preprocess import FramePairBuffer
+from skd_ros.core.preprocess import FramePairBuffer, closest, forget_unreachable
 from skd_ros.runtime import SaliencyPipeline, SaliencyResult, in_pool, step_cameras
 
 
@@ -79,15 +79,13 @@ class NewestPairMailbox:
         if received and stamp < received[-1][0]:  # time went backwards: nothing before pairs with what follows
             received.clear()
         received.append((stamp, message))
-        while len(received) > 1 and received[1][0] <= stamp - self._interval_ns:  # never the closest again
-            received.popleft()
+        forget_unreachable(received, stamp, self._interval_ns)
 
     def _partner(self, camera: int, newest):
         if not self._interval_ns:
             return None
-        wanted = header_of(newest)[0] - self._interval_ns
         earlier = [(stamp, message) for stamp, message in self._received[camera] if message is not newest]
-        return min(earlier, key=lambda kept: abs(kept[0] - wanted))[1] if earlier else None
+        return earlier[closest(earlier, header_of(newest)[0] - self._interval_ns)][1] if earlier else None
 
     def put(self, message, camera: int = 0, hand_over_s: float = 0.0) -> bool:
         """Store ``message`` as ``camera``'s newest; True when it replaced one the worker never took. With
