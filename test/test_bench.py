@@ -21,7 +21,8 @@ from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Latencies, Run, pool
 from skd_tools.bench.model_timing import ModelRow, count_macs
 from skd_tools.bench.node_report import (
-    camera_threads_table,
+    batch_times_text,
+    camera_variants_table,
     cameras_table,
     hot_path_table,
     live_findings,
@@ -84,6 +85,14 @@ def test_node_cost_targets_read_work_against_the_model_jpeg_against_raw_cameras_
     assert rows["CompressedImage JPEG 1920x1080"] == ("JPEG +4.00 ms vs bgr8 +2.50 ms = 1.60x", "met")
     cameras = next(r for r in node_target_rows(summary) if r[0].startswith("one batching node"))
     assert cameras[2] == "met" and cameras[1].startswith("served: 4 (")
+    light = {"weights": "light.pt", "4": {"dropped": 0, "p99_ms": 20.0, "error": ""}}
+    slow = summary | {"cameras": {"4": {"dropped": 3, "p99_ms": 50.0, "error": ""}}, "cameras_light": light}
+    cameras = next(r for r in node_target_rows(slow) if r[0].startswith("one batching node"))
+    assert cameras[2] == "**not met**"  # the verdict is the default weights'; the light ones are read beside it
+    assert (
+        cameras[1]
+        == "served: 0 (4: 3 dropped, p99 50.0 ms); with `weights:=light.pt` served: 4 (4: 0 dropped, p99 20.0 ms)"
+    )
     agreement = next(r for r in node_target_rows(summary) if r[0].startswith("maps"))
     assert agreement[2] == "**not met**" and "jpeg 0.9850" in agreement[1]
     skipped = summary | {"agreement": {"frames": 0, "min_cc": {}, "skipped": "clip.avi is absent"}}
@@ -274,11 +283,16 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
     serial.per_camera = [{"dropped": 3, "p50_ms": 8.0, "p99_ms": 20.0}, no_frames]
     one = run("batched", "1280x720", "bgr8", 4.0)
     one.per_camera = [{"dropped": 0, "p50_ms": 4.0, "p99_ms": 5.0}]
-    assert camera_threads_table([one, cameras], [serial]).splitlines()[2:] == [
-        "| 1 | 1 (default) | 0 | 4.00 | 5.00 |",  # one camera: nothing to spread, no run to set beside it
-        "| 2 | 1 (default) | 1 | 6.00 | 9.50 |",  # all cameras' drops, the slowest camera's latencies
-        "| 2 | 0 (one per core) | 5 | 8.00 | 20.00 |",  # a camera without frames (NaN) is not the slowest
+    assert camera_variants_table([one, cameras], {"camera_threads 0": [serial], "light": []}).splitlines()[2:] == [
+        "| 1 | the defaults | 0 | 4.00 | 5.00 |",  # one camera: nothing to spread, no run to set beside it
+        "| 2 | the defaults | 1 | 6.00 | 9.50 |",  # all cameras' drops, the slowest camera's latencies
+        "| 2 | camera_threads 0 | 5 | 8.00 | 20.00 |",  # a camera without frames (NaN) is not the slowest
     ]
+    four = run("batched", "1280x720", "bgr8", 4.0, cameras=4)
+    four.stages = {"stages": {stage: {"p50_ms": ms} for stage, ms in (("decode", 1.0), ("inference", 10.0))}}
+    text = batch_times_text({"the defaults": [cameras, four], "light": [serial]})
+    assert "the defaults: decode 1.0, inference 10.0 (sum 11.0 ms)" in text and "light" not in text
+    assert batch_times_text({"the defaults": [cameras]}).startswith("No stage times were recorded for 4 cameras")
 
 
 def test_node_only_measures_the_node_section_alone():

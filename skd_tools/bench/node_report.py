@@ -10,7 +10,7 @@ from pathlib import Path
 from skd_tools.bench.agreement import MIN_CC, Agreement
 from skd_tools.bench.hot_path import HotPath
 from skd_tools.bench.latencies import Latencies, Run, kind_label, rate_label
-from skd_tools.bench.node_runs import NodeOptions
+from skd_tools.bench.node_runs import SEVERAL_CAMERAS_WEIGHTS, NodeOptions
 from skd_tools.bench.stage_profile import stage_meaning
 from skd_tools.bench.targets import node_target_rows
 from skd_tools.bench.transports import LOSS_TOLERANCE, TRANSPORT_BY_NAME
@@ -42,6 +42,7 @@ def node_section(
     extra: list[Run],
     cameras: list[Run],
     cameras_spread: list[Run],
+    cameras_light: list[Run],
     runs_transport: list[Run],
     agreement: Agreement,
     hot: HotPath,
@@ -95,19 +96,22 @@ def node_section(
         cameras_table(cameras),
         "",
         "The same node with `camera_threads:=0` (the cameras' decoding, resize, alignment and forward passes spread "
-        "over one thread per core), in the same run, against the default (all cameras together: frames dropped, the "
-        "slowest camera's p50 and p99):",
+        "over one thread per core) and, where the default weights are others, with "
+        f"`weights:={SEVERAL_CAMERAS_WEIGHTS}` (the 64x64 model, suggested for several "
+        "cameras in one node), in the same run, against the defaults (all cameras together: frames dropped, "
+        "the slowest camera's p50 and p99):",
         "",
-        camera_threads_table(cameras, cameras_spread),
+        camera_variants_table(
+            cameras, {"camera_threads 0": cameras_spread, f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light}
+        ),
         "",
-        "Where a batch of 4 cameras' time went (1280x720, the undilated 96x96 model, ncnn; each stage's p50 for the "
-        "whole batch, from the stage times, measured during development on a 2-core AMD EPYC VM, model 3.8 ms a pair): "
-        "one camera after the other, decoding (with the resize of skipped predecessors) 6.4 ms, resize and "
-        "normalisation 7.4, alignment 5.8, inference 18.7, ROIs 5.7, the outputs' content 1.4: 45 ms of work for a "
-        "33 ms frame period, so the node fell behind, skipped frames and paid their predecessors' resize on top; "
-        "with two threads 1.1, 4.7, 4.2, 12.1, 4.7 and 1.3 ms. Finding the ROIs stays one camera after the other: its "
-        "small numpy calls hold Python's lock and took longer spread over threads. The camera publisher and the "
-        "readers share the same two cores.",
+        batch_times_text(
+            {
+                "the defaults": cameras,
+                "camera_threads 0": cameras_spread,
+                f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light,
+            }
+        ),
         "",
         "### Where a frame's time goes in the live node",
         "",
@@ -195,22 +199,52 @@ def cameras_table(runs: list[Run]) -> str:
     return table + _errors(runs)
 
 
-def camera_threads_table(default: list[Run], spread: list[Run]) -> str:
-    """Several cameras in one node, its default ``camera_threads`` (1) against one thread per core (0)."""
+def camera_variants_table(default: list[Run], variants: dict[str, list[Run]]) -> str:
+    """Several cameras in one node: the node's defaults against each variant (label: its runs), count by count."""
 
     def slowest(seen: list[dict], key: str) -> str:
         return _fmt(max((c[key] for c in seen if c[key] == c[key]), default=math.nan))  # NaN: no frame
 
-    other = {run.cameras: run for run in spread}
+    by_count = {label: {run.cameras: run for run in runs} for label, runs in variants.items()}
     rows = []
     for run in default:
-        for label, which in (("1 (default)", run), ("0 (one per core)", other.get(run.cameras))):
+        for label, which in (
+            ("the defaults", run),
+            *((label, runs.get(run.cameras)) for label, runs in by_count.items()),
+        ):
             if which is None:
                 continue
             seen = which.per_camera
             dropped = sum(c["dropped"] for c in seen) if seen else "-"
             rows.append([run.cameras, label, dropped, slowest(seen, "p50_ms"), slowest(seen, "p99_ms")])
-    return markdown_table(["cameras", "camera_threads", "dropped", "p50 ms", "p99 ms"], rows) + _errors(spread)
+    errors = _errors([run for runs in variants.values() for run in runs])
+    return markdown_table(["cameras", "node", "dropped", "p50 ms", "p99 ms"], rows) + errors
+
+
+BATCH_STAGES = ("decode", "preprocess", "align", "inference", "postprocess", "outputs")
+BATCH_CAMERAS = 4
+
+
+def batch_times_text(variants: dict[str, list[Run]]) -> str:
+    """Where a batch of ``BATCH_CAMERAS`` cameras' time went in each variant's run, from its stage times."""
+    parts = []
+    for label, runs in variants.items():
+        run = next((r for r in runs if r.cameras == BATCH_CAMERAS and r.stages), None)
+        if run is None:
+            continue
+        p50 = {stage: values["p50_ms"] for stage, values in run.stages["stages"].items()}
+        stages = ", ".join(f"{stage} {p50[stage]:.1f}" for stage in BATCH_STAGES if stage in p50)
+        parts.append(f"{label}: {stages} (sum {sum(p50.get(stage, 0.0) for stage in BATCH_STAGES):.1f} ms)")
+    if not parts:
+        return f"No stage times were recorded for {BATCH_CAMERAS} cameras in this run."
+    return (
+        f"Where a batch of {BATCH_CAMERAS} cameras' time went in these runs (each stage's p50 in ms for the whole "
+        "batch: a camera's frame records the batch's stages; decode includes decoding and resizing the skipped "
+        "frames the pairing needs): " + "; ".join(parts) + f". The frame period is {1e3 / 30:.1f} ms; a node whose "
+        "batch takes longer falls behind and skips frames. Finding the ROIs stays one camera after the other (its "
+        "small numpy calls hold Python's lock and took longer spread over threads); the camera publisher and the "
+        "readers share the machine's cores with the node."
+    )
 
 
 def stage_table(stages: dict) -> str:

@@ -100,6 +100,10 @@ class NodeOptions:
     resolution: int = 0  # the checkpoint's own
 
 
+# the shipped weights README and NODE.md suggest for several cameras in one node: skd-bench runs them beside the default
+SEVERAL_CAMERAS_WEIGHTS = "skd_fused_64.pt"
+
+
 def camera_topics(kind: str, cameras: int) -> list[str]:
     """The image topic of each camera: the node's ``image`` for one camera, ``cam<i>/image`` for runs of several."""
     return [f"{NAMESPACE}/cam{i}/image" for i in range(cameras)] if kind in MULTI_CAMERA_KINDS else [IMAGE_TOPIC]

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from skd_ros.core.checkpoint import DEFAULT_WEIGHTS
 from skd_ros.runtime import SaliencyEstimator
 from skd_tools.bench.agreement import real_footage_agreement
 from skd_tools.bench.figures import plot_node_work, plot_runs
@@ -20,7 +21,7 @@ from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Run, pool, run_as_dict
 from skd_tools.bench.model_timing import time_calls
 from skd_tools.bench.node_report import node_section, stage_table
-from skd_tools.bench.node_runs import NodeOptions, measure
+from skd_tools.bench.node_runs import SEVERAL_CAMERAS_WEIGHTS, NodeOptions, measure
 from skd_tools.bench.transports import LOSS_TOLERANCE, TRANSPORT_BY_NAME, TRANSPORTS, Transport
 
 MATRIX_RESOLUTIONS = ("640x480", "1280x720", "1920x1080", "3840x2160")
@@ -103,17 +104,25 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
     if not args.quick:  # what a camera-side resize saves end to end
         extra_plan.append(("node", TRANSPORT_BY_NAME["resize-320"], "1920x1080", 30.0))
     extra = [one(*plan) for plan in tqdm(extra_plan, desc="node, other conditions", unit="run")]
-    # each count with the node's default camera_threads (one camera after the other) and, beside it, one per core
-    spread = replace(node, camera_threads=0)
-    cameras_plan = [  # interleaved, so that a burst of load elsewhere hits both; one camera: nothing to spread
-        (count, options) for count in camera_counts for options in (node, spread) if count > 1 or options is node
+    # each count with the node's default camera_threads (one camera after the other), beside it one per core, and
+    # the weights suggested for several cameras (unless they are the ones measured)
+    variants = {"spread": replace(node, camera_threads=0)}
+    if Path(node.weights or DEFAULT_WEIGHTS).name != SEVERAL_CAMERAS_WEIGHTS:
+        variants["light"] = replace(node, weights=SEVERAL_CAMERAS_WEIGHTS)
+    cameras_plan = [  # interleaved, so that a burst of load elsewhere hits all; one camera: only the default
+        (count, name, options)
+        for count in camera_counts
+        for name, options in {"default": node, **variants}.items()
+        if count > 1 or name == "default"
     ]
-    cameras_runs = [
-        (options, measure("batched", best, CAMERAS_RESOLUTION, 30.0, seconds, warmup, args.domain_id, options, count))
-        for count, options in tqdm(cameras_plan, desc="cameras in one node", unit="run")
-    ]
-    cameras = [run for options, run in cameras_runs if options is node]
-    cameras_spread = [run for options, run in cameras_runs if options is spread]
+    cameras_runs = {name: [] for name in ("default", *variants)}
+    for count, name, options in tqdm(cameras_plan, desc="cameras in one node", unit="run"):
+        run = measure(
+            "batched", best, CAMERAS_RESOLUTION, 30.0, seconds, warmup, args.domain_id, options, count, stage_times=True
+        )
+        cameras_runs[name].append(run)
+    cameras, cameras_spread = cameras_runs["default"], cameras_runs["spread"]
+    cameras_light = cameras_runs.get("light", [])
     agreement = real_footage_agreement(
         SaliencyEstimator(
             node.weights or None, node.resolution or None, "cpu", backend=node.backend, threads=node.cpu_threads or None
@@ -130,14 +139,14 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         ),
         plot_runs(runs_transport, figures_dir / "bench_transport.png", "transport options, 1920x1080 @ 30 FPS, bare"),
     ]
-    summary = node_summary(best.name, model, matrix, cameras, agreement, hot)
+    summary = node_summary(best.name, model, matrix, cameras, agreement, hot, cameras_light)
     profiled = next((r for r in matrix if (r.kind, r.resolution, r.encoding) == ("node", *PROFILED)), None)
     if profiled is not None and profiled.stages:
         print(f"\nwhere a {PROFILED[0]} {PROFILED[1]} frame's time goes in the node:", file=sys.stderr)
         print(stage_table(profiled.stages), file=sys.stderr)
     lines = node_section(
-        node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, cameras_spread, runs_transport,
-        agreement, hot, summary, figures, args.out,
+        node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, cameras_spread, cameras_light,
+        runs_transport, agreement, hot, summary, figures, args.out,
     )  # fmt: skip
     raw_numbers = {
         "model": model,
@@ -145,6 +154,7 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         "e2e": [run_as_dict(r) for r in extra],
         "cameras": [run_as_dict(r) for r in cameras],
         "cameras_spread": [run_as_dict(r) for r in cameras_spread],
+        "cameras_light": [run_as_dict(r) for r in cameras_light],
         "transport": [run_as_dict(r) for r in runs_transport],
         "agreement": asdict(agreement),
         "hot_path": asdict(hot),
@@ -170,8 +180,21 @@ def matrix_cell(matrix: list[Run], resolution: str, encoding: str) -> dict:
     return cell
 
 
-def node_summary(transport: str, model: dict, matrix, cameras, agreement, hot) -> dict:
-    """What the targets read, as plain numbers (also what --reuse keeps)."""
+def cameras_summary(runs: list[Run]) -> dict:
+    """Per count of cameras: every camera's drops added up, the slowest camera's p99, and the run's error."""
+    return {
+        str(run.cameras): {
+            "dropped": sum(c["dropped"] for c in run.per_camera) if run.per_camera else None,
+            "p99_ms": max((c["p99_ms"] for c in run.per_camera), default=float("nan")),
+            "error": run.error,
+        }
+        for run in runs
+    }
+
+
+def node_summary(transport: str, model: dict, matrix, cameras, agreement, hot, cameras_light=()) -> dict:
+    """What the targets read, as plain numbers (also what --reuse keeps). ``cameras_light``: the runs of several
+    cameras with ``SEVERAL_CAMERAS_WEIGHTS``."""
     cells = {
         f"{res} {enc}": matrix_cell(matrix, res, enc)
         for res, enc in dict.fromkeys((r.resolution, r.encoding) for r in matrix)
@@ -183,14 +206,7 @@ def node_summary(transport: str, model: dict, matrix, cameras, agreement, hot) -
         "model_ms": model["ms"],
         "model_paced_ms": model.get("paced_ms"),  # absent from runs before it was measured
         "matrix": cells,
-        "cameras": {
-            str(run.cameras): {
-                "dropped": sum(c["dropped"] for c in run.per_camera) if run.per_camera else None,
-                "p99_ms": max((c["p99_ms"] for c in run.per_camera), default=float("nan")),
-                "error": run.error,
-            }
-            for run in cameras
-        },
+        "cameras": cameras_summary(cameras),
         "agreement": {
             "frames": agreement.frames,
             "min_cc": agreement.min_cc,
@@ -200,6 +216,8 @@ def node_summary(transport: str, model: dict, matrix, cameras, agreement, hot) -
         "work_ms_1080p": sum(hot.stage_ms.values()),
         "paced_work_ms_1080p": sum(hot.paced_stage_ms.values()),
     }
+    if cameras_light:
+        summary["cameras_light"] = {"weights": SEVERAL_CAMERAS_WEIGHTS, **cameras_summary(cameras_light)}
     if full_hd and full_hd["node_overhead_p50_ms"] == full_hd["node_overhead_p50_ms"]:
         summary["overhead_p50_ms_1080p"] = full_hd["node_overhead_p50_ms"]
         summary["drops_30fps_1080p"] = full_hd["node_dropped"]

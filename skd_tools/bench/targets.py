@@ -180,17 +180,29 @@ def _cameras_row(node: dict) -> tuple[str, str, str]:
     runs = node.get("cameras", {})
     if not runs:
         return target, "not measured", "not measured"
-    served = [
-        int(count) for count, run in runs.items() if run["dropped"] == 0 and run["p99_ms"] < limit and not run["error"]
-    ]
-    measured = "; ".join(
-        f"{count}: {run['dropped']} dropped, p99 {run['p99_ms']:.1f} ms"
-        if run["dropped"] is not None
-        else f"{count}: -"
-        for count, run in runs.items()
-    )
-    most = max(served, default=0)
-    return target, f"served: {most} ({measured})", _verdict(most >= need)
+
+    def served(runs: dict) -> tuple[int, str]:
+        counts = [
+            int(count)
+            for count, run in runs.items()
+            if run["dropped"] == 0 and run["p99_ms"] < limit and not run["error"]
+        ]
+        measured = "; ".join(
+            f"{count}: {run['dropped']} dropped, p99 {run['p99_ms']:.1f} ms"
+            if run["dropped"] is not None
+            else f"{count}: -"
+            for count, run in runs.items()
+        )
+        return max(counts, default=0), measured
+
+    most, measured = served(runs)
+    text = f"served: {most} ({measured})"
+    light = dict(node.get("cameras_light", {}))
+    weights = light.pop("weights", None)
+    if light:  # the weights suggested for several cameras: read beside the default's, the verdict stays the default's
+        most_light, measured_light = served(light)
+        text += f"; with `weights:={weights}` served: {most_light} ({measured_light})"
+    return target, text, _verdict(most >= need)
 
 
 def _agreement_row(node: dict) -> tuple[str, str, str]:
