@@ -17,7 +17,7 @@ from skd_training.data.box_sequences import find_box_sequences
 from skd_training.data.layouts import DatasetError
 from skd_training.evaluate.predictors import baseline_predictor
 from skd_training.evaluate.real_footage import FoldedModel, evaluate_maps, evaluate_model, score_frame, single_model
-from skd_training.evaluate.real_footage_cli import main
+from skd_training.evaluate.real_footage_cli import main, models_from
 
 WIDTH, HEIGHT, SIDE = 160, 96, 14
 
@@ -113,6 +113,18 @@ def test_a_k_fold_manifest_scores_each_sequence_with_the_fold_that_held_it_out(t
     text = out.read_text()
     assert "## peak on target" in text and "Which model scored which sequence" in text
     assert (tmp_path / "report" / "figs" / "a.jpg").is_file()
+
+
+def test_a_model_runs_at_the_input_side_its_argument_names(tmp_path, brightness_weights):
+    """``@SIDE`` runs a checkpoint at another input side, as the node's ``resolution`` parameter does."""
+    write_sequence(tmp_path, "square")
+    sequences = find_box_sequences([tmp_path])
+    own, larger = models_from([f"own={brightness_weights}", f"larger={brightness_weights}@96"], sequences)
+    assert own.resolution is None and larger.resolution == 96 and larger.folds == own.folds
+    row = evaluate_model(larger, sequences, sheet_count=1)
+    assert row.per_sequence["square"].outcomes[0].saliency.shape == (96, 96)
+    with pytest.raises(DatasetError, match="multiple of 4"):
+        models_from([f"odd={brightness_weights}@30"], sequences)
 
 
 def test_missing_or_empty_folders_are_named(tmp_path, capsys):

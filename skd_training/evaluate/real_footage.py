@@ -131,6 +131,7 @@ class FoldedModel:
 
     name: str
     folds: dict[str, list[str]]  # checkpoint path (or "" for the shipped weights) -> held-out sequences
+    resolution: int | None = None  # the input side it runs at (the node's ``resolution``); None: each checkpoint's
 
     def checkpoint_for(self, sequence: str) -> str | None:
         return next((ckpt for ckpt, held_out in self.folds.items() if sequence in held_out), None)
@@ -206,7 +207,9 @@ def evaluate_model(
             per_sequence[sequence.name] = None
             continue
         if checkpoint not in estimators:
-            estimators[checkpoint] = SaliencyEstimator(checkpoint or None, device=device, backend=backend, threads=1)
+            estimators[checkpoint] = SaliencyEstimator(
+                checkpoint or None, model.resolution, device=device, backend=backend, threads=1
+            )
         if sequence.name in sequences_seen(estimators[checkpoint].meta, [sequence]):
             model_file = checkpoint or "the shipped weights"
             raise DatasetError(f"{model_file} trained on {sequence.name!r}: it cannot score that sequence")

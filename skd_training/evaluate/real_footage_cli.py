@@ -1,6 +1,6 @@
 """skd-eval-real: where the node's attention lands on real drone footage with target boxes.
 
-    skd-eval-real [ROOT ...] [--model NAME=CHECKPOINT|FOLDS.json ...] [--teachers REAL_RUN] [--priors DIR]
+    skd-eval-real [ROOT ...] [--model NAME=CHECKPOINT|FOLDS.json[@SIDE] ...] [--teachers REAL_RUN] [--priors DIR]
 
 Every ROOT is a folder of frames with ``<folder>_bbox_gt.txt`` beside it, or a folder of such folders
 (default: the three folders of real drone sequences in ../shared/data). Writes docs/REAL_FOOTAGE.md (a
@@ -14,12 +14,14 @@ import argparse
 import json
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from tqdm import tqdm
 
 from skd_ros.core.checkpoint import CheckpointError
 from skd_ros.core.postprocess import ROIParams
+from skd_ros.core.preprocess import check_resolution
 from skd_training.baselines import AerialGazePrior, CentreBias, CentreWeighted, SpectralResidual
 from skd_training.config import ConfigError
 from skd_training.data.box_sequences import BoxSequence, find_box_sequences
@@ -49,19 +51,30 @@ def read_folds(path: Path, name: str) -> FoldedModel:
 
 
 def models_from(values: list[str], sequences: list[BoxSequence]) -> list[FoldedModel]:
-    """``NAME=CHECKPOINT``, ``NAME=FOLDS.json`` or ``NAME=shipped`` arguments (a bare path names itself)."""
+    """``NAME=CHECKPOINT``, ``NAME=FOLDS.json`` or ``NAME=shipped`` arguments (a bare path names itself), each
+    with an optional ``@SIDE``: run at SIDE x SIDE input instead of the checkpoint's own (the node's
+    ``resolution`` parameter; the network is fully convolutional)."""
     models = []
-    for value in values or [f"SKD-64 (shipped)={SHIPPED}"]:
+    for value in values or [f"SKD (shipped)={SHIPPED}"]:
         name, sep, target = value.partition("=")
         name, target = (name, target) if sep else (Path(value).stem, value)
+        stem, at, side = target.rpartition("@")
+        resolution = None
+        if at and side.isdigit():
+            target, resolution = stem, int(side)
+            try:
+                check_resolution(resolution)
+            except ValueError as exc:
+                raise DatasetError(f"--model {value}: {exc}") from exc
         if target == SHIPPED:
-            models.append(single_model(name, None, sequences))
+            model = single_model(name, None, sequences)
         elif not Path(target).exists():
             raise DatasetError(f"--model {value}: {target} does not exist")
         elif target.endswith(".json"):
-            models.append(read_folds(Path(target), name))
+            model = read_folds(Path(target), name)
         else:
-            models.append(single_model(name, target, sequences))
+            model = single_model(name, target, sequences)
+        models.append(replace(model, resolution=resolution))
     return models
 
 
@@ -77,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--model", action="append", metavar="NAME=CHECKPOINT", help="a fused checkpoint, 'shipped', or a k-fold "
-        "manifest (.json) from training; repeatable (default: the shipped weights)",
+        "manifest (.json) from training, with @SIDE to run it at SIDE x SIDE input instead of its own (e.g. "
+        "'mine=runs/real/folds.json@128', the node's resolution parameter); repeatable (default: the shipped weights)",
     )  # fmt: skip
     parser.add_argument("--reference", help="the model the targets are read on (default: the first --model)")
     parser.add_argument("--run-dir", type=Path, help="add the teachers of a finished skd-train run")
