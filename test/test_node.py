@@ -3,6 +3,7 @@ RMW (Fast DDS) like between processes. Frames are small aerial-like renders (a b
 texture); where a test asserts *where* the node looks, it loads a hand-set checkpoint whose output is known
 (see conftest.detector_model), since untrained weights look nowhere in particular."""
 
+import gc
 import time
 
 import cv2
@@ -290,6 +291,7 @@ def test_lifecycle_deactivate_stops_outputs_and_activate_resumes(connect, namesp
     assert probe.state() == "unconfigured"
     assert probe.change_state(Transition.TRANSITION_CONFIGURE) and probe.state() == "inactive"
     assert node.model_loaded and probe.image_publishers["reliable"].get_subscription_count() == 0
+    assert gc.get_freeze_count() > 0, "the objects alive once the model is loaded are out of the collector's reach"
     assert probe.change_state(Transition.TRANSITION_ACTIVATE) and probe.state() == "active"
     probe.wait_for_subscriber()
     msg = frame_msg(probe, 0)
@@ -297,6 +299,7 @@ def test_lifecycle_deactivate_stops_outputs_and_activate_resumes(connect, namesp
 
     assert probe.change_state(Transition.TRANSITION_DEACTIVATE) and probe.state() == "inactive"
     assert not node.model_loaded, "deactivate frees the model"
+    assert gc.get_freeze_count() == 0, "and lets the collector reach what it left"
     wait_until(lambda: probe.image_publishers["reliable"].get_subscription_count() == 0, what="unsubscribe")
     silent = frame_msg(probe, 1)
     probe.publish(silent)

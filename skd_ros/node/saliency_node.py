@@ -37,6 +37,7 @@ types are ``ros_settings``.
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import threading
 import time
@@ -296,10 +297,18 @@ class SaliencyNode(LifecycleNode):
         attach_model(self.cameras, self._estimator, settings, self._refused_predecessor)
         self._mailbox.pair_by_interval(self._estimator.pair_interval_ns)
         self._pool = camera_pool(settings.camera_threads, len(self.cameras))
+        # A full garbage collection walks every tracked object: with torch and the engines loaded some 250,000, which
+        # took 120-180 ms on the developers' 2-core machine (at the node's exit too), a stall of every camera's worker
+        # and callback whenever the collector decides a long-lived generation has grown enough. Objects alive now
+        # (modules, the model, the engines) are moved out of its reach; from here on it walks what streaming makes.
+        # Process-wide: several nodes in one process share it, and freeing any model lets the collector walk all.
+        gc.collect()
+        gc.freeze()
 
     def _free_model(self) -> None:
         on_gpu = self._estimator is not None and self._estimator.device.type == "cuda"
         self._estimator = None
+        gc.unfreeze()  # what _load_model froze becomes collectable again: a freed model's cycles are not kept
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
