@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skd_ros.core.checkpoint import load_default_or
+from skd_ros.core.checkpoint import input_side, load_default_or
 from skd_ros.core.device import resolve_device
 from skd_ros.core.postprocess import ROI, CentrePrior, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
@@ -48,7 +48,7 @@ class SaliencyEstimator:
         centre_prior: bool = True,
     ):
         model, trained_resolution, self.meta = load_default_or(weights)
-        self.resolution = int(resolution or trained_resolution)
+        self.resolution = int(resolution or input_side(trained_resolution, self.meta))
         check_resolution(self.resolution)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()

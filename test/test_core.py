@@ -300,6 +300,17 @@ def test_the_checkpoints_pair_interval_sets_the_pipelines_pairing(tmp_path):
     assert SaliencyPipeline(SaliencyEstimator(weights=plain, device="cpu", backend="eager")).buffer.interval_ns == 0
 
 
+def test_the_checkpoints_input_resolution_is_the_side_it_runs_at_unless_another_is_asked(tmp_path):
+    path = tmp_path / "larger.pt"
+    save_fused(SKDModel(), path, resolution=32, meta={"input_resolution": 48})
+    estimator = SaliencyEstimator(weights=path, device="cpu", backend="eager")
+    assert estimator.resolution == 48 and estimator.prepare(np.zeros((60, 80, 3), np.uint8)).shape == (3, 48, 48)
+    assert SaliencyEstimator(weights=path, resolution=40, device="cpu", backend="eager").resolution == 40
+    plain = tmp_path / "plain.pt"
+    save_fused(SKDModel(), plain, resolution=32)
+    assert SaliencyEstimator(weights=plain, device="cpu", backend="eager").resolution == 32
+
+
 def test_pipeline_map_belongs_to_newest_frame(tmp_path):
     """The pipeline feeds (previous, current): the same frame twice gives a different map than a real pair,
     and a frame's map never depends on a later frame."""

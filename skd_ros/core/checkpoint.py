@@ -5,11 +5,14 @@ A checkpoint is a ``torch.save`` dict::
     {"format": "skd_ros.fused", "version": 1, "widths": {...}, "resolution": 64,
      "state_dict": {...}, "meta": {...}}
 
-``meta`` is free-form provenance (training command, data, metrics), with two keys the runtime reads:
+``meta`` is free-form provenance (training command, data, metrics), with keys the runtime reads:
 ``meta["pairs"]``, how the temporal stream was trained to see the previous frame ("aligned": with the camera's
-motion taken out, ``skd_ros.core.registration``; absent or "raw": as it is, the paper's), and
+motion taken out, ``skd_ros.core.registration``; absent or "raw": as it is, the paper's);
 ``meta["centre_prior"]``, a centred Gaussian the maps are multiplied by (``skd_ros.core.postprocess.CentrePrior``;
-absent: none, the paper's).
+absent: none, the paper's); ``meta["pair_interval_s"]``, how far apart its training pairs' frames were
+(``skd_ros.core.preprocess.FramePairBuffer``; absent: consecutive frames); and ``meta["input_resolution"]``, the
+input side the runtime feeds it unless told another (``input_side``; absent: ``resolution``, the side it trained
+at: the network is fully convolutional, and a side chosen on held-out footage can beat its own).
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from skd_ros.core.postprocess import CentrePrior
 
 FORMAT = "skd_ros.fused"
 VERSION = 1
-# the package ships two models (skd_ros/weights/README.md): 96x96 with dilated layers by default, the better on
-# real drone footage (docs/REAL_FOOTAGE.md), and 64x64 at about a third of its time, for several cameras in one node
+# the package ships two models (skd_ros/weights/README.md): by default one trained at 96x96 with dilated layers and
+# run at 128x128, the better on real drone footage (docs/REAL_FOOTAGE.md), and 64x64 at a quarter of its
+# multiply-adds, for several cameras in one node
 DEFAULT_WEIGHTS = "skd_fused_96.pt"
 
 log = logging.getLogger(__name__)
@@ -141,6 +145,12 @@ def resolve_weights(path: str | Path) -> Path:
     if not path.exists() and path.name == str(path):
         return shipped_weights(path.name) or path
     return path
+
+
+def input_side(resolution: int, meta: dict) -> int:
+    """The input side the runtime runs a checkpoint at by default: ``meta["input_resolution"]`` where it names one,
+    else ``resolution``, the side it trained at."""
+    return int(meta.get("input_resolution") or resolution)
 
 
 def load_default_or(path: str | Path | None, resolution: int = 64) -> tuple[SKDModel, int, dict]:

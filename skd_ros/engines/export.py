@@ -56,7 +56,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from skd_ros.core.checkpoint import CheckpointError, load_fused
+from skd_ros.core.checkpoint import CheckpointError, input_side, load_fused
 from skd_ros.core.preprocess import check_resolution
 
 INPUT_NAMES = ("previous", "current")
@@ -424,6 +424,7 @@ def verify_ncnn(model: nn.Module, path: str | Path, resolution: int, atol: float
 def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, formats=FORMATS) -> dict[str, Path]:
     """Export a fused-model checkpoint (skd_ros.core.checkpoint format) to the given formats."""
     model, resolution, meta = load_fused(checkpoint)
+    resolution = input_side(resolution, meta)  # what the runtime feeds it
     out_dir = Path(out_dir)
     stem = Path(checkpoint).stem
     written = {}

@@ -42,8 +42,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         "weights",
         "",
         "Fused-model checkpoint (.pt), or the name of a shipped one (skd_fused_64.pt: the 64x64 model, about a "
-        "third of the default's time). Empty: the default weights shipped with the package, 96x96 (untrained, with "
-        "a warning, if this build ships none).",
+        "quarter of the default's multiply-adds). Empty: the default weights shipped with the package, trained at "
+        "96x96 and run at 128x128 (untrained, with a warning, if this build ships none).",
         read_only=True,
     ),
     ParamSpec(
@@ -55,7 +55,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec(
         "resolution",
         0,
-        "Model input resolution (square, multiple of 4); 0 takes the checkpoint's own (the one it was trained at).",
+        "Model input resolution (square, multiple of 4); 0 takes the checkpoint's own input side "
+        "(meta['input_resolution'], 128 for the default weights; else the side it was trained at).",
         read_only=True,
         value_range=(0, 1024, 4),
     ),

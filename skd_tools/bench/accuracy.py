@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skd_ros.core.checkpoint import load_default_or
+from skd_ros.core.checkpoint import input_side, load_default_or
 from skd_ros.engines.backends import BACKENDS, create_backend
 from skd_ros.engines.probe import synthetic_pairs
 from skd_ros.runtime import SaliencyEstimator
@@ -37,7 +37,7 @@ def run_accuracy(
     """Map differences on synthetic pairs always; NSS/CC on ``data`` when trained weights and a
     labelled dataset are there. Returns the rows and a note on what was (not) measured."""
     model, trained_resolution, meta = load_default_or(weights)
-    resolution = resolution or trained_resolution
+    resolution = resolution or input_side(trained_resolution, meta)
     pairs = synthetic_pairs(resolution, count=32, seed=11)
     reference = create_backend("eager", model, resolution)(*pairs)
     names = ["eager"] + [n for n in ("onnxruntime-int8", "torch-bf16") if not BACKENDS[n].unavailable_reason(CPU)]

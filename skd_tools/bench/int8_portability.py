@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from skd_ros.core.checkpoint import load_default_or
+from skd_ros.core.checkpoint import input_side, load_default_or
 from skd_ros.engines.export import export_onnx, quantize_onnx_int8
 from skd_ros.engines.ort import ort_session, run_session
 from skd_ros.engines.probe import synthetic_pairs
@@ -100,7 +100,8 @@ def median_ms(session, previous: np.ndarray, current: np.ndarray, runs: int = 20
 def run_int8_portability(weights: Path | None, emulate: bool = True) -> tuple[list[PortabilityRow], str]:
     """Each int8 weight choice (and fp32) on 8 probe pairs against eager fp32, natively (with its speed) and,
     when ``emulate`` and qemu-user is there, on the emulated AVX2-only CPU. Returns the rows and a note."""
-    model, resolution, _ = load_default_or(weights)
+    model, trained_resolution, meta = load_default_or(weights)
+    resolution = input_side(trained_resolution, meta)  # the side the runtime feeds it
     previous, current = synthetic_pairs(resolution, count=8, seed=1)
     with torch.no_grad():
         reference = model(torch.from_numpy(previous), torch.from_numpy(current))[:, 0].numpy()
