@@ -16,6 +16,8 @@ from skd_tools.bench.targets import node_target_rows
 from skd_tools.bench.transports import LOSS_TOLERANCE, TRANSPORT_BY_NAME
 from skd_training.tables import markdown_table
 
+DEFAULTS = "the defaults"  # the label of the node's own settings beside its variants
+
 # below this, what the overhead leaves after the relay and the paced work is within the runs' scatter
 LEFTOVER_WORTH_NAMING_MS = 0.5
 
@@ -54,6 +56,7 @@ def node_section(
     ``best`` is the chosen transport, ``model`` the model's own time in this run, ``profiled`` the run whose live
     profile is shown stage by stage, ``summary`` what the targets read, ``out`` the report's path."""
     side = model.get("resolution", 64)  # runs recorded before the model's side was: all at 64x64
+    camera_variants = {"camera_threads 0": cameras_spread, f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light}
     lines = [
         "## Node end to end",
         "",
@@ -101,17 +104,9 @@ def node_section(
         "cameras in one node), in the same run, against the defaults (all cameras together: frames dropped, "
         "the slowest camera's p50 and p99):",
         "",
-        camera_variants_table(
-            cameras, {"camera_threads 0": cameras_spread, f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light}
-        ),
+        camera_variants_table(cameras, camera_variants),
         "",
-        batch_times_text(
-            {
-                "the defaults": cameras,
-                "camera_threads 0": cameras_spread,
-                f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light,
-            }
-        ),
+        batch_times_text({DEFAULTS: cameras, **camera_variants}),
         "",
         "### Where a frame's time goes in the live node",
         "",
@@ -209,7 +204,7 @@ def camera_variants_table(default: list[Run], variants: dict[str, list[Run]]) ->
     rows = []
     for run in default:
         for label, which in (
-            ("the defaults", run),
+            (DEFAULTS, run),
             *((label, runs.get(run.cameras)) for label, runs in by_count.items()),
         ):
             if which is None:
