@@ -10,9 +10,10 @@ when given one.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -59,6 +60,8 @@ class SaliencyEstimator:
         self.backend = create_backend(backend, self.model, self.resolution, self.device, threads)
         self.centre_prior = CentrePrior.of(self.meta) if centre_prior else None
         self._prior_weights = self.centre_prior.weights(self.resolution, self.resolution) if self.centre_prior else None
+        # a thread for half of each frame's resize (preprocess.area_resize), where this process has a second core
+        self.resize_helper = ThreadPoolExecutor(1, "skd_resize") if len(os.sched_getaffinity(0)) > 1 else None
 
     def infer(self, previous: np.ndarray, current: np.ndarray, pool: Executor | None = None) -> np.ndarray:
         """previous, current: N x 3 x R x R (or 3 x R x R) preprocessed frames -> N x R x R maps
@@ -74,8 +77,9 @@ class SaliencyEstimator:
             maps = maps * self._prior_weights
         return maps[0] if single else maps
 
-    def prepare(self, frame: np.ndarray, encoding: str = "bgr8") -> np.ndarray:
-        return preprocess(frame, self.resolution, encoding)
+    def prepare(self, frame: np.ndarray, encoding: str = "bgr8", pool: Executor | None = None) -> np.ndarray:
+        """One frame -> this model's input (``preprocess``); ``pool``: a thread for half of the resize."""
+        return preprocess(frame, self.resolution, encoding, pool)
 
     def temporal_input(
         self, previous: np.ndarray, current: np.ndarray, between: tuple = (), links: dict | None = None
@@ -174,7 +178,12 @@ def step_cameras(
         raise ValueError("pipelines batched together must share one SaliencyEstimator")
     each = in_pool(pool)
     t0 = time.perf_counter()
-    tensors = each(estimator.prepare, frames, [p.encoding for p in pipelines])
+    encodings = [p.encoding for p in pipelines]
+    if pool is None:  # one frame after the other, each resized in two halves at once (the estimator's helper)
+        helper = estimator.resize_helper
+        tensors = [estimator.prepare(frame, code, helper) for frame, code in zip(frames, encodings, strict=True)]
+    else:  # the pool's threads are busy with the other cameras' frames
+        tensors = each(estimator.prepare, frames, encodings)
     pairs = [
         p.buffer.push(tensor, stamp, frame_id, source)
         for p, tensor, stamp, frame_id, source in zip(pipelines, tensors, stamps_ns, frame_ids, sources, strict=True)

@@ -1,6 +1,7 @@
 import math
 import struct
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 from skd_ros.core.checkpoint import CheckpointError, load_fused, save_fused
 from skd_ros.core.model import SKDModel
 from skd_ros.core.postprocess import ROI, CentrePrior, ROIParams, extract_rois, find_peak, resize_map, to_uint8
-from skd_ros.core.preprocess import FramePairBuffer, preprocess
+from skd_ros.core.preprocess import MEAN_RGB, STD_RGB, FramePairBuffer, area_resize, preprocess
 from skd_ros.core.roi_record import roi_peaks
 from skd_ros.core.visualize import stretch_for_display
 from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
@@ -228,6 +229,27 @@ def test_preprocess_encoding_order():
     b = preprocess(red_bgr[..., ::-1].copy(), 4, "rgb8")
     assert a.shape == (3, 4, 4) and np.allclose(a, b)
     assert a[0].mean() > a[2].mean()  # channel 0 is red after normalisation
+
+
+def test_preprocess_normalises_each_level_as_the_formula():
+    """The lookup table gives every level of every channel the ImageNet normalisation's value, in RGB order."""
+    x, y = np.meshgrid(np.arange(256), np.arange(256))
+    frame = np.stack([x, 255 - y, (x + 3 * y) % 256], axis=-1).astype(np.uint8)  # RGB: every level in each channel
+    for encoding, pixels in (("rgb8", frame), ("bgr8", frame[:, :, ::-1])):
+        tensor = preprocess(np.ascontiguousarray(pixels), 256, encoding)
+        expected = (frame.astype(np.float32) * np.float32(1.0 / 255.0) - MEAN_RGB) / STD_RGB
+        assert tensor.dtype == np.float32 and tensor.flags.c_contiguous
+        assert np.array_equal(tensor, expected.transpose(2, 0, 1))
+
+
+@pytest.mark.parametrize("source", [(1920, 1080), (1280, 720), (3840, 2160), (640, 480), (1000, 750), (30, 30)])
+def test_area_resize_in_two_halves_is_the_same_to_the_bit(source):
+    """With a helper thread the two halves of the frame are resized at once: the same pixels as one call."""
+    noise = np.random.default_rng(5).integers(0, 256, (source[1], source[0], 3), dtype=np.uint8)
+    frame = cv2.GaussianBlur(noise, (0, 0), 1.0)
+    with ThreadPoolExecutor(1) as helper:
+        for size in ((64, 64), (96, 96), (128, 128), (128, 96), (36, 30)):
+            assert np.array_equal(area_resize(frame, *size, helper), area_resize(frame, *size))
 
 
 def test_pair_buffer_order_and_resets():

@@ -263,7 +263,10 @@ def live(estimator):
 
     pipeline = SaliencyPipeline(estimator)
     pipeline.estimator = SimpleNamespace(
-        prepare=estimator.prepare, temporal_input=estimator.temporal_input, infer=recording_infer
+        prepare=estimator.prepare,
+        resize_helper=estimator.resize_helper,
+        temporal_input=estimator.temporal_input,
+        infer=recording_infer,
     )
     stream = LiveSaliency(pipeline)
     stream.seen = seen
@@ -388,6 +391,7 @@ def test_cameras_run_in_one_batch_and_a_bad_frame_stays_with_its_camera(estimato
     batched = streams()
     recording = SimpleNamespace(
         prepare=estimator.prepare,
+        resize_helper=estimator.resize_helper,
         temporal_input=estimator.temporal_input,
         infer=lambda p, c, pool: batches.append(len(c)) or estimator.infer(p, c, pool),
     )

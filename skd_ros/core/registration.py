@@ -120,9 +120,9 @@ def warp_onto(previous: np.ndarray, current: np.ndarray, affine: np.ndarray | No
     if affine is None:
         return previous
     height, width = current.shape[1:]
-    aligned = current.transpose(1, 2, 0).copy()  # always a copy (``current`` may be a view of an H x W x 3 array)
-    cv2.warpAffine(
-        np.ascontiguousarray(previous.transpose(1, 2, 0)), affine, (width, height), dst=aligned,
-        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT,
-    )  # fmt: skip
-    return np.ascontiguousarray(aligned.transpose(2, 0, 1))
+    aligned = np.array(current, np.float32, order="C")  # always a copy: the warp writes over it
+    for plane, source in zip(aligned, previous, strict=True):  # plane by plane: no H x W x 3 copies to and fro
+        cv2.warpAffine(
+            source, affine, (width, height), dst=plane, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_TRANSPARENT
+        )
+    return aligned

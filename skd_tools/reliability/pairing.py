@@ -71,11 +71,12 @@ class RecordingEstimator:
 
     resolution = 8
     pair_interval_ns = 0  # the node's rule for consecutive pairs, the one checked here
+    resize_helper = None  # no resize to split
 
     def __init__(self):
         self.pairs: list[tuple[int, int]] = []
 
-    def prepare(self, pixels: np.ndarray, order: str = "bgr8") -> np.ndarray:
+    def prepare(self, pixels: np.ndarray, order: str = "bgr8", pool: Executor | None = None) -> np.ndarray:
         return np.full((3, self.resolution, self.resolution), identity_of(pixels), np.float32)
 
     def temporal_input(self, previous: np.ndarray, current: np.ndarray, between=(), links=None) -> np.ndarray:
