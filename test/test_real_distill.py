@@ -172,6 +172,9 @@ def test_photometric_jitter_changes_a_pair_alike_and_keeps_what_moved():
     assert len(seen) > 15  # a new change each time
     with pytest.raises(ValueError, match="photometric"):
         RealRecipe(photometric=1.0)
+    for crop in (0.0, 1.5):
+        with pytest.raises(ValueError, match="min_crop"):
+            RealRecipe(min_crop=crop)
 
 
 def test_the_runtime_prior_is_the_teacher_mixs_prior_as_a_centred_gaussian(tmp_path):

@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="contrast, brightness and saturation changes within +- this of unchanged, the same for a pair's frames",
     )  # fmt: skip
     parser.add_argument(
+        "--min-crop", type=float, default=recipe.min_crop,
+        help="the smallest random crop, as a share of each side of the frame (1: the whole frame, no zoom)",
+    )  # fmt: skip
+    parser.add_argument(
         "--lam", type=float, default=recipe.lam,
         help="the soft labels' share of the loss, the box label's is 1 - lam (the paper's lambda)",
     )  # fmt: skip
@@ -135,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = RealRecipe(
             resolution=args.resolution, context_dilation=args.context_dilation, pairs=args.pairs,
             pair_gap=args.pair_gap, epochs=args.epochs, samples_per_sequence=args.samples_per_sequence,
-            seed=args.seed, paste=args.paste,
+            seed=args.seed, min_crop=args.min_crop, paste=args.paste,
             paste_objects=args.paste_objects, photometric=args.photometric, lam=args.lam,
             centre_prior=args.centre_prior, prior_in_loss=args.prior_in_loss,
         )  # fmt: skip

@@ -8,7 +8,7 @@ watching the clip looks at its target most of the time, somewhere on it). The lo
 teachers than the paper's lam = 0.5 (``RealRecipe.lam``); frames without a box learn from the soft label
 alone.
 
-Augmentation, the same for both frames and the labels: a random crop of 75-100 % of each side and a
+Augmentation, the same for both frames and the labels: a random crop of 75-100 % of each side (``min_crop``) and a
 horizontal flip (with ``RealRecipe.photometric`` > 0 also a contrast, brightness and saturation change); one
 pair in ten shows the current frame twice (the node's first frame, which has no predecessor). With
 ``RealRecipe.paste`` > 0 that share of the samples also gets the target of another training clip pasted in,
@@ -113,6 +113,8 @@ class RealRecipe:
             raise ValueError(f"paste must be in [0, 1] and paste_objects >= 1, got {self.paste}, {self.paste_objects}")
         if not 0.0 <= self.lam <= 1.0:
             raise ValueError(f"lam must be in [0, 1], got {self.lam}")
+        if not 0.0 < self.min_crop <= 1.0:
+            raise ValueError(f"min_crop must be in (0, 1], got {self.min_crop}")
         if not 0.0 <= self.photometric < 1.0:
             raise ValueError(f"photometric must be in [0, 1), got {self.photometric}")
         Widths(context_dilation=self.context_dilation)  # refuses a dilation below 1
