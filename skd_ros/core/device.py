@@ -9,7 +9,7 @@ DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """"auto" takes CUDA when PyTorch sees a GPU, else the CPU. Plain "cuda" means GPU ``local_rank``
+    """The name "auto" takes CUDA when PyTorch sees a GPU, else the CPU. Plain "cuda" means GPU ``local_rank``
     (a torchrun worker's own GPU; 0 outside torchrun). Raises ValueError for an unknown name or a CUDA
     device on a machine without one."""
     if device not in DEVICES and not device.startswith("cuda:"):
