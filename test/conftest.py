@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from skd_ros.core.checkpoint import save_fused
+from skd_ros.core.checkpoint import default_weights_path, input_side, load_fused, save_fused
 from skd_ros.core.model import SKDModel
 from skd_ros.core.preprocess import MEAN_RGB, STD_RGB
 
@@ -29,6 +29,11 @@ os.environ["ROS_DOMAIN_ID"] = str(random.Random(os.getpid() ^ time.time_ns()).ra
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 
 _namespaces = itertools.count()
+
+
+def shipped_side() -> int:
+    """The input side the default weights run at (``meta["input_resolution"]``, else the side they trained at)."""
+    return input_side(*load_fused(default_weights_path())[1:])
 
 
 @pytest.fixture

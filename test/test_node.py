@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheels or a ROS install)")
 
+from conftest import shipped_side
 from lifecycle_msgs.msg import Transition
 from rclpy.exceptions import InvalidParameterValueException
 from rclpy.lifecycle import TransitionCallbackReturn
@@ -19,7 +20,6 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from skd_ros.core import image_codec
-from skd_ros.core.checkpoint import default_weights_path, input_side, load_fused
 from skd_ros.core.image_codec import decode_output
 from skd_ros.core.postprocess import ROIParams, extract_rois
 from skd_ros.core.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
@@ -28,7 +28,7 @@ from skd_tools.bags import render_test_frames
 WIDTH, HEIGHT = 320, 240
 FRAMES, CENTRES = render_test_frames(6, WIDTH, HEIGHT)
 SECOND = 1_000_000_000
-SHIPPED_SIDE = input_side(*load_fused(default_weights_path())[1:])  # the side the default weights run at
+SHIPPED_SIDE = shipped_side()
 
 
 def frame_msg(probe, index: int, stamp_ns: int | None = None, frame_id: str = "camera_optical"):

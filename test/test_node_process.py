@@ -12,10 +12,10 @@ import pytest
 
 pytest.importorskip("rclpy", reason="needs ROS 2's rclpy (the ros-kilted-* wheels or a ROS install)")
 
+from conftest import shipped_side
 from lifecycle_msgs.msg import Transition
 from sensor_msgs.msg import Image
 
-from skd_ros.core.checkpoint import default_weights_path, input_side, load_fused
 from skd_ros.core.image_codec import decode_output
 from skd_ros.core.roi_record import records_from_bytes
 from skd_tools.bags import render_test_frames
@@ -25,7 +25,7 @@ PARAMS_FILE = REPO / "config" / "saliency.yaml"
 SCRIPT = Path(sys.executable).parent / "skd-saliency-node"
 WIDTH, HEIGHT = 320, 240
 SECOND = 1_000_000_000
-SHIPPED_SIDE = input_side(*load_fused(default_weights_path())[1:])  # the side the default weights run at
+SHIPPED_SIDE = shipped_side()
 
 
 @pytest.fixture
