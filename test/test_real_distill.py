@@ -229,7 +229,7 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
     write_sequence(tmp_path / "mine", "echo", seed=20)
     (tmp_path / "mine" / "echo_bbox_gt.txt").unlink()
     args = [*prepare_run(tmp_path), "--folds", "2", "--epochs", "2", "--unlabeled", str(tmp_path / "mine" / "echo"),
-            "--seed", "3", "--fold-seed", "0"]  # fmt: skip
+            "--seed", "3", "--fold-seed", "0", "--motion-width", "192"]  # fmt: skip
     assert train_real(args) == 0
     manifest = json.loads((out / "folds.json").read_text())
     held = [name for fold in manifest["folds"] for name in fold["held_out"]]
@@ -238,6 +238,7 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
     names = ["alpha", "bravo", "charlie", "delta"]
     assert [fold["held_out"] for fold in manifest["folds"]] == k_folds(names, 2, 0) != k_folds(names, 2, 3)
     assert manifest["fold_seed"] == 0 and manifest["recipe"]["seed"] == 3
+    assert manifest["teacher_width"] == 128 and manifest["motion_width"] == 192  # what the teacher rows recompute
     for fold in manifest["folds"]:
         model, resolution, meta = load_fused(out / fold["checkpoint"])
         assert resolution == 64 and not set(meta["real_sequences"]) & set(fold["held_out"])
@@ -257,7 +258,8 @@ def test_train_real_k_fold_then_final_and_the_evaluation_routes_each_sequence(tm
     final_meta = load_fused(out / "skd_fused_64.pt")[2]
     assert final_meta["real_sequences"] == ["alpha", "bravo", "charlie", "delta", "echo"]
     for name in ("alpha", "echo"):
-        assert any((out / "cache" / name).glob("motion_*.npz")) and any((out / "cache" / name).glob("spatial_*.npz"))
+        assert (out / "cache" / name / "motion_w192_r64.npz").is_file()
+        assert (out / "cache" / name / "spatial_w128_content_r64.npz").is_file()
     capsys.readouterr()
 
     assert train_real(args) == 0  # a rerun reuses the readout, the maps and the checkpoints
@@ -288,6 +290,14 @@ def test_a_missing_unlabeled_folder_is_named_before_any_training(tmp_path, capsy
     assert train_real(args) == 2
     assert "no_such_flight does not exist" in capsys.readouterr().err
     assert not (tmp_path / "run" / "spatial_readout.pt").exists()
+
+
+def test_a_motion_width_too_small_is_refused_before_any_work(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_real([*prepare_run(tmp_path), "--motion-width", "8"])
+    assert exit_info.value.code == 2
+    assert "--motion-width: must be at least 32 pixels, got 8" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
 
 
 def test_missing_stills_are_named(tmp_path, capsys):

@@ -25,7 +25,7 @@ from skd_ros.core.registration import ALIGNED, RAW
 from skd_training.data.box_sequences import find_box_sequences, open_unlabeled_sequence
 from skd_training.data.layouts import DatasetError
 from skd_training.real.distill import RealDistillation, RealRecipe
-from skd_training.real.soft_labels import SoftLabels
+from skd_training.real.soft_labels import MOTION_WIDTH, SoftLabels
 from skd_training.real.spatial_teacher import SpatialTeacher, load_readout, save_readout, train_readout
 from skd_training.teachers import TeacherError
 
@@ -33,6 +33,13 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data"
 DEFAULT_ROOTS = [SHARED / "uav123_10fps_arcf", SHARED / "uav123_10fps_arcf_half", SHARED / "uav_more"]
 STILLS = SHARED / "mit1003_iccv100_cvzoya"
+
+
+def motion_width(text: str) -> int:
+    width = int(text)
+    if width < 32:  # the registration's corner search and margins need a frame of some size
+        raise argparse.ArgumentTypeError(f"must be at least 32 pixels, got {width}")
+    return width
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the k-fold split (default: --seed); hold it to compare training seeds on the same folds",
     )  # fmt: skip
     parser.add_argument("--teacher-width", type=int, default=640, help="frame width the spatial teacher sees")
+    parser.add_argument(
+        "--motion-width", type=motion_width, default=MOTION_WIDTH,
+        help="frame width the motion teacher registers and differences (aspect kept)",
+    )  # fmt: skip
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: the fastest on a loaded 2-core CPU)")
     return parser
 
@@ -135,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             save_readout(readout, readout_path, record)
         print(f"spatial teacher readout: {readout_path} ({record})")
         spatial = SpatialTeacher(readout, width=args.teacher_width)
-        labels = SoftLabels(args.out / "cache", spatial, args.priors, args.resolution)
+        labels = SoftLabels(args.out / "cache", spatial, args.priors, args.resolution, args.motion_width)
         recipe = RealRecipe(
             resolution=args.resolution, context_dilation=args.context_dilation, pairs=args.pairs,
             pair_gap=args.pair_gap, epochs=args.epochs, samples_per_sequence=args.samples_per_sequence,

@@ -407,7 +407,7 @@ class RealDistillation:
         manifest = self.out / MANIFEST
         record = {
             "folds": entries, "fold_seed": fold_seed, "recipe": asdict(self.recipe),
-            "teacher_width": self.labels.spatial.width,
+            "teacher_width": self.labels.spatial.width, "motion_width": self.labels.motion_width,
         }  # fmt: skip
         manifest.write_text(json.dumps(record, indent=1))
         self.log(f"wrote {manifest}")

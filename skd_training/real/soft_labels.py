@@ -64,12 +64,18 @@ def to_grid(saliency: np.ndarray, resolution: int) -> np.ndarray:
 
 
 class SoftLabels:
-    """Teacher maps of box sequences at ``resolution``, cached under ``cache``."""
+    """Teacher maps of box sequences at ``resolution``, cached under ``cache``; the motion teacher works on
+    frames ``motion_width`` pixels wide."""
 
-    def __init__(self, cache: Path, spatial: SpatialTeacher, priors: Path, resolution: int = 64):
+    def __init__(
+        self, cache: Path, spatial: SpatialTeacher, priors: Path, resolution: int = 64, motion_width: int = MOTION_WIDTH
+    ):
+        if motion_width < 32:
+            raise ValueError(f"the motion teacher's width must be at least 32 pixels, got {motion_width}")
         self.cache = Path(cache)
         self.spatial = spatial
         self.resolution = resolution
+        self.motion_width = motion_width
         self.aerial_prior = AerialGazePrior(priors)
         self.spatial_key = f"spatial_w{spatial.width}_{'centre' if spatial.centre else 'content'}"
         # every fold asks again for the same maps and scores: kept in memory after the first time
@@ -99,13 +105,13 @@ class SoftLabels:
 
     def motion_maps(self, sequence: BoxSequence) -> np.ndarray:
         def compute():
-            frames = [working_frame(sequence.read(i)) for i in range(len(sequence.boxes))]
+            frames = [working_frame(sequence.read(i), self.motion_width) for i in range(len(sequence.boxes))]
             found = tqdm(
                 motion_teacher.maps(frames), total=len(frames), desc=f"motion teacher: {sequence.name}", leave=False
             )
             return np.stack([to_grid(m, self.resolution) for m in found])
 
-        return self._cached(sequence, f"motion_w{MOTION_WIDTH}", compute)
+        return self._cached(sequence, f"motion_w{self.motion_width}", compute)
 
     def prior_map(self, sequence: BoxSequence, prior: str | None) -> np.ndarray:
         if prior is None:

@@ -15,7 +15,7 @@ from skd_training.data.box_sequences import BoxSequence
 from skd_training.data.layouts import DatasetError
 from skd_training.evaluate.predictors import Predictor
 from skd_training.real.distill import MANIFEST
-from skd_training.real.soft_labels import SoftLabels, TeacherMix, peak_normalised
+from skd_training.real.soft_labels import MOTION_WIDTH, SoftLabels, TeacherMix, peak_normalised
 from skd_training.real.spatial_teacher import SpatialTeacher, load_readout
 
 
@@ -29,7 +29,8 @@ def teacher_predictors(run_dir: Path, sequences: list[BoxSequence], priors: Path
     mixes = {name: TeacherMix(**fold["teacher_mix"]) for fold in manifest["folds"] for name in fold["held_out"]}
     readout, _ = load_readout(readout_path)
     labels = SoftLabels(
-        run_dir / "cache", SpatialTeacher(readout, width=manifest.get("teacher_width", 640)), priors
+        run_dir / "cache", SpatialTeacher(readout, width=manifest.get("teacher_width", 640)), priors,
+        motion_width=manifest.get("motion_width", MOTION_WIDTH),
     )  # fmt: skip
     by_name = {s.name: s for s in sequences}
 
