@@ -28,8 +28,10 @@ from skd_tools.bench.node_report import (
     live_findings,
     matrix_table,
     stage_table,
+    threads_table,
 )
 from skd_tools.bench.node_runs import NodeOptions, measure
+from skd_tools.bench.node_section import other_thread_count
 from skd_tools.bench.report import splice_node_section
 from skd_tools.bench.stage_profile import stage_profile
 from skd_tools.bench.targets import node_target_rows, target_rows
@@ -293,6 +295,17 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
     text = batch_times_text({"the defaults": [cameras, four], "light": [serial]})
     assert "the defaults: decode 1.0, inference 10.0 (sum 11.0 ms)" in text and "light" not in text
     assert batch_times_text({"the defaults": [cameras]}).startswith("No stage times were recorded for 4 cameras")
+
+    # the node's inference threads: each node run against the relay of its size, beside its count's model time
+    models = {1: {"ms": 8.0, "paced_ms": 9.0}, 2: {"ms": 4.5, "paced_ms": 9.5}}
+    runs = [(1, run("relay", "1920x1080", "bgr8", 1.0)), (1, run("node", "1920x1080", "bgr8", 15.0))]
+    runs += [(2, run("node", "1920x1080", "bgr8", 14.0)), (2, run("node", "3840x2160", "bgr8", 16.0))]
+    assert threads_table(models, runs).splitlines()[2:] == [
+        "| 1920x1080 | 1 | 8.00 / 9.00 | 15.00 | 1.00 | 14.00 | 17.00 | 0 |",
+        "| 1920x1080 | 2 | 4.50 / 9.50 | 14.00 | 1.00 | 13.00 | 16.00 | 0 |",
+        "| 3840x2160 | 2 | 4.50 / 9.50 | 16.00 | - | - | 18.00 | 0 |",  # no relay at that size: no work
+    ]
+    assert [other_thread_count(n) for n in (1, 2, 4)] == [2, 1, 1]
 
 
 def test_node_only_measures_the_node_section_alone():

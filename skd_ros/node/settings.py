@@ -70,9 +70,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "cpu_threads",
-        1,
-        "CPU threads for inference (0: the engine's default, one per core). One is fastest for this small "
-        "model inside a ROS process: more PyTorch threads spin against the executor's and DDS's threads.",
+        2,
+        "CPU threads for inference (0: the engine's default, one per core). Two lowered the node's latency against "
+        "one on a 2-core machine (docs/BENCHMARKS.md); one per core spins PyTorch's threads against the executor's "
+        "and DDS's. On a one-core computer, 1.",
         read_only=True,
         value_range=(0, 256, 1),
     ),

@@ -39,6 +39,7 @@ from skd_tools.bench.figures import plot_gpu_fps, plot_model
 from skd_tools.bench.int8_portability import run_int8_portability
 from skd_tools.bench.machine import cpu_name, gpu_conditions, load_average, package_version, sgemm_gflops, usable_cores
 from skd_tools.bench.model_timing import CPU, GPU_SUFFIX, apply_sgemm, run_model_only
+from skd_tools.bench.node_runs import NodeOptions
 from skd_tools.bench.node_section import measure_node_section
 from skd_tools.bench.report import (
     accuracy_section,
@@ -95,7 +96,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "transport options) and put it in place of the node section of the existing --out report, keeping the rest",
     )
     parser.add_argument("--node-backend", default="auto", help="the node's inference backend in the node runs")
-    parser.add_argument("--node-threads", type=int, default=1, help="the node's cpu_threads in the node runs")
+    parser.add_argument(
+        "--node-threads", type=int, default=NodeOptions.cpu_threads, help="the node's cpu_threads in the node runs"
+    )
     parser.add_argument("--domain-id", type=int, default=DEFAULT_DOMAIN_ID, help="ROS_DOMAIN_ID for the node runs")
     parser.add_argument("--transport-rounds", type=int, default=None, help="runs per transport option (default 2)")
     parser.add_argument("--node-seconds", type=float, default=None, help="seconds per node/transport run (default 8)")

@@ -51,10 +51,13 @@ def node_section(
     summary: dict,
     figures: list[Path | None],
     out: Path,
+    threads_models: dict[int, dict],
+    threads_runs: list[tuple[int, Run]],
 ) -> list[str]:
     """The node end to end, the transport options and where the node's time goes, as Markdown lines;
     ``best`` is the chosen transport, ``model`` the model's own time in this run, ``profiled`` the run whose live
-    profile is shown stage by stage, ``summary`` what the targets read, ``out`` the report's path."""
+    profile is shown stage by stage, ``summary`` what the targets read, ``out`` the report's path,
+    ``threads_models`` the model's own time by cpu_threads and ``threads_runs`` the runs comparing them."""
     side = model.get("resolution", 64)  # runs recorded before the model's side was: all at 64x64
     camera_variants = {"camera_threads 0": cameras_spread, f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light}
     lines = [
@@ -89,6 +92,14 @@ def node_section(
         "it has no time for), not losses.",
         "",
         e2e_table(extra),
+        "",
+        "### The node's inference threads",
+        "",
+        f"The node as above (cpu_threads {node.cpu_threads}) and with the other choice, each size's runs one after "
+        "the other with a relay's (bgr8, 30 FPS); the model's own time at each count, back to back and once a "
+        "frame, measured in this process:",
+        "",
+        threads_table(threads_models, threads_runs),
         "",
         f"### Several cameras in one node ({cameras[0].resolution if cameras else ''} @ 30 FPS)",
         "",
@@ -313,6 +324,28 @@ def e2e_table(runs: list[Run]) -> str:
             + [_fmt(r.overhead_p99_ms), _fmt(r.camera_side_ms)]
         )
     return markdown_table(headers, rows) + _errors(runs)
+
+
+def threads_table(models: dict[int, dict], runs: list[tuple[int, Run]]) -> str:
+    headers = [
+        "resolution", "cpu_threads", "model ms: back to back / once a frame", "node overhead p50 ms",
+        "relay overhead p50 ms", "node work p50 ms", "node p99 ms", "node dropped",
+    ]  # fmt: skip
+    relays = {r.resolution: r for _, r in runs if r.kind == "relay"}
+    rows = []
+    for count, r in runs:
+        if r.kind != "node":
+            continue
+        relay = relays.get(r.resolution)
+        relay_ms = relay.overhead_p50_ms if relay else float("nan")
+        model = models.get(count, {})
+        model_ms = f"{_fmt(model.get('ms', float('nan')))} / {_fmt(model.get('paced_ms', float('nan')))}"
+        node = r.node or Latencies()
+        rows.append(
+            [r.resolution, count, model_ms, _fmt(r.overhead_p50_ms), _fmt(relay_ms)]
+            + [_fmt(r.overhead_p50_ms - relay_ms), _fmt(node.p99_ms), node.dropped]
+        )
+    return markdown_table(headers, rows) + _errors([r for _, r in runs])
 
 
 def transport_table(runs: list[Run]) -> str:

@@ -94,7 +94,7 @@ class NodeOptions:
     """The saliency node's parameters in the node runs and in the hot-path profile."""
 
     backend: str = "auto"
-    cpu_threads: int = 1
+    cpu_threads: int = 2  # the node's default
     camera_threads: int = 1  # with several cameras in one node (1: the node's default, one camera after the other)
     weights: str = ""
     resolution: int = 0  # the checkpoint's own

@@ -28,9 +28,15 @@ MATRIX_RESOLUTIONS = ("640x480", "1280x720", "1920x1080", "3840x2160")
 MATRIX_ENCODINGS = ("bgr8", "rgb8", "jpeg")
 PROFILED = ("1920x1080", "bgr8")  # the node run whose live profile the report shows stage by stage
 CAMERA_COUNTS = (1, 2, 4, 6)
+THREADS_RESOLUTIONS = ("1920x1080", "3840x2160")  # where the node's inference threads are compared
 CAMERAS_RESOLUTION = "1280x720"
 CAMERA_PERIOD_S = 1 / 30
 PACED_CALLS = 60
+
+
+def other_thread_count(threads: int) -> int:
+    """The cpu_threads a run compares the node's with: 1 against any other count, 2 against 1."""
+    return 2 if threads == 1 else 1
 
 
 def model_time(node: NodeOptions, budget_s: float) -> tuple[NodeOptions, dict]:
@@ -104,6 +110,19 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
     if not args.quick:  # what a camera-side resize saves end to end
         extra_plan.append(("node", TRANSPORT_BY_NAME["resize-320"], "1920x1080", 30.0))
     extra = [one(*plan) for plan in tqdm(extra_plan, desc="node, other conditions", unit="run")]
+    # the node's inference threads against the other choice, interleaved with a relay at each size (bgr8), so
+    # that the comparison is within one stretch of this machine's load
+    other = replace(node, cpu_threads=other_thread_count(node.cpu_threads))
+    threads_models = {node.cpu_threads: model, other.cpu_threads: model_time(other, 0.5 if args.quick else 3.0)[1]}
+    threads_plan = [
+        (kind, options, res)
+        for res in (["1920x1080"] if args.quick else THREADS_RESOLUTIONS)
+        for kind, options in (("relay", node), ("node", node), ("node", other))
+    ]
+    threads_runs = [
+        (options.cpu_threads, measure(kind, best, res, 30.0, seconds, warmup, args.domain_id, options))
+        for kind, options, res in tqdm(threads_plan, desc="node, inference threads", unit="run")
+    ]
     # each count with the node's default camera_threads (one camera after the other), beside it one per core, and
     # the weights suggested for several cameras (unless they are the ones measured)
     variants = {"spread": replace(node, camera_threads=0)}
@@ -146,12 +165,16 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         print(stage_table(profiled.stages), file=sys.stderr)
     lines = node_section(
         node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, cameras_spread, cameras_light,
-        runs_transport, agreement, hot, summary, figures, args.out,
+        runs_transport, agreement, hot, summary, figures, args.out, threads_models, threads_runs,
     )  # fmt: skip
     raw_numbers = {
         "model": model,
         "matrix": [run_as_dict(r) for r in matrix],
         "e2e": [run_as_dict(r) for r in extra],
+        "threads": {
+            "models": {str(count): timing for count, timing in threads_models.items()},
+            "runs": [{"cpu_threads": count, **run_as_dict(r)} for count, r in threads_runs],
+        },
         "cameras": [run_as_dict(r) for r in cameras],
         "cameras_spread": [run_as_dict(r) for r in cameras_spread],
         "cameras_light": [run_as_dict(r) for r in cameras_light],
