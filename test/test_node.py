@@ -4,6 +4,7 @@ texture); where a test asserts *where* the node looks, it loads a hand-set check
 (see conftest.detector_model), since untrained weights look nowhere in particular."""
 
 import gc
+import os
 import time
 
 import cv2
@@ -402,6 +403,19 @@ def test_diagnostics_report_rates_latency_drops_and_device(connect, namespace):
     ):
         assert key in values
     assert float(values["input rate (Hz)"]) >= 0.0 and int(values["frames received"]) >= 4
+
+
+def test_inference_threads_never_outnumber_the_usable_cores(start_node, namespace, monkeypatch):
+    node = start_node(namespace, activate=False)  # the default, two threads
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert node._estimator.backend.threads == min(2, len(os.sched_getaffinity(0)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # a one-core computer
+    single = start_node(f"{namespace}/b", activate=False)
+    assert single.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert single._estimator.backend.threads == 1
+    spread = start_node(f"{namespace}/c", activate=False, cpu_threads=0)  # 0: the engine's own default
+    assert spread.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    assert spread._estimator.backend.threads is None
 
 
 def test_invalid_start_up_parameters_fail_configure_or_construction(start_node, namespace, tmp_path):

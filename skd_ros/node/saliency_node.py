@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import os
 import sys
 import threading
 import time
@@ -290,7 +291,8 @@ class SaliencyNode(LifecycleNode):
             resolution=settings.resolution or None,
             device=settings.device,
             backend=settings.backend,
-            threads=settings.cpu_threads or None,
+            # more threads than the cores this process may run on only queue behind each other
+            threads=min(settings.cpu_threads, len(os.sched_getaffinity(0))) or None,
         )
         if self._estimator.untrained:
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")

@@ -73,7 +73,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         2,
         "CPU threads for inference (0: the engine's default, one per core). Two lowered the node's latency against "
         "one on a 2-core machine (docs/BENCHMARKS.md); one per core spins PyTorch's threads against the executor's "
-        "and DDS's. On a one-core computer, 1.",
+        "and DDS's. Never more than the cores the node may run on.",
         read_only=True,
         value_range=(0, 256, 1),
     ),
