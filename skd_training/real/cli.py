@@ -25,7 +25,7 @@ from skd_ros.core.registration import ALIGNED, RAW
 from skd_training.data.box_sequences import find_box_sequences, open_unlabeled_sequence
 from skd_training.data.layouts import DatasetError
 from skd_training.real.distill import RealDistillation, RealRecipe
-from skd_training.real.soft_labels import MOTION_WIDTH, SoftLabels
+from skd_training.real.soft_labels import MIN_MOTION_WIDTH, MOTION_WIDTH, SoftLabels
 from skd_training.real.spatial_teacher import SpatialTeacher, load_readout, save_readout, train_readout
 from skd_training.teachers import TeacherError
 
@@ -36,9 +36,10 @@ STILLS = SHARED / "mit1003_iccv100_cvzoya"
 
 
 def motion_width(text: str) -> int:
+    """--motion-width, refused before any work where SoftLabels would refuse it after the readout's training."""
     width = int(text)
-    if width < 32:  # the registration's corner search and margins need a frame of some size
-        raise argparse.ArgumentTypeError(f"must be at least 32 pixels, got {width}")
+    if width < MIN_MOTION_WIDTH:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_MOTION_WIDTH} pixels, got {width}")
     return width
 
 

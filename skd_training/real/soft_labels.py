@@ -26,6 +26,7 @@ from skd_training.real import motion_teacher
 from skd_training.real.spatial_teacher import SpatialTeacher
 
 MOTION_WIDTH = 448  # the motion teacher's working width (aspect kept)
+MIN_MOTION_WIDTH = 32  # the registration's corner search and margins need a frame of some size
 PRIORS = (None, "aerial", "centre")
 
 
@@ -70,8 +71,8 @@ class SoftLabels:
     def __init__(
         self, cache: Path, spatial: SpatialTeacher, priors: Path, resolution: int = 64, motion_width: int = MOTION_WIDTH
     ):
-        if motion_width < 32:
-            raise ValueError(f"the motion teacher's width must be at least 32 pixels, got {motion_width}")
+        if motion_width < MIN_MOTION_WIDTH:
+            raise ValueError(f"the motion teacher's width must be at least {MIN_MOTION_WIDTH} px, got {motion_width}")
         self.cache = Path(cache)
         self.spatial = spatial
         self.resolution = resolution
