@@ -10,7 +10,6 @@ when given one.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from skd_ros.core.checkpoint import input_side, load_default_or
-from skd_ros.core.device import resolve_device
+from skd_ros.core.device import resolve_device, usable_cores
 from skd_ros.core.postprocess import ROI, CentrePrior, Peak, ROIParams, extract_rois, find_peak
 from skd_ros.core.preprocess import FramePairBuffer, check_resolution, preprocess
 from skd_ros.core.registration import ALIGNED, camera_motion, chained_motion, grey, pairs_of, warp_onto
@@ -61,7 +60,7 @@ class SaliencyEstimator:
         self.centre_prior = CentrePrior.of(self.meta) if centre_prior else None
         self._prior_weights = self.centre_prior.weights(self.resolution, self.resolution) if self.centre_prior else None
         # a thread for half of each frame's resize (preprocess.area_resize), where this process has a second core
-        self.resize_helper = ThreadPoolExecutor(1, "skd_resize") if len(os.sched_getaffinity(0)) > 1 else None
+        self.resize_helper = ThreadPoolExecutor(1, "skd_resize") if usable_cores() > 1 else None
 
     def infer(self, previous: np.ndarray, current: np.ndarray, pool: Executor | None = None) -> np.ndarray:
         """previous, current: N x 3 x R x R (or 3 x R x R) preprocessed frames -> N x R x R maps

@@ -21,6 +21,7 @@ from rclpy.qos import ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from skd_ros.core import image_codec
+from skd_ros.core.device import usable_cores
 from skd_ros.core.image_codec import decode_output
 from skd_ros.core.postprocess import ROIParams, extract_rois
 from skd_ros.core.roi_record import ROI_POINT_FIELDS, ROI_POINT_STEP, records_from_bytes
@@ -408,7 +409,7 @@ def test_diagnostics_report_rates_latency_drops_and_device(connect, namespace):
 def test_inference_threads_never_outnumber_the_usable_cores(start_node, namespace, monkeypatch):
     node = start_node(namespace, activate=False)  # the default, two threads
     assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
-    assert node._estimator.backend.threads == min(2, len(os.sched_getaffinity(0)))
+    assert node._estimator.backend.threads == min(2, usable_cores())
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # a one-core computer
     single = start_node(f"{namespace}/b", activate=False)
     assert single.trigger_configure() == TransitionCallbackReturn.SUCCESS

@@ -1,7 +1,9 @@
-"""The one place a device name ("auto", "cpu", "cuda", "cuda:N") becomes a torch.device, for the node,
-the tools and training alike."""
+"""The one place a device name ("auto", "cpu", "cuda", "cuda:N") becomes a torch.device, and the count of CPU
+cores this process may run on, for the node, the tools and training alike."""
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -21,3 +23,8 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
             raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
         return torch.device("cuda", local_rank) if device == "cuda" else torch.device(device)
     return torch.device("cpu")
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else every core)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

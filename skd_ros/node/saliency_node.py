@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import os
 import sys
 import threading
 import time
@@ -60,6 +59,7 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 
 from skd_ros.core.checkpoint import CheckpointError
+from skd_ros.core.device import usable_cores
 from skd_ros.core.image_codec import ImageDecodeError
 from skd_ros.node import diagnostics
 from skd_ros.node.cameras import CameraStream, apply_settings, attach_model
@@ -292,7 +292,7 @@ class SaliencyNode(LifecycleNode):
             device=settings.device,
             backend=settings.backend,
             # more threads than the cores this process may run on only queue behind each other
-            threads=min(settings.cpu_threads, len(os.sched_getaffinity(0))) or None,
+            threads=min(settings.cpu_threads, usable_cores()) or None,
         )
         if self._estimator.untrained:
             self.get_logger().warning("UNTRAINED weights: no trained checkpoint is shipped or configured (weights:=)")

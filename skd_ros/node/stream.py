@@ -24,7 +24,6 @@ an unreadable frame also restarts it, since the next good frame has no valid pre
 
 from __future__ import annotations
 
-import os
 import posixpath
 import threading
 from collections import deque
@@ -32,6 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 
 from skd_ros.core.bearings import CameraInfoError, CameraModel, camera_model_from_info
+from skd_ros.core.device import usable_cores
 from skd_ros.core.image_codec import DecodedImage, ImageDecodeError, decode_compressed, decode_raw
 from skd_ros.core.preprocess import FramePairBuffer, closest, forget_unreachable
 from skd_ros.runtime import SaliencyPipeline, SaliencyResult, in_pool, step_cameras
@@ -274,7 +274,7 @@ class LiveSaliency:
 def camera_pool(threads: int, cameras: int) -> Executor | None:
     """The threads a node with several cameras spreads their work over (``run_cameras``); ``threads`` 0: one per
     CPU core this process may use, at most one per camera. None where there would be one thread."""
-    threads = threads or min(cameras, len(os.sched_getaffinity(0)))
+    threads = threads or min(cameras, usable_cores())
     return ThreadPoolExecutor(threads, thread_name_prefix="skd_camera") if cameras > 1 and threads > 1 else None
 
 

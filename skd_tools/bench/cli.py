@@ -33,11 +33,12 @@ from pathlib import Path
 import torch
 
 from skd_ros.core.checkpoint import default_weights_path, load_default_or, resolve_weights
+from skd_ros.core.device import usable_cores
 from skd_ros.engines.backends import BACKENDS
 from skd_tools.bench.accuracy import run_accuracy
 from skd_tools.bench.figures import plot_gpu_fps, plot_model
 from skd_tools.bench.int8_portability import run_int8_portability
-from skd_tools.bench.machine import cpu_name, gpu_conditions, load_average, package_version, sgemm_gflops, usable_cores
+from skd_tools.bench.machine import cpu_name, gpu_conditions, load_average, package_version, sgemm_gflops
 from skd_tools.bench.model_timing import CPU, GPU_SUFFIX, apply_sgemm, run_model_only
 from skd_tools.bench.node_runs import NodeOptions
 from skd_tools.bench.node_section import measure_node_section

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from skd_ros.core.device import usable_cores
+
 
 def cpu_name() -> str:
     try:
@@ -22,10 +24,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def usable_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def load_average() -> str:

@@ -12,9 +12,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from skd_ros.core.device import usable_cores
 from skd_ros.core.model import SKDModel, count_parameters
 from skd_ros.engines.backends import BackendUnavailable, create_backend, unavailable_backends
-from skd_tools.bench.machine import device_name, usable_cores
+from skd_tools.bench.machine import device_name
 from skd_training.evaluate import MB, peak_activation_bytes
 
 BYTES_PER_VALUE = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import rclpy
 
-from skd_tools.bench.machine import cpu_name, load_average, usable_cores
+from skd_ros.core.device import usable_cores
+from skd_tools.bench.machine import cpu_name, load_average
 from skd_tools.reliability.decoder import DecoderFuzz, run_decoder_fuzz
 from skd_tools.reliability.files import FileFuzz, run_file_fuzz
 from skd_tools.reliability.live import LiveSizes, run_live
