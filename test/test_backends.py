@@ -116,6 +116,29 @@ def test_auto_picks_an_accurate_backend_and_logs_it(model, pairs, reference, cap
     assert again.name == backend.name and "earlier race" in caplog.text
 
 
+@pytest.mark.parametrize("fixed_share_wins", [True, False])
+def test_auto_gives_engines_whose_threads_work_in_fixed_shares_one_thread(
+    model, monkeypatch, caplog, restore_torch_threads, fixed_share_wins
+):
+    """ncnn and the PyTorch engines split each layer into fixed shares of their threads, and stall beside a busy
+    process: auto races and keeps them on one CPU thread, also when the process's next race is answered from
+    the first; the other engines (ONNX Runtime) get the threads asked for."""
+    from skd_ros.engines import backends
+
+    if not any(cls.fixed_share_threads == (not fixed_share_wins) for cls in BACKENDS.values() if cls.raced_by_auto):
+        pytest.skip("no other kind of engine is installed to race against")
+    monkeypatch.setattr(backends, "_race_winners", {})
+    timing = {True: 0.001, False: 1.0} if fixed_share_wins else {True: 1.0, False: 0.001}
+    monkeypatch.setattr(backends, "median_latency", lambda backend, pairs: timing[backend.fixed_share_threads])
+    with caplog.at_level(logging.INFO, logger="skd_ros.engines.backends"):
+        first = create_backend(AUTO, model, RESOLUTION, CPU, threads=2)
+        again = create_backend(AUTO, model, RESOLUTION, CPU, threads=2)
+    assert first.fixed_share_threads == fixed_share_wins
+    for backend in (first, again):
+        assert backend.name == first.name and backend.threads == (1 if fixed_share_wins else 2)
+    assert "on one thread" in caplog.text  # the race says so, whoever wins (eager is always in it)
+
+
 def test_auto_reduced_may_pick_any_precision(model, pairs, reference):
     backend = create_backend(AUTO_REDUCED, model, RESOLUTION, CPU, threads=1)
     assert np.abs(backend(*pairs) - reference).max() <= backend.tolerance

@@ -2,26 +2,33 @@
 PyTorch's, the report is written and merged from earlier runs, and the node runs measure what they say
 (in real processes over DDS)."""
 
+import contextlib
 import json
 import math
 import os
+from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from skd_ros.core.device import usable_cores
 from skd_ros.core.model import SKDModel
+from skd_ros.engines.backends import BACKENDS
 from skd_ros.node.env_file import read_env_file
 from skd_ros.runtime import SaliencyEstimator
 from skd_tools.bench import cli
 from skd_tools.bench.accuracy import AccuracyRow
 from skd_tools.bench.agreement import map_agreement, real_footage_agreement
+from skd_tools.bench.busy_neighbour import BATCHES, busy_process, engines_beside_a_busy_process
 from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Latencies, Run, pool
 from skd_tools.bench.model_timing import ModelRow, count_macs
 from skd_tools.bench.node_report import (
     batch_times_text,
+    busy_neighbour_table,
     camera_variants_table,
     cameras_table,
     hot_path_table,
@@ -306,6 +313,41 @@ def test_node_tables_show_work_against_the_model_and_every_camera():
         "| 3840x2160 | 2 | 4.50 / 9.50 | 16.00 | - | - | 18.00 | 0 |",  # no relay at that size: no work
     ]
     assert [other_thread_count(n) for n in (1, 2, 4)] == [2, 1, 1]
+
+
+def test_engines_are_timed_alone_and_beside_a_busy_process():
+    """Every engine auto may race, on one thread and on every core, at each batch, alone and beside a process that
+    keeps a core busy (and is gone afterwards); the table marks the engines auto races on one thread."""
+    with busy_process():
+        busy = [p for p in child_command_lines() if p.endswith("while True: pass")]
+        assert len(busy) == 1
+    assert not [p for p in child_command_lines() if p.endswith("while True: pass")]
+    rows = [asdict(row) for row in engines_beside_a_busy_process(["skd_fused_64.pt"], quick=True)]
+    engines = {row["backend"] for row in rows}
+    assert {"eager", "onnxruntime"} <= engines
+    assert [(row["threads"], row["batch"]) for row in rows if row["backend"] == "onnxruntime"] == [
+        (threads, batch) for threads in sorted({1, usable_cores()}) for batch in BATCHES
+    ]
+    for row in rows:
+        assert row["weights"] == "skd_fused_64.pt" and row["resolution"] == 64
+        assert row["fixed_shares"] == BACKENDS[row["backend"]].fixed_share_threads
+        assert 0 < row["alone_p50_ms"] <= row["alone_p90_ms"] and 0 < row["busy_p50_ms"] <= row["busy_p90_ms"]
+    table = busy_neighbour_table(rows).splitlines()
+    assert len(table) == 2 + len(rows)
+    assert table[2].startswith("| skd_fused_64.pt | 64 | ") and "| eager * |" in "\n".join(table)
+    assert "| onnxruntime |" in "\n".join(table)
+    assert busy_neighbour_table([]) == "Not measured in this run."
+
+
+def child_command_lines() -> list[str]:
+    """The command lines of this process's children, from /proc."""
+    found = []
+    for process in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):  # a process that ended meanwhile
+            parent = (process / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            if parent == str(os.getpid()):
+                found.append((process / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+    return found
 
 
 def test_node_only_measures_the_node_section_alone():

@@ -39,7 +39,9 @@ and summation orders.
 ``backend="auto"`` builds the available full-precision backends (fp32 everywhere, plus fp16 on a GPU,
 whose error is far below a map's 8-bit output step), checks each against eager on synthetic frames
 (within its tolerance, and correlation >= 0.99 with eager's maps), times each on a batch of one and
-keeps the fastest, logging the race. ``"auto-reduced"`` races int8 and bf16 as well (their
+keeps the fastest, logging the race. On a CPU it gives the engines whose threads split each layer into
+fixed shares (ncnn, the PyTorch ones) one thread, whatever ``threads`` asks: beside another busy process
+their calls stall (``Backend.fixed_share_threads``). ``"auto-reduced"`` races int8 and bf16 as well (their
 accuracy cost is measured by ``skd-bench``). Any name above forces that backend.
 """
 
@@ -182,7 +184,7 @@ def median_latency(backend: Backend, pairs: tuple[np.ndarray, np.ndarray], runs:
 # A race's outcome depends on the architecture, resolution, device and threads (speed) and on the
 # weights (whether a reduced-precision backend keeps the maps): it runs once per process for each, and
 # later estimators with the same of all of these reuse its winner.
-_race_winners: dict[tuple, str] = {}
+_race_winners: dict[tuple, tuple[str, int | None]] = {}  # -> (the winner, the threads it was raced on)
 
 
 def weights_digest(model: SKDModel) -> str:
@@ -193,6 +195,13 @@ def weights_digest(model: SKDModel) -> str:
     return digest.hexdigest()
 
 
+def race_threads(cls: type[Backend], device: torch.device, threads: int | None) -> int | None:
+    """The threads auto gives backend ``cls``: one for an engine whose threads work in fixed shares on a CPU
+    (``Backend.fixed_share_threads``), where a thread that loses its core to another process stalls the call;
+    ``threads`` otherwise."""
+    return 1 if device.type == "cpu" and cls.fixed_share_threads else threads
+
+
 def select_fastest(
     model: SKDModel,
     resolution: int,
@@ -200,13 +209,15 @@ def select_fastest(
     threads: int | None = None,
     reduced_precision: bool = False,
 ) -> Backend:
-    """Race the available backends on a batch of one and return the fastest that agrees with eager."""
+    """Race the available backends on a batch of one and return the fastest that agrees with eager. An engine
+    whose threads work in fixed shares runs on one thread on a CPU (``race_threads``)."""
     key = (weights_digest(model), resolution, str(device), threads, reduced_precision)
     if key in _race_winners:
-        backend = create_backend(_race_winners[key], model, resolution, device, threads)
+        name, winner_threads = _race_winners[key]
+        backend = create_backend(name, model, resolution, device, winner_threads)
         log.info("inference backend: %s (fastest in this process's earlier race)", backend.describe())
         return backend
-    reference = EagerBackend(model, resolution, device, threads)
+    reference = EagerBackend(model, resolution, device, race_threads(EagerBackend, device, threads))
     probe = synthetic_pairs(resolution, count=PROBE_PAIRS, seed=1)
     single = (probe[0][:1], probe[1][:1])
     timings: dict[str, float] = {}
@@ -217,7 +228,7 @@ def select_fastest(
         if cls.unavailable_reason(device):
             continue
         try:
-            backend = built.get(name) or cls(model, resolution, device, threads)
+            backend = built.get(name) or cls(model, resolution, device, race_threads(cls, device, threads))
             problem = disagreement(backend, reference, probe)
         except Exception as exc:  # a backend that fails to build here must not stop the node
             log.warning("inference backend %s failed to build, skipped: %s", name, exc)
@@ -228,9 +239,10 @@ def select_fastest(
         built[name] = backend
         timings[name] = median_latency(backend, single)
     winner = min(timings, key=timings.get)
-    _race_winners[key] = winner
+    _race_winners[key] = (winner, built[winner].threads)
     race = ", ".join(
-        f"{name} {seconds * 1e3:.2f} ms" for name, seconds in sorted(timings.items(), key=lambda kv: kv[1])
+        f"{name} {seconds * 1e3:.2f} ms{'' if built[name].threads == threads else ' on one thread'}"
+        for name, seconds in sorted(timings.items(), key=lambda kv: kv[1])
     )
     log.info("inference backend: %s, the fastest at batch 1 (%s)", built[winner].describe(), race)
     return built[winner]

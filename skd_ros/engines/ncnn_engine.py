@@ -14,6 +14,7 @@ class NcnnBackend(Backend):
     name = "ncnn"
     tolerance = 1e-4
     concurrent = True  # a Net is shared by extractors, one per call (run_ncnn)
+    fixed_share_threads = True  # OpenMP, each layer split evenly (Backend)
 
     @classmethod
     def unavailable_reason(cls, device):

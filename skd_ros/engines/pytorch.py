@@ -17,6 +17,7 @@ TORCH_COMPILE_RECOMPILE_LIMIT = 256  # input shapes and thread counts compiled p
 class EagerBackend(Backend):
     name = "eager"
     tolerance = 5e-6
+    fixed_share_threads = True  # PyTorch's CPU threads are OpenMP's (Backend)
 
     def __init__(self, model, resolution, device, threads=None):
         super().__init__(model, resolution, device, threads)
@@ -34,6 +35,7 @@ class EagerBackend(Backend):
 class TorchScriptBackend(Backend):
     name = "torchscript"
     tolerance = 1e-4
+    fixed_share_threads = True
 
     def __init__(self, model, resolution, device, threads=None):
         super().__init__(model, resolution, device, threads)
@@ -57,6 +59,7 @@ class TorchCompileBackend(Backend):
     name = "torch-compile"
     tolerance = 1e-4
     raced_by_auto = False  # compiling takes tens of seconds per input shape
+    fixed_share_threads = True
 
     @classmethod
     def unavailable_reason(cls, device):
@@ -95,6 +98,7 @@ class TorchBf16Backend(Backend):
     name = "torch-bf16"
     precision = "bf16"
     tolerance = 3e-2
+    fixed_share_threads = True
 
     @classmethod
     def unavailable_reason(cls, device):

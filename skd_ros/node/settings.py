@@ -73,7 +73,8 @@ PARAMETERS: tuple[ParamSpec, ...] = (
         2,
         "CPU threads for inference (0: the engine's default, one per core). Two lowered the node's latency against "
         "one on a 2-core machine (docs/BENCHMARKS.md); one per core spins PyTorch's threads against the executor's "
-        "and DDS's. Never more than the cores the node may run on.",
+        "and DDS's. Never more than the cores the node may run on. With backend auto, ncnn and the PyTorch engines "
+        "run on one (their threads stall beside a busy process; docs/NODE.md).",
         read_only=True,
         value_range=(0, 256, 1),
     ),

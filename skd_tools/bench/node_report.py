@@ -53,11 +53,13 @@ def node_section(
     out: Path,
     threads_models: dict[int, dict],
     threads_runs: list[tuple[int, Run]],
+    busy_rows: list[dict],
 ) -> list[str]:
     """The node end to end, the transport options and where the node's time goes, as Markdown lines;
     ``best`` is the chosen transport, ``model`` the model's own time in this run, ``profiled`` the run whose live
     profile is shown stage by stage, ``summary`` what the targets read, ``out`` the report's path,
-    ``threads_models`` the model's own time by cpu_threads and ``threads_runs`` the runs comparing them."""
+    ``threads_models`` the model's own time by cpu_threads and ``threads_runs`` the runs comparing them,
+    ``busy_rows`` the engines beside a busy process (``busy_neighbour``)."""
     side = model.get("resolution", 64)  # runs recorded before the model's side was: all at 64x64
     camera_variants = {"camera_threads 0": cameras_spread, f"weights {SEVERAL_CAMERAS_WEIGHTS}": cameras_light}
     lines = [
@@ -100,6 +102,19 @@ def node_section(
         "frame, measured in this process:",
         "",
         threads_table(threads_models, threads_runs),
+        "",
+        "### Inference beside a busy process",
+        "",
+        "A node shares its cores with DDS, the camera driver and other nodes. Each engine that `auto` may pick, "
+        "called in this process every 10 ms (the thread asleep in between), alone and with another process keeping "
+        "one core busy (`python -c 'while True: pass'`), for the node's weights and those suggested for several "
+        "cameras, on a batch of one (one camera) and of four (four cameras in one forward pass). Engines marked * "
+        "split each layer into fixed shares of their threads, which wait for each other at its end (OpenMP: "
+        "ncnn, PyTorch): one thread that loses its core stalls the call. `auto` races "
+        "them on one thread (`skd_ros.engines.backends.race_threads`), whatever `cpu_threads` says; ONNX Runtime's "
+        "threads take work as they come.",
+        "",
+        busy_neighbour_table(busy_rows),
         "",
         f"### Several cameras in one node ({cameras[0].resolution if cameras else ''} @ 30 FPS)",
         "",
@@ -346,6 +361,30 @@ def threads_table(models: dict[int, dict], runs: list[tuple[int, Run]]) -> str:
             + [_fmt(r.overhead_p50_ms - relay_ms), _fmt(node.p99_ms), node.dropped]
         )
     return markdown_table(headers, rows) + _errors([r for _, r in runs])
+
+
+def busy_neighbour_table(rows: list[dict]) -> str:
+    """``skd_tools.bench.busy_neighbour``'s rows (as dicts, so that a reused run's JSON renders too)."""
+    if not rows:
+        return "Not measured in this run."
+    headers = [
+        "weights", "side", "engine", "threads", "batch", "alone ms p50 / p90",
+        "beside a busy process ms p50 / p90", "p90 beside / alone",
+    ]  # fmt: skip
+    body = [
+        [
+            r["weights"],
+            r["resolution"],
+            r["backend"] + (" *" if r["fixed_shares"] else ""),
+            r["threads"],
+            r["batch"],
+            f"{_fmt(r['alone_p50_ms'])} / {_fmt(r['alone_p90_ms'])}",
+            f"{_fmt(r['busy_p50_ms'])} / {_fmt(r['busy_p90_ms'])}",
+            f"{r['busy_p90_ms'] / r['alone_p90_ms']:.1f}x",
+        ]  # fmt: skip
+        for r in rows
+    ]
+    return markdown_table(headers, body)
 
 
 def transport_table(runs: list[Run]) -> str:

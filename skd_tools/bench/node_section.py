@@ -16,6 +16,7 @@ from tqdm import tqdm
 from skd_ros.core.checkpoint import DEFAULT_WEIGHTS
 from skd_ros.runtime import SaliencyEstimator
 from skd_tools.bench.agreement import real_footage_agreement
+from skd_tools.bench.busy_neighbour import engines_beside_a_busy_process
 from skd_tools.bench.figures import plot_node_work, plot_runs
 from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Run, pool, run_as_dict
@@ -148,6 +149,12 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         )
     )
     hot = profile_hot_path("1920x1080", 100 if args.quick else 300, node)
+    busy_rows = [
+        asdict(row)
+        for row in engines_beside_a_busy_process(
+            list(dict.fromkeys([node.weights or None, None if args.quick else SEVERAL_CAMERAS_WEIGHTS])), args.quick
+        )
+    ]
 
     figures = [
         plot_node_work(matrix, model["ms"], figures_dir / "bench_node_work.png"),
@@ -165,7 +172,7 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         print(stage_table(profiled.stages), file=sys.stderr)
     lines = node_section(
         node, seconds, warmup, best.name, model, matrix, profiled, extra, cameras, cameras_spread, cameras_light,
-        runs_transport, agreement, hot, summary, figures, args.out, threads_models, threads_runs,
+        runs_transport, agreement, hot, summary, figures, args.out, threads_models, threads_runs, busy_rows,
     )  # fmt: skip
     raw_numbers = {
         "model": model,
@@ -175,6 +182,7 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
             "models": {str(count): timing for count, timing in threads_models.items()},
             "runs": [{"cpu_threads": count, **run_as_dict(r)} for count, r in threads_runs],
         },
+        "busy_neighbour": busy_rows,
         "cameras": [run_as_dict(r) for r in cameras],
         "cameras_spread": [run_as_dict(r) for r in cameras_spread],
         "cameras_light": [run_as_dict(r) for r in cameras_light],
