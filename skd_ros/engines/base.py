@@ -44,9 +44,9 @@ class Backend:
     raced_by_auto = True
     # whether the engine's threads split each layer into fixed shares and wait for each other at its end (OpenMP:
     # ncnn, PyTorch on a CPU). On cores shared with other processes (DDS, the camera driver, other nodes) one
-    # thread that loses its core stalls the rest: skd-bench measured a 3 ms call taking 70 ms beside one busy
-    # process ("Inference beside a busy process"). auto races such engines on one thread; ONNX Runtime's threads
-    # take work as they come, and slow down to one thread's speed, not below it.
+    # thread that loses its core stalls the rest: in skd-bench's "Inference beside a busy process", ncnn on two
+    # threads went from 3.5 to 81 ms (p90) beside one busy process. auto races such engines on one thread; ONNX
+    # Runtime's threads take work as they come, and slow down to one thread's speed, not below it.
     fixed_share_threads = False
     # whether calls from several threads may run at once (each on its own share of a batch): true of engines
     # whose compiled model is read-only while it runs and that release Python's lock (ncnn, ONNX Runtime on a CPU)
