@@ -149,12 +149,8 @@ def measure_node_section(args, figures_dir: Path) -> tuple[dict, list[str], dict
         )
     )
     hot = profile_hot_path("1920x1080", 100 if args.quick else 300, node)
-    busy_rows = [
-        asdict(row)
-        for row in engines_beside_a_busy_process(
-            list(dict.fromkeys([node.weights or None, None if args.quick else SEVERAL_CAMERAS_WEIGHTS])), args.quick
-        )
-    ]
+    busy_weights = [node.weights or None] + ([] if args.quick else [SEVERAL_CAMERAS_WEIGHTS])
+    busy_rows = [asdict(row) for row in engines_beside_a_busy_process(list(dict.fromkeys(busy_weights)), args.quick)]
 
     figures = [
         plot_node_work(matrix, model["ms"], figures_dir / "bench_node_work.png"),
