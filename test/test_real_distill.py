@@ -31,6 +31,7 @@ from skd_training.real.distill import (
     working_frames,
 )
 from skd_training.real.soft_labels import SoftLabels, TeacherMix
+from skd_training.real.spatial_teacher import Readout, save_readout
 
 WIDTH, HEIGHT, SIDE = 192, 112, 16
 
@@ -298,6 +299,18 @@ def test_a_motion_width_too_small_is_refused_before_any_work(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "--motion-width: must be at least 32 pixels, got 8" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_readout_trained_at_another_side_is_refused_before_it_labels_anything(tmp_path, capsys):
+    """The run folder's readout and its cached maps belong together: asked for another --readout-side, the run
+    stops and says so instead of mixing the two teachers' maps."""
+    args = prepare_run(tmp_path)
+    channels = 416
+    save_readout(Readout(torch.zeros(channels), torch.ones(channels)), tmp_path / "run" / "spatial_readout.pt",
+                 {"long_side": 448})  # fmt: skip
+    assert train_real([*args, "--readout-side", "640"]) == 2
+    assert "trained on stills 448 px on the long side, not --readout-side 640" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "cache").exists()
 
 
 def test_missing_stills_are_named(tmp_path, capsys):

@@ -26,7 +26,13 @@ from skd_training.data.box_sequences import find_box_sequences, open_unlabeled_s
 from skd_training.data.layouts import DatasetError
 from skd_training.real.distill import RealDistillation, RealRecipe
 from skd_training.real.soft_labels import MIN_MOTION_WIDTH, MOTION_WIDTH, SoftLabels
-from skd_training.real.spatial_teacher import SpatialTeacher, load_readout, save_readout, train_readout
+from skd_training.real.spatial_teacher import (
+    READOUT_SIDE,
+    SpatialTeacher,
+    load_readout,
+    save_readout,
+    train_readout,
+)
 from skd_training.teachers import TeacherError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument("--teacher-width", type=int, default=640, help="frame width the spatial teacher sees")
     parser.add_argument(
+        "--readout-side", type=int, default=READOUT_SIDE,
+        help="long side of the still images the spatial teacher's readout is trained on, in pixels",
+    )  # fmt: skip
+    parser.add_argument(
         "--motion-width", type=motion_width, default=MOTION_WIDTH,
         help="frame width the motion teacher registers and differences (aspect kept)",
     )  # fmt: skip
@@ -139,11 +149,18 @@ def main(argv: list[str] | None = None) -> int:
         readout_path = args.out / "spatial_readout.pt"
         if readout_path.is_file():
             readout, record = load_readout(readout_path)
+            if record.get("long_side", READOUT_SIDE) != args.readout_side:  # its maps are in the cache beside it
+                raise TeacherError(
+                    f"{readout_path} was trained on stills {record.get('long_side')} px on the long side, not "
+                    f"--readout-side {args.readout_side}: give another --out, or delete it and its cache/"
+                )
         else:
             for folder in (args.stills / "stimuli", args.stills / "fixation_maps"):
                 if not folder.is_dir():
                     raise DatasetError(f"--stills: {folder} does not exist (the spatial teacher trains on it)")
-            readout, record = train_readout(args.stills / "stimuli", args.stills / "fixation_maps")
+            readout, record = train_readout(
+                args.stills / "stimuli", args.stills / "fixation_maps", long_side=args.readout_side
+            )
             save_readout(readout, readout_path, record)
         print(f"spatial teacher readout: {readout_path} ({record})")
         spatial = SpatialTeacher(readout, width=args.teacher_width)

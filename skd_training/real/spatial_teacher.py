@@ -31,6 +31,7 @@ from skd_training.teachers import TeacherError, pair_stimuli_with_maps
 
 TAPS = (2, 4, 7, 10, 14, 15)  # block outputs at strides 4, 8, 16, 16, 32, 32
 STRIDE = 8
+READOUT_SIDE = 448  # the stills' long side when the readout is trained (640 was tried: docs/REAL_FOOTAGE.md)
 EPOCH_CHOICES = (4, 8, 12, 16)  # training budgets tried on a validation split (cosine schedule each)
 
 
@@ -173,7 +174,7 @@ def validation_cc(readout: Readout, data: StillFeatures, images: list[int]) -> f
 
 
 def train_readout(
-    image_dir: Path, map_dir: Path, long_side: int = 448, seed: int = 0, log=print
+    image_dir: Path, map_dir: Path, long_side: int = READOUT_SIDE, seed: int = 0, log=print
 ) -> tuple[Readout, dict]:
     """The readout for the still images in ``image_dir`` with their maps in ``map_dir``: the training budget
     chosen on a seeded 80/20 split by validation CC, then refitted on every image. Returns it and a record
