@@ -21,6 +21,7 @@ from skd_ros.core.checkpoint import DEFAULT_WEIGHTS
 from skd_ros.core.device import usable_cores
 from skd_ros.engines.backends import BACKENDS, FULL_PRECISION, available_backends
 from skd_ros.runtime import SaliencyEstimator
+from skd_tools.bench.model_timing import paced_times
 
 BATCHES = (1, 4)  # one camera; the four cameras of the node-cost target in one forward pass
 CALLS = 30
@@ -57,12 +58,7 @@ def paced_ms(call, calls: int) -> tuple[float, float]:
     """(p50, p90) in ms of ``calls`` calls, ``GAP_S`` apart, after three untimed ones."""
     for _ in range(3):
         call()
-    times = []
-    for _ in range(calls):
-        time.sleep(GAP_S)
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
+    times = paced_times(call, calls, GAP_S)
     return 1e3 * float(np.median(times)), 1e3 * float(np.percentile(times, 90))
 
 

@@ -92,6 +92,17 @@ def time_calls(call, budget_s: float, min_runs: int = 5, max_runs: int = 5000, w
     return np.asarray(times)
 
 
+def paced_times(call, calls: int, gap_s: float) -> np.ndarray:
+    """Seconds per call of ``calls`` calls, each after ``gap_s`` asleep: how a node calls the model, once a frame."""
+    times = []
+    for _ in range(calls):
+        time.sleep(gap_s)
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return np.asarray(times)
+
+
 def run_model_only(
     model: SKDModel,
     backends: list[str],

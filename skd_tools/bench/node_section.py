@@ -6,7 +6,6 @@ processes), picks the fastest transport, and sums up what the targets read."""
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from skd_tools.bench.busy_neighbour import engines_beside_a_busy_process
 from skd_tools.bench.figures import plot_node_work, plot_runs
 from skd_tools.bench.hot_path import profile_hot_path
 from skd_tools.bench.latencies import Run, pool, run_as_dict
-from skd_tools.bench.model_timing import time_calls
+from skd_tools.bench.model_timing import paced_times, time_calls
 from skd_tools.bench.node_report import node_section, stage_table
 from skd_tools.bench.node_runs import SEVERAL_CAMERAS_WEIGHTS, NodeOptions, measure
 from skd_tools.bench.transports import LOSS_TOLERANCE, TRANSPORT_BY_NAME, TRANSPORTS, Transport
@@ -54,12 +53,7 @@ def model_time(node: NodeOptions, budget_s: float) -> tuple[NodeOptions, dict]:
     times = time_calls(lambda: estimator.infer(previous, current), budget_s)
     # back to back, the model stays warm; a node calls it once a frame, and on the developers' machine a call
     # after 10 ms or more of other work (or sleep) ran about twice as long, the next few calls ever less
-    paced = []
-    for _ in range(PACED_CALLS):
-        time.sleep(CAMERA_PERIOD_S)
-        start = time.perf_counter()
-        estimator.infer(previous, current)
-        paced.append(time.perf_counter() - start)
+    paced = paced_times(lambda: estimator.infer(previous, current), PACED_CALLS, CAMERA_PERIOD_S)
     model = {
         "backend": estimator.backend.describe(), "resolution": side, "ms": 1e3 * float(np.median(times)),
         "runs": len(times), "paced_ms": 1e3 * float(np.median(paced)), "paced_runs": len(paced),

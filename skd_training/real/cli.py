@@ -149,9 +149,10 @@ def main(argv: list[str] | None = None) -> int:
         readout_path = args.out / "spatial_readout.pt"
         if readout_path.is_file():
             readout, record = load_readout(readout_path)
-            if record.get("long_side", READOUT_SIDE) != args.readout_side:  # its maps are in the cache beside it
+            trained_side = record.get("long_side", READOUT_SIDE)
+            if trained_side != args.readout_side:  # its maps are in the cache beside it
                 raise TeacherError(
-                    f"{readout_path} was trained on stills {record.get('long_side')} px on the long side, not "
+                    f"{readout_path} was trained on stills {trained_side} px on the long side, not "
                     f"--readout-side {args.readout_side}: give another --out, or delete it and its cache/"
                 )
         else:
