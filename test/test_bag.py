@@ -134,15 +134,52 @@ def test_missing_or_wrong_topic_lists_the_bags_topics(tmp_path):
         bag.check_topic("/n/rois")
 
 
-@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
-def test_truncated_bag_fails_listing_topics_from_metadata(tmp_path, storage):
-    made = write_test_bag(tmp_path / "bag", frames=6, width=64, height=48, storage=storage)
-    (data_file,) = [p for p in made.path.iterdir() if p.name != "metadata.yaml"]
+def test_truncated_sqlite3_bag_fails_listing_topics_from_metadata(tmp_path):
+    made = write_test_bag(tmp_path / "bag", frames=6, width=64, height=48, storage="sqlite3")
+    (data_file,) = made.path.glob("*.db3")
     data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
     with pytest.raises(BagError, match="truncated or damaged") as failure:
         BagReader(made.path)
     assert failure.value.topics is not None and made.image_topic in failure.value.topics
     assert made.image_topic in str(failure.value)
+
+
+def test_truncated_mcap_bag_gives_every_message_before_the_cut(tmp_path):
+    """A recorder killed part-way leaves an mcap without its summary: the frames recorded before the cut are
+    read, identical to the whole bag's, and the stream then ends with an error that says where it was cut."""
+    # 320 x 240 frames: the writer closes a chunk every MiB, so the cut falls after a few whole chunks
+    made = write_test_bag(tmp_path / "bag", frames=12, width=320, height=240, storage="mcap")
+    with BagReader(made.path) as whole:
+        assert whole.recovered is None
+        everything = list(whole.frames(made.image_topic))
+    (data_file,) = made.path.glob("*.mcap")
+    data = data_file.read_bytes()
+    data_file.write_bytes(data[: len(data) // 2])
+    with BagReader(made.path) as cut:
+        assert "read record by record" in cut.recovered and data_file.name in cut.recovered
+        kept = cut.count(made.image_topic)
+        assert 0 < kept < 12 and set(cut.topics) == {made.image_topic, made.density_topic, made.fixation_topic}
+        read = []
+        with pytest.raises(BagError, match=f"cut short: {data_file.name}'s records end at byte") as failure:
+            read.extend(cut.frames(made.image_topic))
+    assert len(read) == kept == failure.value.frames_read
+    for got, want in zip(read, everything[:kept], strict=True):
+        assert (got.stamp_ns, got.log_time_ns, got.frame_id) == (want.stamp_ns, want.log_time_ns, want.frame_id)
+        np.testing.assert_array_equal(got.image, want.image)
+
+
+def test_mcap_bag_without_metadata_or_with_garbage(tmp_path):
+    """A bag folder whose metadata.yaml was never written is read from its mcap file (every message, no error
+    at the end); a file that is no mcap at all is refused at once, naming the bag."""
+    made = write_test_bag(tmp_path / "bag", frames=5, width=32, height=24, storage="mcap")
+    (made.path / "metadata.yaml").unlink()
+    with BagReader(made.path) as bag:
+        assert "every file ends properly" in bag.recovered
+        assert len(list(bag.frames(made.image_topic))) == bag.count(made.image_topic) == 5
+    (data_file,) = made.path.glob("*.mcap")
+    data_file.write_bytes(b"not an mcap file at all" * 10)
+    with pytest.raises(BagError, match=f"cannot read bag {made.path}.*no readable mcap records"):
+        BagReader(made.path)
 
 
 def test_unreadable_or_missing_bag_names_the_problem(tmp_path):

@@ -189,6 +189,27 @@ def test_rosbag_layout_with_ground_truth_topics(tmp_path):
         open_source(bags)
 
 
+def test_rosbag_layout_takes_the_frames_before_a_cut(tmp_path, caplog):
+    """A flight bag whose recorder died (mcap without its summary) is a video of the frames recorded before the
+    cut, each as in the whole bag, with a warning that says so."""
+    from skd_tools.bags import write_test_bag
+
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    made = write_test_bag(bags / "Vehicle_flight", frames=12, width=320, height=240, storage="mcap")
+    whole = SaliencyVideoDataset(bags, topic="/camera/image_raw", resolution=16, teacher_resolution=None)
+    expected = [whole.original_frame("Vehicle_flight", t) for t in range(12)]
+    (data_file,) = made.path.glob("*.mcap")
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    cut = SaliencyVideoDataset(bags, topic="/camera/image_raw", resolution=16, teacher_resolution=None)
+    assert 0 < len(cut) < 12 and "read record by record" in caplog.text
+    frames = [frame for frame, _, _ in cut.source.iter_video("Vehicle_flight")]  # read through to the cut
+    assert len(frames) == len(cut)
+    for frame, want in zip(frames, expected, strict=False):
+        np.testing.assert_array_equal(frame, want)
+    assert_pairing(cut, "Vehicle_flight")
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [

@@ -142,6 +142,27 @@ def test_missing_topic_or_truncated_bag_fail_listing_the_topics(tmp_path, capsys
     assert not (tmp_path / "out").exists()
 
 
+def test_mcap_bag_cut_short_is_evaluated_up_to_the_cut(tmp_path, brightness_weights, capsys):
+    """A flight recording whose recorder died: every frame before the cut is evaluated and kept, and the run
+    says where the bag was cut (exit 1, as for any bag that fails part-way)."""
+    made = write_test_bag(tmp_path / "in", 12, 320, 240, storage="mcap")
+    (data_file,) = made.path.glob("*.mcap")
+    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
+    summary_path = tmp_path / "summary.json"
+    code = main([
+        str(made.path), "--image-topic", IMAGE_TOPIC, "--out", str(tmp_path / "out"), "--weights",
+        brightness_weights, "--resolution", "32", "--backend", "eager", "--summary", str(summary_path),
+    ])  # fmt: skip
+    assert code == 1
+    summary = json.loads(summary_path.read_text())
+    assert not summary["complete"] and 0 < summary["frames"] == summary["frames_in_bag"] < 12
+    assert "read record by record" in summary["recovered"] and f"cut short: {data_file.name}" in summary["error"]
+    out = capsys.readouterr()
+    assert "recovered: cannot read bag" in out.out and f"stopped early after {summary['frames']} frames" in out.out
+    saliency = output_messages(tmp_path / "out", "/saliency_node/saliency")
+    assert [stamp_to_ns(m.header.stamp) for _, m in saliency] == made.stamps_ns[: summary["frames"]]
+
+
 def test_existing_output_is_refused(tmp_path, capsys):
     made = write_test_bag(tmp_path / "in", 2, 32, 24)
     (tmp_path / "out").mkdir()

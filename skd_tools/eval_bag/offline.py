@@ -5,6 +5,7 @@ both are configured with and where their output bags go."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from skd_tools.bags import OutputTopics, SaliencyBagWriter
 from skd_tools.eval_bag.ground_truth import GroundTruthScorer
 from skd_training.data.rosbag import COMPRESSED_IMAGE_TYPE, BagError, BagReader, as_map, decode_image, stamp_to_ns
 
+log = logging.getLogger(__name__)
 DEFAULT_NODE_NAME = "saliency_node"  # skd_ros.node.saliency_node.NODE_NAME (not imported: offline runs need no rclpy)
 STAGES = ("read", "decode", "preprocess", "align", "inference", "postprocess", "write")
 
@@ -131,6 +133,8 @@ def evaluate_offline(
     started = time.perf_counter()
     with BagReader(bag) as reader:
         _check_topics(reader, image_topic, gt_kinds)
+        if reader.recovered:  # an mcap bag cut short: what was recorded before the cut is evaluated
+            log.warning(reader.recovered)
         total = reader.count(image_topic)
         live = LiveSaliency(pipeline, compressed=reader.topics[image_topic][0] == COMPRESSED_IMAGE_TYPE)
         scorer = GroundTruthScorer(gt_topic is not None, fixation_topic is not None) if gt_kinds else None
@@ -214,6 +218,7 @@ def evaluate_offline(
         "saliency_encoding": settings.saliency_encoding,
         "saliency_full_size": settings.saliency_full_size,
         "complete": error is None,
+        "recovered": reader.recovered,
         "interrupted": interrupted,
         "error": error,
         "frames": frames,

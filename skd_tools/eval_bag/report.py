@@ -97,6 +97,8 @@ def format_summary(summary: dict) -> str:
                 f"  unmatched: {metrics['frames_without_ground_truth']} frames without ground truth, "
                 f"{metrics['ground_truth_without_frame']} ground-truth stamps without a frame"
             )
+    if summary.get("recovered"):
+        lines.append(f"recovered: {summary['recovered']}")
     if summary["error"]:
         lines.append(f"stopped early after {summary['frames']} frames: {summary['error']}")
     live = summary.get("live")

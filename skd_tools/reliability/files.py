@@ -271,10 +271,12 @@ def eval_bag_outcome(bag: Path, out: Path, summary_path: Path, code: int | None,
 
 def bag_fuzz(workdir: Path, cases: int, rng: np.random.Generator, found: FileFuzz) -> None:
     """Damaged sqlite3 (raw images) and mcap (PNG images) bags through the reader, ``skd-bag info`` and
-    ``skd-eval-bag``."""
+    ``skd-eval-bag``. The mcap bag's frames are large enough for several chunks (the writer closes one every
+    MiB), so that a cut can leave whole chunks before it to read."""
+    sizes = {"sqlite3": (64, 48), "mcap": (320, 240)}
     goods = {
-        storage: write_test_bag(workdir / f"good_{storage}", 12, 64, 48, storage=storage, compressed=storage == "mcap")
-        for storage in ("sqlite3", "mcap")
+        storage: write_test_bag(workdir / f"good_{storage}", 12, *size, storage=storage, compressed=storage == "mcap")
+        for storage, size in sizes.items()
     }
     for index in range(cases):
         storage = ("sqlite3", "mcap")[index % 2]

@@ -446,8 +446,12 @@ LEFT_ALONE = """## Noticed and left alone
   frame and, when the newest is readable, the skipped frame just before it; older skipped frames, and the
   predecessor of an unreadable newest frame, are counted only under `frames dropped (skipped, inference
   behind)`. The suite's sentinels make every bad frame one that is decoded.
-- **A truncated mcap or sqlite3 bag cannot be read at all**, not even up to the cut (rosbags needs the mcap
-  summary, sqlite3 its pages): `skd-eval-bag` says so, naming the bag, and writes nothing.
+- **A truncated sqlite3 bag cannot be read at all**, not even up to the cut (SQLite needs the pages the cut
+  took): `skd-eval-bag` says so, naming the bag, and writes nothing (the `sqlite3` shell's `.recover` may
+  rebuild one). A truncated mcap bag, the default storage since ROS 2 Iron and what a recorder that died
+  leaves, is read record by record up to the cut (`skd_training.data.rosbag.TruncatedMcap`): every message
+  before it is evaluated and kept, and the run ends with exit 1 naming where the bag was cut; the messages
+  of a chunk that the cut went through are lost with it.
 """
 
 

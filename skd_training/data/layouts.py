@@ -42,6 +42,7 @@ new layout is one more ``Source`` subclass here plus one line in ``LAYOUTS``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ import cv2
 import numpy as np
 
 from skd_training.data.rosbag import BagError, BagReader
+
+log = logging.getLogger(__name__)
 
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
 UNKNOWN_CATEGORY = "Unknown"
@@ -515,6 +518,7 @@ class RosbagSource(_SequentialSource):
     ):
         super().__init__(root)
         self.topic, self.density_topic, self.fixation_topic = topic, density_topic, fixation_topic
+        self._cut_short: dict[str, int] = {}  # video -> frames before the cut
         bags = [self.root] if _is_bag(self.root) else []
         if not bags:
             _require_dir(self.root, "bag or folder of bags")
@@ -527,6 +531,9 @@ class RosbagSource(_SequentialSource):
                 with BagReader(path) as bag:
                     bag.check_topic(topic)
                     count = bag.count(topic)
+                    if bag.recovered:  # an mcap bag cut short: the video is the frames recorded before the cut
+                        log.warning("video %r: %s", name, bag.recovered)
+                        self._cut_short[name] = count
                     for extra in (density_topic, fixation_topic):
                         if extra is not None:
                             bag.check_topic(extra)
@@ -555,6 +562,7 @@ class RosbagSource(_SequentialSource):
         colors = {self.topic: "bgr8"}
         colors.update({t: None for t in (self.density_topic, self.fixation_topic) if t is not None})
         pending: dict[str, np.ndarray] = {}
+        delivered = 0
         try:
             with BagReader(path) as bag:
                 # ground truth travels on its own topics; an image is complete once every topic has delivered
@@ -570,7 +578,10 @@ class RosbagSource(_SequentialSource):
                         fixation = as_fixation(pending[self.fixation_topic]) if self.fixation_topic else None
                         yield pending[self.topic], density, fixation
                         pending = {}
+                        delivered += 1
         except BagError as exc:
+            if delivered == self._cut_short.get(video):  # the cut, after every frame recorded before it
+                return
             raise DatasetError(f"video {video!r}: {exc}") from exc
 
 

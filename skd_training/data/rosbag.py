@@ -8,7 +8,9 @@ PNG, ...). Each message becomes a ``BagFrame``: the header stamp, the time it wa
 frame_id and the image as a numpy array (H x W x 3 BGR uint8 by default, the form
 ``skd_ros.runtime.SaliencyPipeline`` takes). Problems raise ``BagError``, whose message names the bag
 and lists its topics whenever they can be read (from ``metadata.yaml`` if the storage itself is
-damaged)::
+damaged). An mcap bag that ends early (the recorder killed, the disk full, a copy cut short: no summary at the
+end, which ``rosbags`` needs) is read record by record up to the cut with the ``mcap`` library
+(``TruncatedMcap``), so that nothing recorded is lost; the stream then ends with a BagError that says where::
 
     from skd_training.data.rosbag import BagReader
     with BagReader("flight.bag") as bag:
@@ -24,6 +26,7 @@ outputs, a synthetic test bag) is a desk tool: ``skd_tools.bags``.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +34,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import yaml
+from mcap.records import Channel, Message, Schema
+from mcap.stream_reader import StreamReader
 from rosbags.highlevel import AnyReader
 from rosbags.image import ImageError, message_to_cvimage
 from rosbags.image.image import to_cvtype
@@ -158,23 +163,96 @@ def as_raw_image(image: np.ndarray, encoding: str, stamp_ns: int = 0, frame_id: 
     )
 
 
+def mcap_files(path: Path) -> list[Path]:
+    """The uncompressed mcap files of a bag: the file itself, or a directory's, in recording order (rosbag2
+    numbers a split bag's files ``<name>_0.mcap``, ``<name>_1.mcap``, ...)."""
+    if path.is_file():
+        return [path] if path.suffix == ".mcap" else []
+
+    def recording_order(file: Path) -> tuple[int, str]:
+        number = file.stem.rpartition("_")[2]
+        return (int(number) if number.isdigit() else -1), file.name
+
+    return sorted(path.glob("*.mcap"), key=recording_order)
+
+
+class TruncatedMcap:
+    """The messages of mcap files read record by record, as far as they go: for a bag that ``rosbags`` cannot
+    open because it ends early (no summary or footer: the recorder was killed, the disk filled, a copy was cut
+    short). A message whose record, or whose chunk, is cut short is lost; every one before it is read.
+
+    ``topics``: {name: (type, messages before the cut)}; ``cut``: where the records stop and why (None: the
+    files end properly). Raises BagError when not even the start of the first file is a readable mcap."""
+
+    def __init__(self, files: list[Path]):
+        self.files = files
+        self.cut: str | None = None
+        self._types: dict[str, str] = {}  # topic -> message type, as the channels are met
+        counts = Counter(topic for topic, _, _, _ in self.messages())
+        self.topics = {topic: (msgtype, counts[topic]) for topic, msgtype in self._types.items()}
+        if not self.topics:
+            raise BagError(f"no readable mcap records in {', '.join(map(str, files))}: {self.cut}")
+
+    def messages(self) -> Iterator[tuple[str, str, int, bytes]]:
+        """(topic, message type, record time ns, CDR bytes) in file order; stops at the cut (``cut`` says where)."""
+        for file in self.files:
+            schemas: dict[int, str] = {}
+            channels: dict[int, tuple[str, str]] = {}
+            with file.open("rb") as stream:
+                # a damaged length field cannot ask for more than the file holds
+                records = StreamReader(stream, record_size_limit=file.stat().st_size).records
+                whole_up_to = stream.tell()
+                try:
+                    for record in records:
+                        whole_up_to = stream.tell()
+                        if isinstance(record, Schema):
+                            schemas[record.id] = record.name
+                        elif isinstance(record, Channel):
+                            channels[record.id] = (record.topic, schemas.get(record.schema_id, ""))
+                            self._types.setdefault(*channels[record.id])
+                        elif isinstance(record, Message) and record.channel_id in channels:
+                            topic, msgtype = channels[record.channel_id]
+                            yield topic, msgtype, record.log_time, record.data
+                except Exception as exc:  # the mcap library raises many kinds for bytes that stop or go wrong
+                    why = f"{type(exc).__name__}: {exc}" if str(exc) else "the file ends part-way through a record"
+                    self.cut = f"{file.name}'s records end at byte {whole_up_to} of {file.stat().st_size}: {why}"
+                    return
+        self.cut = None
+
+
 class BagReader:
     """An open bag (directory, .db3, .mcap or ROS 1 .bag); use as a context manager.
 
     Raises BagError when the bag cannot be opened, naming the problem and listing the topics from
-    metadata.yaml when those are readable."""
+    metadata.yaml when those are readable. An mcap bag that ``rosbags`` cannot open but whose records read
+    from the start is read as far as they go (``TruncatedMcap``); ``recovered`` then says why and how much
+    (None for a bag that opened normally)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         if not self.path.exists():
             raise BagError(f"bag {self.path} does not exist")
+        self._reader, self._truncated, self.recovered = None, None, None
         try:
             self._reader = AnyReader([self.path], default_typestore=TYPESTORE)
             self._reader.open()
         except Exception as exc:  # rosbags, apsw and the mcap parser raise many kinds for a damaged bag
             known = topics_from_metadata(self.path) if self.path.is_dir() else None
             problem = f"cannot read bag {self.path} (truncated or damaged?): {type(exc).__name__}: {exc}"
-            raise BagError(problem, known) from exc
+            files = mcap_files(self.path)
+            if not files:
+                raise BagError(problem, known) from exc
+            try:
+                self._truncated = TruncatedMcap(files)
+            except BagError as salvage:
+                raise BagError(f"{problem}; {salvage}", known) from exc
+            self.recovered = (
+                f"{problem}; read record by record instead: {sum(n for _, n in self._truncated.topics.values())} "
+                f"messages ({self._truncated.cut or 'every file ends properly'})"
+            )
+            self.topics = dict(self._truncated.topics)
+            self.ros1 = False
+            return
         self.topics: dict[str, tuple[str, int]] = {
             name: (info.msgtype or "(mixed types)", info.msgcount) for name, info in self._reader.topics.items()
         }
@@ -187,7 +265,7 @@ class BagReader:
         self.close()
 
     def close(self) -> None:
-        if self._reader.stack is not None:
+        if self._reader is not None and self._reader.stack is not None:
             self._reader.close()
 
     def check_topic(self, topic: str, types: Sequence[str] = IMAGE_TYPES) -> None:
@@ -263,18 +341,23 @@ class BagReader:
         missing = wanted - set(self.topics)
         if missing:
             raise BagError(f"bag {self.path} has no topic {', '.join(sorted(missing))}", self.topics)
-        connections = [c for c in self._reader.connections if c.topic in wanted]
-        stream = self._reader.messages(connections=connections)
+        stream = self._recorded(wanted)
         delivered = 0
         while True:
             try:
-                connection, log_time, raw = next(stream)
+                topic, msgtype, log_time, raw = next(stream)
                 item = (
-                    (connection.topic, log_time, self._reader.deserialize(raw, connection.msgtype))
+                    (topic, log_time, self._deserialize(raw, msgtype))
                     if deserialize
-                    else (connection.topic, connection.msgtype, log_time, bytes(raw))
+                    else (topic, msgtype, log_time, bytes(raw))
                 )
             except StopIteration:
+                if self._truncated is not None and self._truncated.cut:
+                    raise BagError(
+                        f"bag {self.path} is cut short: {self._truncated.cut}; the {delivered} messages of "
+                        f"{', '.join(sorted(wanted))} before it were read",
+                        frames_read=delivered,
+                    ) from None
                 return
             except Exception as exc:  # whatever the storage or deserialiser raise for damaged data
                 raise BagError(
@@ -284,6 +367,18 @@ class BagReader:
                 ) from exc
             delivered += 1
             yield item
+
+    def _recorded(self, topics: set[str]) -> Iterator[tuple[str, str, int, bytes]]:
+        """(topic, message type, record time ns, serialised bytes) of ``topics``, from whichever reader opened."""
+        if self._truncated is not None:
+            return ((t, m, time, raw) for t, m, time, raw in self._truncated.messages() if t in topics)
+        connections = [c for c in self._reader.connections if c.topic in topics]
+        return ((c.topic, c.msgtype, time, raw) for c, time, raw in self._reader.messages(connections=connections))
+
+    def _deserialize(self, raw: bytes, msgtype: str):
+        if self._truncated is not None:
+            return TYPESTORE.deserialize_cdr(raw, msgtype)
+        return self._reader.deserialize(raw, msgtype)
 
 
 def read_frames(path: str | Path, topic: str, color: str | None = "bgr8") -> Iterator[BagFrame]:
