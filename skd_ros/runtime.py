@@ -141,6 +141,12 @@ class SaliencyPipeline:
     def step(self, frame: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> SaliencyResult:
         return step_cameras([self], [frame], [stamp_ns], [frame_id])[0]
 
+    def keep(self, frame: np.ndarray, stamp_ns: int | None = None, frame_id: str | None = None) -> None:
+        """A frame the model is not run on (a caller that scores only some frames) but that later frames pair
+        with, and align through, as in a run over every frame."""
+        tensor = self.estimator.prepare(frame, self.encoding, self.estimator.resize_helper)
+        self.buffer.push(tensor, stamp_ns, frame_id, (frame.shape[1], frame.shape[0], self.encoding))
+
 
 def step_cameras(
     pipelines: list[SaliencyPipeline],

@@ -301,3 +301,44 @@ def test_timings_on_a_busy_machine_are_flagged():
     cores = os.cpu_count() or 1
     assert "busy" in busy_note(evaluation_with_load(4.0 * cores))
     assert busy_note(evaluation_with_load(0.1)) == ""
+
+
+def test_fps_gives_a_time_pairing_checkpoint_the_nodes_pairs_even_on_thinned_frames(tmp_path, caplog):
+    """A checkpoint trained on pairs 0.1 s apart, 30 fps video: with the frame rate the evaluator's maps are the
+    node's (a SaliencyPipeline over every frame, stamped index / 30), also when it scores only every 4th frame;
+    without, the pairs are consecutive frames and the maps differ."""
+    from skd_ros.core.checkpoint import save_fused
+    from skd_ros.core.model import SKDModel
+
+    root = write_avs1k(tmp_path / "avs1k", videos=VIDEOS[:2], frames=12)
+    source = open_source(root)
+    torch.manual_seed(0)
+    weights = tmp_path / "paired.pt"
+    save_fused(SKDModel(), weights, resolution=32, meta={"pair_interval_s": 0.1, "pairs": "aligned"})
+    estimator = SaliencyEstimator(weights, device="cpu", backend="eager")
+    streamed = {}
+    for video in VIDEOS[:2]:
+        pipeline = SaliencyPipeline(estimator)
+        for index in range(12):
+            frame = source.read_frame(video, index)
+            streamed[video, index] = pipeline.step(frame, round(index * 1e9 / 30), video).saliency
+    paced = fused_predictor(estimator, fps=30, read_frame=source.read_frame)
+    consecutive = fused_predictor(estimator)
+    for video in VIDEOS[:2]:
+        for index in (0, 4, 8, 9, 11):
+            current, previous = source.read_frame(video, index), source.read_frame(video, max(index - 1, 0))
+            np.testing.assert_array_equal(paced.predict(previous, current, video, index), streamed[video, index])
+    assert not np.allclose(consecutive.predict(previous, current, VIDEOS[1], 11), streamed[VIDEOS[1], 11])
+
+    looked_up = Predictor("streamed", lambda previous, current, video, index: streamed[video, index], group="SKD")
+    pair = [fused_predictor(estimator, "paced", fps=30, read_frame=source.read_frame), looked_up]
+    paced_row, streamed_row = evaluate(pair, source, "test", frame_step=4, progress=False, profile=False).overall()
+    for metric in metrics.METRIC_NAMES:
+        assert paced_row[metric] == streamed_row[metric]
+    with pytest.raises(ValueError, match="positive fps"):
+        fused_predictor(estimator, fps=0, read_frame=source.read_frame)
+
+    out = tmp_path / "out"
+    assert main([str(root), "--weights", str(weights), "--baselines", "--profile-seconds", "0", "--out", str(out)]) == 0
+    assert "without --fps it is given consecutive frames" in caplog.text
+    assert main([str(root), "--weights", str(weights), "--fps", "-1", "--out", str(out)]) == 2

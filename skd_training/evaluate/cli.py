@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--videos", nargs="+", help="only these videos")
     parser.add_argument("--frame-step", type=int, default=1, help="evaluate every N-th frame (default 1)")
+    parser.add_argument(
+        "--fps",
+        type=float,
+        help="the videos' frame rate (AVS1K and DHF1K: 30): a fused model that pairs frames a set time apart "
+        "(meta pair_interval_s; the shipped ones: 0.1 s) then gets the pairs, and maps, the node gives it from a "
+        "camera at this rate. Default: consecutive frames, for every predictor",
+    )
     parser.add_argument("--max-frames-per-video", type=int, help="at most N frames per video, evenly spaced")
     parser.add_argument("--examples", type=int, default=4, help="example frames in the figure grid (default 4)")
     parser.add_argument(
@@ -101,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def build_predictors(args) -> list[Predictor]:
+def build_predictors(args, source) -> list[Predictor]:
     predictors = []
     if not args.no_model:
         checkpoints = _named_checkpoints(args.weights)
@@ -113,7 +120,12 @@ def build_predictors(args) -> list[Predictor]:
             estimator = SaliencyEstimator(weights=path, device=args.device, backend=args.backend)
             if estimator.untrained:
                 log.warning("evaluating an UNTRAINED fused model: its scores are meaningless")
-            predictors.append(fused_predictor(estimator, name))
+            if estimator.pair_interval_ns and args.fps is None:
+                log.warning(
+                    "%s pairs frames %.3f s apart in the node; without --fps it is given consecutive frames here",
+                    path or "the shipped model", estimator.pair_interval_ns / 1e9,
+                )  # fmt: skip
+            predictors.append(fused_predictor(estimator, name, args.fps, source.read_frame))
     if args.run_dir:
         predictors += run_predictors(args.run_dir, args.device, not args.no_students, not args.no_teachers)
     predictors += [baseline_predictor(BASELINE_CHOICES[key]()) for key in args.baselines]
@@ -127,7 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         source = open_source(args.data, args.layout, args.topic, args.density_topic, args.fixation_topic)
         split = None if args.split == "all" else args.split
         labeled_videos(source, split, args.videos)  # fail on a wrong split or video before loading models
-        predictors = build_predictors(args)
+        if args.fps is not None and args.fps <= 0:
+            raise ValueError(f"--fps must be positive, got {args.fps}")
+        predictors = build_predictors(args, source)
         if not predictors:
             raise ValueError("nothing to evaluate: --no-model and no --baselines")
         evaluation = evaluate(

@@ -3,14 +3,16 @@
 The fused SKD model, the students, the teachers and the baselines all take the same input, a pair of
 consecutive original frames (H x W x 3 uint8 BGR; the first frame of a video is paired with itself, as
 ``skd_ros.core.preprocess.FramePairBuffer`` does) and give a 2-D non-negative map for the newer frame,
-at any size. The fused model runs through ``skd_ros.runtime.SaliencyEstimator`` (the node's
-preprocessing and model code), so the node, the bag evaluator and this evaluator give the same numbers
-for the same frames. A predictor with a network also carries batch-1 inputs for its cost profile
-(``skd_training.evaluate.cost``).
+at any size. A fused model that pairs frames a set time apart can instead be given the node's pairs at a
+known frame rate (``fused_predictor``'s ``fps``). The fused model runs through
+``skd_ros.runtime.SaliencyEstimator`` (the node's preprocessing and model code), so the node, the bag
+evaluator and this evaluator give the same numbers for the same frames. A predictor with a network also
+carries batch-1 inputs for its cost profile (``skd_training.evaluate.cost``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,7 +22,7 @@ from torch import nn
 
 from skd_ros.core.model import Student, count_parameters
 from skd_ros.core.preprocess import preprocess
-from skd_ros.runtime import SaliencyEstimator
+from skd_ros.runtime import SaliencyEstimator, SaliencyPipeline
 
 GROUPS = ("SKD", "student", "teacher", "baseline")
 
@@ -61,14 +63,30 @@ def baseline_predictor(baseline: Callable[[np.ndarray, np.ndarray], np.ndarray],
     )
 
 
-def fused_predictor(estimator: SaliencyEstimator, name: str | None = None) -> Predictor:
+def fused_predictor(
+    estimator: SaliencyEstimator,
+    name: str | None = None,
+    fps: float | None = None,
+    read_frame: Callable[[str, int], np.ndarray] | None = None,
+) -> Predictor:
     """The fused model through the runtime core: ``estimator.prepare`` on both frames, the pair as the
-    model expects it (``temporal_input``), ``infer``."""
+    model expects it (``temporal_input``), ``infer``.
 
-    def predict(previous, current, video, index):
-        current_input = estimator.prepare(current)
-        previous_input = current_input if previous is current else estimator.prepare(previous)
-        return estimator.infer(estimator.temporal_input(previous_input, current_input), current_input)
+    ``fps``, the videos' frame rate, with ``read_frame(video, index)``: a checkpoint that pairs frames a set
+    time apart (``meta["pair_interval_s"]``) gets the pairs the node gives it from a camera at that rate, and
+    the same maps: every frame stamped ``index / fps`` through the node's own ``SaliencyPipeline``, the frames
+    between the scored ones kept for its pairing and alignment. Without (or for a checkpoint that pairs
+    consecutive frames) the pair is the two frames given."""
+    if fps is not None and estimator.pair_interval_ns:
+        if fps <= 0 or read_frame is None:
+            raise ValueError(f"pairing by time needs a positive fps and a frame reader, got fps={fps}")
+        predict = _node_paired(estimator, fps, read_frame)
+    else:
+
+        def predict(previous, current, video, index):
+            current_input = estimator.prepare(current)
+            previous_input = current_input if previous is current else estimator.prepare(previous)
+            return estimator.infer(estimator.temporal_input(previous_input, current_input), current_input)
 
     resolution = estimator.resolution
     example = torch.zeros(1, 3, resolution, resolution, device=estimator.device)
@@ -80,6 +98,28 @@ def fused_predictor(estimator: SaliencyEstimator, name: str | None = None) -> Pr
         example_inputs=(example, example.clone()),
         resolution=resolution,
     )
+
+
+def _node_paired(estimator: SaliencyEstimator, fps: float, read_frame: Callable[[str, int], np.ndarray]) -> PredictFn:
+    """``predict`` through one ``SaliencyPipeline`` per video (the one being scored: it holds its kept frames),
+    started afresh a pair's reach before a frame it cannot continue to."""
+    period_ns = 1e9 / fps
+    # frames back a pair can reach: the one closest to the interval, and the one just past it
+    reach = math.ceil(estimator.pair_interval_ns / period_ns) + 1
+    stream: dict = {}  # "video", "pipeline", "upcoming" (the next index it has not seen)
+
+    def predict(previous, current, video, index):
+        if stream.get("video") != video or not index - reach <= stream["upcoming"] <= index:
+            pipeline = SaliencyPipeline(estimator)
+            pipeline.find_rois = False
+            stream.update(video=video, pipeline=pipeline, upcoming=max(0, index - reach))
+        pipeline = stream["pipeline"]
+        for skipped in range(stream["upcoming"], index):
+            pipeline.keep(read_frame(video, skipped), round(skipped * period_ns), video)
+        stream["upcoming"] = index + 1
+        return pipeline.step(current, round(index * period_ns), video).saliency
+
+    return predict
 
 
 def student_predictor(student: Student, resolution: int, name: str | None = None, device: str = "cpu") -> Predictor:
