@@ -2,7 +2,8 @@
 metrics (``skd_training.metrics``) at the ground truth's original resolution.
 
 Pairing: each evaluated frame goes to every predictor with the frame before it (the first frame of a
-video with itself, see ``skd_training.evaluate.predictors``); each frame is decoded once. The averages
+video with itself, see ``skd_training.evaluate.predictors``; a fused model given the videos' frame rate
+reads the earlier frames it pairs with itself); each frame is decoded once. The averages
 over videos, categories and the whole set are ``skd_training.evaluate.results``'.
 
 sAUC negatives: for each frame, the union of the fixations of ``n_other_frames`` (10) frames drawn at
