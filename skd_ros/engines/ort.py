@@ -32,7 +32,9 @@ def ort_session(onnx_model: bytes, providers: list, threads: int | None = None):
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = threads or 0  # 0: one per physical core
-    # Idle worker threads sleep instead of spinning: a node shares its cores with ROS transport.
+    # Idle worker threads sleep instead of spinning: a node shares its cores with ROS transport. Spinning made a
+    # once-a-frame call faster alone (2.5 against 4.3 ms) but kept a core busy between frames and doubled the call
+    # beside a busy process (docs/BENCHMARKS.md, "A model called once a frame runs cold").
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     return onnxruntime.InferenceSession(onnx_model, options, providers=providers)

@@ -496,11 +496,17 @@ def live_findings(profiled: Run, summary: dict) -> list[str]:
         f"no work costs {_fmt(relay)} ms p50 in the same place (`relay`): its own receive, callback and publish, "
         "which the node's overhead also contains.",
         "- **A model called once a frame runs cold.** Called back to back, the model keeps this machine's caches "
-        "and predictors warm; in a node it runs once every 33 ms. Measured during development on this 2-core VM, a "
-        "call after 10 ms or more of anything else (sleep or a Python busy loop alike) took about twice the warm "
-        "time, and the next calls 1.5x, 1.2x, 1.1x: the node's inference stage is that cold call, not extra work "
-        "of the node's. The work targets read the warm time, as the issue defines them; the targets table also "
-        "gives the work against the paced time.",
+        "warm and ONNX Runtime's second intra-op thread awake; in a node it runs once every 33 ms, and that "
+        "thread, which sleeps between steps instead of spinning, has to be woken at each of the network's "
+        "parallel steps. Measured during development on this 2-core VM (the default weights at 128x128, ONNX "
+        "Runtime on 2 threads, p50): 2.4 ms back to back, 4.3 ms once a frame. With spinning allowed "
+        "(`session.intra_op.allow_spinning` 1): 2.1 and 2.5 ms, but the idle thread then spins through the whole "
+        "frame period (36 ms of CPU per 36-ms frame) and, beside a busy process, the once-a-frame call took 8.1 "
+        "ms against 4.4 ms; with spinning stopped after each call (`session.force_spinning_stop` 1) once a frame "
+        "took 2.8-5.1 ms (p90 8 ms), 6.6-8.2 ms beside a busy process. So the threads sleep, and the node's "
+        "inference stage is that cold call, not extra work of the node's; on one thread, which wakes nothing, the "
+        "once-a-frame call costs 1.1x its back-to-back time (the threads table). The work targets read the warm "
+        "time, as the issue defines them; the targets table also gives the work against the paced time.",
         "- **Hand-off.** rclpy's executor spends a few hundred microseconds of Python after each callback preparing "
         "its next wait (measured during development on the loaded 2-core machine: at least 0.27 ms per `spin_once` "
         "of this node, which has a dozen services, a timer and two subscriptions), holding the interpreter lock; a "
