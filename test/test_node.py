@@ -376,7 +376,13 @@ def test_one_node_serves_several_cameras_in_one_forward_pass(start_node, probe_f
         published = image_codec.decode_output(outputs["saliency"]).astype(int)
         assert np.abs(published - (expected * 255 + 0.5).astype(int)).max() <= 1
     assert batches == [1, 2], "the two cameras' waiting frames were not batched into one forward pass"
-    msg = probes["down"].wait_for("diagnostics", lambda m: int(dict_of(m).get("frames processed", 0)) >= 2)
+
+    # a camera's frame is counted after its outputs are published: wait for a report that counts both cameras'
+    def both_counted(m) -> bool:
+        processed = [int(dict_of_status(status).get("frames processed", 0)) for status in m.status]
+        return len(processed) == 2 and processed[0] >= 2 and processed[1] >= 1
+
+    msg = probes["down"].wait_for("diagnostics", both_counted)
     by_name = {status.name: dict_of_status(status) for status in msg.status}  # one status per camera
     assert set(by_name) == {f"{namespace}/saliency_node/{camera}: saliency" for camera in ("front", "down")}
     values = by_name[f"{namespace}/saliency_node/down: saliency"]
