@@ -30,9 +30,10 @@ from skd_ros.core.checkpoint import CheckpointError, load_fused, save_fused
 from skd_ros.core.model import SKDModel, Widths
 from skd_ros.engines import export
 from skd_ros.engines.export import ExportError
+from skd_tools.bags import STORAGES, write_test_bag
 from skd_tools.bags import main as bag_main
-from skd_tools.bags import write_test_bag
 from skd_tools.eval_bag.cli import main as eval_bag_main
+from skd_tools.eval_bag.offline import storage_of
 from skd_tools.reliability.decoder import Hang, watchdog
 from skd_training.data.rosbag import TYPESTORE, BagError, BagReader
 
@@ -194,11 +195,12 @@ def exported_fuzz(workdir: Path, cases: int, rng: np.random.Generator, found: Fi
 
 
 def bag_with_cut_message(source: Path, target: Path, topic: str, index: int) -> None:
-    """A copy of ``source`` whose ``index``-th message on ``topic`` has its serialised bytes cut short."""
+    """A copy of ``source`` (same storage) whose ``index``-th message on ``topic`` has its serialised bytes cut
+    short."""
     with BagReader(source) as bag:
         messages = list(bag.serialized_messages(list(bag.topics)))
         types = {name: msgtype for name, (msgtype, _) in bag.topics.items()}
-    with Writer(target, version=9) as writer:
+    with Writer(target, version=9, storage_plugin=STORAGES[storage_of(source)]) as writer:
         connections = {
             name: writer.add_connection(name, msgtype, typestore=TYPESTORE) for name, msgtype in types.items()
         }
