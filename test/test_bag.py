@@ -25,6 +25,7 @@ from skd_tools.bags import (
     saliency_from_msg,
     write_test_bag,
 )
+from skd_training.data import rosbag
 from skd_training.data.rosbag import (
     TYPESTORE,
     BagError,
@@ -144,9 +145,10 @@ def test_truncated_sqlite3_bag_fails_listing_topics_from_metadata(tmp_path):
     assert made.image_topic in str(failure.value)
 
 
-def test_truncated_mcap_bag_gives_every_message_before_the_cut(tmp_path):
+def test_truncated_mcap_bag_gives_every_message_before_the_cut(tmp_path, monkeypatch, capsys):
     """A recorder killed part-way leaves an mcap without its summary: the frames recorded before the cut are
     read, identical to the whole bag's, and the stream then ends with an error that says where it was cut."""
+    monkeypatch.setattr(rosbag, "SCAN_PROGRESS_BYTES", 0)  # the progress bar of a large bag's first reading
     # 320 x 240 frames: the writer closes a chunk every MiB, so the cut falls after a few whole chunks
     made = write_test_bag(tmp_path / "bag", frames=12, width=320, height=240, storage="mcap")
     with BagReader(made.path) as whole:
@@ -157,6 +159,7 @@ def test_truncated_mcap_bag_gives_every_message_before_the_cut(tmp_path):
     data_file.write_bytes(data[: len(data) // 2])
     with BagReader(made.path) as cut:
         assert "read record by record" in cut.recovered and data_file.name in cut.recovered
+        assert "reading the bag record by record" in capsys.readouterr().err
         kept = cut.count(made.image_topic)
         assert 0 < kept < 12 and set(cut.topics) == {made.image_topic, made.density_topic, made.fixation_topic}
         read = []

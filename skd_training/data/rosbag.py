@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.image import ImageError, message_to_cvimage
 from rosbags.image.image import to_cvtype
 from rosbags.typesys import Stores, get_typestore
+from tqdm import tqdm
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -48,6 +49,7 @@ IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
 # standard messages used here are identical across ROS 2 distributions since Humble.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 COLORS = ("bgr8", "mono8", None)
+SCAN_PROGRESS_BYTES = 64 << 20  # a bag read record by record shows a progress bar from this size on
 
 
 class BagError(ValueError):
@@ -188,13 +190,18 @@ class TruncatedMcap:
         self.files = files
         self.cut: str | None = None
         self._types: dict[str, str] = {}  # topic -> message type, as the channels are met
-        counts = Counter(topic for topic, _, _, _ in self.messages())
+        size = sum(file.stat().st_size for file in files)
+        # a flight's bag can be gigabytes, all decompressed to count its messages: show how far it is
+        with tqdm(total=size, unit="B", unit_scale=True, desc="reading the bag record by record", leave=False,
+                  disable=size < SCAN_PROGRESS_BYTES) as bar:  # fmt: skip
+            counts = Counter(topic for topic, _, _, _ in self.messages(bar.update))
         self.topics = {topic: (msgtype, counts[topic]) for topic, msgtype in self._types.items()}
         if not self.topics:
             raise BagError(f"no readable mcap records in {', '.join(map(str, files))}: {self.cut}")
 
-    def messages(self) -> Iterator[tuple[str, str, int, bytes]]:
-        """(topic, message type, record time ns, CDR bytes) in file order; stops at the cut (``cut`` says where)."""
+    def messages(self, advanced: Callable[[int], object] | None = None) -> Iterator[tuple[str, str, int, bytes]]:
+        """(topic, message type, record time ns, CDR bytes) in file order; stops at the cut (``cut`` says where).
+        ``advanced(bytes)``: told how far each record took the reading."""
         for file in self.files:
             schemas: dict[int, str] = {}
             channels: dict[int, tuple[str, str]] = {}
@@ -204,6 +211,8 @@ class TruncatedMcap:
                 whole_up_to = stream.tell()
                 try:
                     for record in records:
+                        if advanced is not None:
+                            advanced(stream.tell() - whole_up_to)
                         whole_up_to = stream.tell()
                         if isinstance(record, Schema):
                             schemas[record.id] = record.name
