@@ -171,6 +171,32 @@ def test_truncated_mcap_bag_gives_every_message_before_the_cut(tmp_path, monkeyp
         np.testing.assert_array_equal(got.image, want.image)
 
 
+def test_split_mcap_bag_is_read_file_after_file_in_recording_order(tmp_path):
+    """A split recording (<name>_2.mcap, then <name>_10.mcap) whose recorder died during the last file: the
+    earlier file whole, then the last up to the cut, in the order they were recorded."""
+    first = write_test_bag(tmp_path / "first", frames=4, width=32, height=24, storage="mcap", density_topic=None,
+                           fixation_topic=None, seed=1)  # fmt: skip
+    last = write_test_bag(tmp_path / "last", frames=12, width=320, height=240, storage="mcap", density_topic=None,
+                          fixation_topic=None, seed=2)  # fmt: skip
+    split = tmp_path / "flight"
+    split.mkdir()
+    (split / "flight_2.mcap").write_bytes(next(first.path.glob("*.mcap")).read_bytes())
+    data = next(last.path.glob("*.mcap")).read_bytes()
+    (split / "flight_10.mcap").write_bytes(data[: len(data) // 2])
+    with BagReader(first.path) as bag:
+        expected = [frame.image for frame in bag.frames(first.image_topic)]
+    with BagReader(last.path) as bag:
+        expected += [frame.image for frame in bag.frames(last.image_topic)]
+    with BagReader(split) as bag:
+        assert "flight_10.mcap's records end at byte" in bag.recovered
+        read = []
+        with pytest.raises(BagError, match="cut short: flight_10.mcap"):
+            read.extend(frame.image for frame in bag.frames(first.image_topic))
+    assert 4 < len(read) == bag.count(first.image_topic) < 16
+    for got, want in zip(read, expected, strict=False):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_mcap_bag_without_metadata_or_with_garbage(tmp_path):
     """A bag folder whose metadata.yaml was never written is read from its mcap file (every message, no error
     at the end); a file that is no mcap at all is refused at once, naming the bag."""
