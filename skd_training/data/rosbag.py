@@ -206,8 +206,9 @@ class TruncatedMcap:
             schemas: dict[int, str] = {}
             channels: dict[int, tuple[str, str]] = {}
             with file.open("rb") as stream:
-                # a damaged length field cannot ask for more than the file holds
-                records = StreamReader(stream, record_size_limit=file.stat().st_size).records
+                # a damaged length field cannot ask for more than the file holds; a chunk whose bytes changed
+                # fails its CRC, as in rosbags, rather than giving damaged messages
+                records = StreamReader(stream, validate_crcs=True, record_size_limit=file.stat().st_size).records
                 whole_up_to = stream.tell()
                 try:
                     for record in records:
