@@ -224,7 +224,7 @@ class TruncatedMcap:
                             topic, msgtype = channels[record.channel_id]
                             yield topic, msgtype, record.log_time, record.data
                 except Exception as exc:  # the mcap library raises many kinds for bytes that stop or go wrong
-                    why = f"{type(exc).__name__}: {exc}" if str(exc) else "the file ends part-way through a record"
+                    why = f"{type(exc).__name__}: {exc}" if str(exc) else "the file ends before its footer"
                     self.cut = f"{file.name}'s records end at byte {whole_up_to} of {file.stat().st_size}: {why}"
                     return
         self.cut = None
