@@ -51,8 +51,8 @@ def model_time(node: NodeOptions, budget_s: float) -> tuple[NodeOptions, dict]:
     side = estimator.resolution
     previous, current = (rng.standard_normal((3, side, side), dtype=np.float32) for _ in range(2))
     times = time_calls(lambda: estimator.infer(previous, current), budget_s)
-    # back to back, the model stays warm; a node calls it once a frame, and on the developers' machine a call
-    # after 10 ms or more of other work (or sleep) ran about twice as long, the next few calls ever less
+    # back to back, the model stays warm; a node calls it once a frame, and then its engine's sleeping threads are
+    # woken at each parallel step (ONNX Runtime on two threads: about twice as long; node_report's findings)
     paced = paced_times(lambda: estimator.infer(previous, current), PACED_CALLS, CAMERA_PERIOD_S)
     model = {
         "backend": estimator.backend.describe(), "resolution": side, "ms": 1e3 * float(np.median(times)),
