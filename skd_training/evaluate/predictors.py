@@ -106,17 +106,16 @@ def _node_paired(estimator: SaliencyEstimator, fps: float, read_frame: Callable[
     period_ns = 1e9 / fps
     # frames back a pair can reach: the one closest to the interval, and the one just past it
     reach = math.ceil(estimator.pair_interval_ns / period_ns) + 1
-    stream: dict = {}  # "video", "pipeline", "upcoming" (the next index it has not seen)
+    streamed, pipeline, upcoming = None, None, 0  # the video, its pipeline, the next index it has not seen
 
     def predict(previous, current, video, index):
-        if stream.get("video") != video or not index - reach <= stream["upcoming"] <= index:
-            pipeline = SaliencyPipeline(estimator)
+        nonlocal streamed, pipeline, upcoming
+        if streamed != video or not index - reach <= upcoming <= index:
+            streamed, pipeline, upcoming = video, SaliencyPipeline(estimator), max(0, index - reach)
             pipeline.find_rois = False
-            stream.update(video=video, pipeline=pipeline, upcoming=max(0, index - reach))
-        pipeline = stream["pipeline"]
-        for skipped in range(stream["upcoming"], index):
+        for skipped in range(upcoming, index):
             pipeline.keep(read_frame(video, skipped), round(skipped * period_ns), video)
-        stream["upcoming"] = index + 1
+        upcoming = index + 1
         return pipeline.step(current, round(index * period_ns), video).saliency
 
     return predict
