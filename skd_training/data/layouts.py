@@ -518,7 +518,7 @@ class RosbagSource(_SequentialSource):
     ):
         super().__init__(root)
         self.topic, self.density_topic, self.fixation_topic = topic, density_topic, fixation_topic
-        self._cut_short: dict[str, int] = {}  # video -> frames before the cut
+        self._cut_short: set[str] = set()  # videos whose bag was cut short: their frames are those before the cut
         bags = [self.root] if _is_bag(self.root) else []
         if not bags:
             _require_dir(self.root, "bag or folder of bags")
@@ -533,7 +533,7 @@ class RosbagSource(_SequentialSource):
                     count = bag.count(topic)
                     if bag.recovered:  # an mcap bag cut short: the video is the frames recorded before the cut
                         log.warning("video %r: %s", name, bag.recovered)
-                        self._cut_short[name] = count
+                        self._cut_short.add(name)
                     for extra in (density_topic, fixation_topic):
                         if extra is not None:
                             bag.check_topic(extra)
@@ -580,7 +580,7 @@ class RosbagSource(_SequentialSource):
                         pending = {}
                         delivered += 1
         except BagError as exc:
-            if delivered == self._cut_short.get(video):  # the cut, after every frame recorded before it
+            if video in self._cut_short and delivered == self.video(video).num_frames:  # the cut, after them all
                 return
             raise DatasetError(f"video {video!r}: {exc}") from exc
 
