@@ -205,10 +205,11 @@ class TruncatedMcap:
         for file in self.files:
             schemas: dict[int, str] = {}
             channels: dict[int, tuple[str, str]] = {}
+            size = file.stat().st_size
             with file.open("rb") as stream:
                 # a damaged length field cannot ask for more than the file holds; a chunk whose bytes changed
                 # fails its CRC, as in rosbags, rather than giving damaged messages
-                records = StreamReader(stream, validate_crcs=True, record_size_limit=file.stat().st_size).records
+                records = StreamReader(stream, validate_crcs=True, record_size_limit=size).records
                 whole_up_to = stream.tell()
                 try:
                     for record in records:
@@ -225,7 +226,7 @@ class TruncatedMcap:
                             yield topic, msgtype, record.log_time, record.data
                 except Exception as exc:  # the mcap library raises many kinds for bytes that stop or go wrong
                     why = f"{type(exc).__name__}: {exc}" if str(exc) else "the file ends before its footer"
-                    self.cut = f"{file.name}'s records end at byte {whole_up_to} of {file.stat().st_size}: {why}"
+                    self.cut = f"{file.name}'s records end at byte {whole_up_to} of {size}: {why}"
                     return
         self.cut = None
 
